@@ -1,0 +1,2 @@
+//! `cargo run -p dev-tenant`.
+fn main() {}

@@ -1,0 +1,2 @@
+//! A tower Layer that validates Microsoft Entra bearer tokens.
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Quickstart example (work in progress).

@@ -1,0 +1,2 @@
+//! `cargo run -p quickstart`.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Confidential-client token acquisition for Microsoft Entra.
+#![forbid(unsafe_code)]

@@ -1,0 +1,38 @@
+//! Project automation. `cargo xtask test` is the one test command (CI runs it through `.ci/run`).
+//!
+//! It uses only the standard library so it builds in seconds on a cold machine.
+
+mod install;
+mod steps;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test     install what the tests need (redis-server, chromium, chromium-driver), then run
+           fmt, clippy, every test (unit, integration, doc), rustdoc and a smoke run of the benches
+  install  only install what the tests need
+  help     this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => steps::test(&args[1..]),
+        Some("install") => install::ensure_test_tools().map(|_| ()),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The steps of `cargo xtask test`, in order, each timed.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::install;
+
+/// One check: a display name and the command that runs it.
+struct Step {
+    name: &'static str,
+    program: String,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl Step {
+    fn cargo(name: &'static str, args: &[&str]) -> Self {
+        Self {
+            name,
+            program: cargo(),
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            envs: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// `cargo xtask test [--no-install]`.
+pub(crate) fn test(args: &[String]) -> Result<(), String> {
+    let started = Instant::now();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).map_err(|e| format!("cd {}: {e}", root.display()))?;
+
+    let tools = if args.iter().any(|a| a == "--no-install") {
+        Vec::new()
+    } else {
+        install::ensure_test_tools()?
+    };
+
+    let mut steps = vec![
+        Step::cargo("rustfmt", &["fmt", "--all", "--", "--check"]),
+        Step::cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        // Unit, integration and doc tests of every crate. Tests that need redis-server or
+        // Chromium find them through the variables below and fail (not skip) when
+        // REQUIRE_TEST_TOOLS is set.
+        Step::cargo("tests", &["test", "--workspace", "--all-features"]),
+        // Criterion's test mode runs each bench once: a smoke run, not a measurement.
+        Step::cargo("bench smoke", &["test", "-p", "benches", "--benches"]),
+        Step::cargo(
+            "rustdoc",
+            &["doc", "--workspace", "--no-deps", "--all-features"],
+        )
+        // Without `--cfg docsrs`: that cfg turns on nightly-only `doc_cfg` (docs.rs builds with it).
+        .env("RUSTDOCFLAGS", "-D warnings"),
+    ];
+    for step in &mut steps {
+        step.envs.push(("REQUIRE_TEST_TOOLS".into(), "1".into()));
+        for (key, path) in &tools {
+            step.envs
+                .push(((*key).to_owned(), path.to_string_lossy().into_owned()));
+        }
+    }
+
+    let mut timings = Vec::new();
+    for step in &steps {
+        let took = run(step)?;
+        timings.push((step.name, took));
+    }
+    if let Some(step) = fuzz_smoke(&root) {
+        let took = run(&step)?;
+        timings.push((step.name, took));
+    } else {
+        println!("xtask: cargo-fuzz is not installed; fuzz smoke run skipped");
+    }
+
+    println!("\nxtask: all checks passed");
+    for (name, took) in timings {
+        println!("  {name:<12} {:>6.1}s", took.as_secs_f64());
+    }
+    println!("  {:<12} {:>6.1}s", "total", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn fuzz_smoke(root: &std::path::Path) -> Option<Step> {
+    let script = root.join("fuzz").join("smoke.sh");
+    if !script.is_file() || install::which("cargo-fuzz").is_none() {
+        return None;
+    }
+    Some(Step {
+        name: "fuzz smoke",
+        program: "bash".into(),
+        args: vec![script.to_string_lossy().into_owned()],
+        envs: Vec::new(),
+    })
+}
+
+fn run(step: &Step) -> Result<Duration, String> {
+    println!(
+        "\nxtask: ── {} ── {} {}",
+        step.name,
+        step.program,
+        step.args.join(" ")
+    );
+    let started = Instant::now();
+    let status = Command::new(&step.program)
+        .args(&step.args)
+        .envs(step.envs.iter().map(|(k, v)| (k, v)))
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", step.program))?;
+    if status.success() {
+        Ok(started.elapsed())
+    } else {
+        Err(format!("step `{}` failed ({status})", step.name))
+    }
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn workspace_root() -> Result<PathBuf, String> {
+    // xtask lives in <root>/xtask.
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cannot find the workspace root".to_owned())
+}
