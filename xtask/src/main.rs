@@ -2,6 +2,12 @@
 //!
 //! It uses only the standard library so it builds in seconds on a cold machine.
 
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on the terminal"
+)]
+
 mod install;
 mod steps;
 
