@@ -1,0 +1,274 @@
+//! Configuration from environment variables (or a `.env` file loaded by the binary).
+//!
+//! The names mirror the Node sample's placeholders so its instructions carry over:
+//!
+//! | variable | required | meaning |
+//! |---|---|---|
+//! | `TENANT_SUBDOMAIN` | yes, unless `AUTHORITY` is set | the external tenant's subdomain (`contoso` in `contoso.ciamlogin.com`) |
+//! | `TENANT_ID` | yes | the tenant id (GUID) |
+//! | `CLIENT_ID` | yes | the EditProfileService app registration's client id |
+//! | `CLIENT_SECRET` | one of the two | its client secret |
+//! | `CLIENT_CERTIFICATE_PATH` + `CLIENT_PRIVATE_KEY_PATH` | one of the two | its certificate (PEM) and private key (PEM, PKCS#8) |
+//! | `AUTHORITY` | no | defaults to `https://{TENANT_SUBDOMAIN}.ciamlogin.com/` |
+//! | `GRAPH_API_ENDPOINT` | no | defaults to `https://graph.microsoft.com/` |
+//! | `API_SCOPE` | no | the scope callers need, default `EditProfileService.ReadWrite` |
+//! | `REQUIRE_MFA` | no | `true` (default) or `false` |
+//! | `BIND_ADDRESS` | no | default `127.0.0.1:3001` |
+//! | `REDIS_URL` | no | shares the on-behalf-of token cache between instances |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+/// A configuration error names the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("{name} is not valid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never its value: it may be a secret).
+        reason: &'static str,
+    },
+}
+
+/// How the API authenticates to the token endpoint.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ClientCredential {
+    /// A client secret.
+    Secret(String),
+    /// A certificate and its private key, both PEM files.
+    Certificate {
+        /// The certificate (PEM).
+        certificate: PathBuf,
+        /// The private key (PEM, PKCS#8).
+        private_key: PathBuf,
+    },
+}
+
+impl std::fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(_) => f.write_str("Secret([redacted])"),
+            Self::Certificate {
+                certificate,
+                private_key,
+            } => f
+                .debug_struct("Certificate")
+                .field("certificate", certificate)
+                .field("private_key", private_key)
+                .finish(),
+        }
+    }
+}
+
+/// The EditProfileService API's configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The authority, e.g. `https://contoso.ciamlogin.com/`.
+    pub authority: Url,
+    /// The tenant id; on-behalf-of requests go to `{authority}{tenant_id}`.
+    pub tenant_id: String,
+    /// This API's client id (the `aud` of the tokens it accepts).
+    pub client_id: String,
+    /// How this API proves its identity for on-behalf-of.
+    pub credential: ClientCredential,
+    /// Microsoft Graph's base URL.
+    pub graph_endpoint: Url,
+    /// The scope a caller's token must carry.
+    pub scope: String,
+    /// Whether the caller's token must show MFA.
+    pub require_mfa: bool,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Redis for the shared on-behalf-of token cache.
+    pub redis_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from any variable source (tests pass a map).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let vars = HashMap::from([
+    ///     ("TENANT_SUBDOMAIN", "contoso"),
+    ///     ("TENANT_ID", "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c"),
+    ///     ("CLIENT_ID", "4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a"),
+    ///     ("CLIENT_SECRET", "s3cret"),
+    /// ]);
+    /// let config = api::Config::from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+    /// assert_eq!(config.authority.as_str(), "https://contoso.ciamlogin.com/");
+    /// assert_eq!(config.bind.port(), 3001);
+    /// ```
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
+
+        let authority = match var("AUTHORITY") {
+            Some(a) => parse_url("AUTHORITY", &a)?,
+            None => {
+                let sub = required("TENANT_SUBDOMAIN")?;
+                if !sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(ConfigError::Invalid {
+                        name: "TENANT_SUBDOMAIN",
+                        reason: "use only the subdomain, e.g. `contoso` for contoso.ciamlogin.com",
+                    });
+                }
+                parse_url("TENANT_SUBDOMAIN", &format!("https://{sub}.ciamlogin.com/"))?
+            }
+        };
+        let credential = match (
+            var("CLIENT_SECRET"),
+            var("CLIENT_CERTIFICATE_PATH"),
+            var("CLIENT_PRIVATE_KEY_PATH"),
+        ) {
+            (Some(secret), None, None) => ClientCredential::Secret(secret),
+            (None, Some(certificate), Some(private_key)) => ClientCredential::Certificate {
+                certificate: certificate.into(),
+                private_key: private_key.into(),
+            },
+            (None, Some(_), None) => return Err(ConfigError::Missing("CLIENT_PRIVATE_KEY_PATH")),
+            (None, None, Some(_)) => return Err(ConfigError::Missing("CLIENT_CERTIFICATE_PATH")),
+            (None, None, None) => return Err(ConfigError::Missing("CLIENT_SECRET")),
+            (Some(_), _, _) => {
+                return Err(ConfigError::Invalid {
+                    name: "CLIENT_SECRET",
+                    reason: "set either CLIENT_SECRET or a certificate, not both",
+                });
+            }
+        };
+        let require_mfa = match var("REQUIRE_MFA").as_deref() {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "REQUIRE_MFA",
+                    reason: "use true or false",
+                });
+            }
+        };
+        Ok(Self {
+            authority,
+            tenant_id: required("TENANT_ID")?,
+            client_id: required("CLIENT_ID")?,
+            credential,
+            graph_endpoint: parse_url(
+                "GRAPH_API_ENDPOINT",
+                &var("GRAPH_API_ENDPOINT").unwrap_or_else(|| "https://graph.microsoft.com/".into()),
+            )?,
+            scope: var("API_SCOPE").unwrap_or_else(|| "EditProfileService.ReadWrite".into()),
+            require_mfa,
+            bind: var("BIND_ADDRESS")
+                .unwrap_or_else(|| "127.0.0.1:3001".into())
+                .parse()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "BIND_ADDRESS",
+                    reason: "expected host:port, e.g. 127.0.0.1:3001",
+                })?,
+            redis_url: var("REDIS_URL"),
+        })
+    }
+}
+
+/// Parses a base URL and makes sure it ends with `/` so `join` appends to it.
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let with_slash = if value.ends_with('/') {
+        value.to_owned()
+    } else {
+        format!("{value}/")
+    };
+    let url = Url::parse(&with_slash).map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "not an absolute URL",
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be an http(s) URL",
+        });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_vars(|k| map.get(k).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TENANT_SUBDOMAIN", "contoso"),
+        ("TENANT_ID", "tid"),
+        ("CLIENT_ID", "cid"),
+        ("CLIENT_SECRET", "top-secret-value"),
+    ];
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for skip in [
+            "TENANT_SUBDOMAIN",
+            "TENANT_ID",
+            "CLIENT_ID",
+            "CLIENT_SECRET",
+        ] {
+            let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != skip).collect();
+            assert_eq!(config(&pairs).unwrap_err(), ConfigError::Missing(skip));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named_without_their_value() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("GRAPH_API_ENDPOINT", "not a url"));
+        let err = config(&pairs).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "GRAPH_API_ENDPOINT",
+                ..
+            }
+        ));
+
+        let mut pairs = BASE.to_vec();
+        pairs.push(("CLIENT_CERTIFICATE_PATH", "/c.pem"));
+        let err = config(&pairs).unwrap_err().to_string();
+        assert!(err.contains("CLIENT_SECRET") && !err.contains("top-secret-value"));
+    }
+
+    #[test]
+    fn authority_override_and_defaults() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("AUTHORITY", "http://127.0.0.1:9999/contoso.onmicrosoft.com"));
+        let c = config(&pairs).unwrap();
+        assert_eq!(
+            c.authority.as_str(),
+            "http://127.0.0.1:9999/contoso.onmicrosoft.com/"
+        );
+        assert_eq!(c.graph_endpoint.as_str(), "https://graph.microsoft.com/");
+        assert_eq!(c.scope, "EditProfileService.ReadWrite");
+        assert!(c.require_mfa);
+        assert!(!format!("{c:?}").contains("top-secret-value"));
+    }
+}
