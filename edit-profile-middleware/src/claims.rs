@@ -1,0 +1,688 @@
+//! Typed access-token claims, parsed once per token.
+//!
+//! The parser is strict on purpose: a claim the middleware makes decisions on must have the JSON
+//! type the Microsoft identity platform documents ("Access token claims reference"), a time claim
+//! must be a JSON number (RFC 7519 §2 `NumericDate`; a string `exp` is rejected rather than
+//! coerced), and a top-level member name may appear only once (RFC 8725 §3.11 asks for one
+//! unambiguous interpretation; RFC 7159 leaves duplicates undefined).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::validate::TokenError;
+
+/// The validated claims of an access token.
+///
+/// The claims the middleware decides on are typed fields; everything else stays available as
+/// JSON through [`Claims::get`] and [`Claims::json`]. A `Claims` value only exists for a token
+/// whose signature, issuer, audience and lifetime were checked.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use edit_profile_middleware::Claims;
+///
+/// fn who(claims: &Arc<Claims>) -> String {
+///     format!("{} in {}", claims.oid().unwrap_or("?"), claims.tid().unwrap_or("?"))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Claims {
+    pub(crate) iss: String,
+    pub(crate) aud: Vec<String>,
+    pub(crate) exp: u64,
+    pub(crate) nbf: Option<u64>,
+    pub(crate) iat: Option<u64>,
+    pub(crate) ver: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) oid: Option<String>,
+    pub(crate) tid: Option<String>,
+    pub(crate) azp: Option<String>,
+    pub(crate) appid: Option<String>,
+    pub(crate) scp: Option<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) acrs: Vec<String>,
+    pub(crate) auth_time: Option<u64>,
+    pub(crate) xms_cc: Vec<String>,
+    pub(crate) nonce: bool,
+    pub(crate) raw: String,
+}
+
+impl Claims {
+    /// `iss`: the security token service that issued the token (RFC 7519 §4.1.1).
+    pub fn iss(&self) -> &str {
+        &self.iss
+    }
+
+    /// `aud`: the audiences the token was issued for (RFC 7519 §4.1.3); Entra issues one.
+    pub fn aud(&self) -> &[String] {
+        &self.aud
+    }
+
+    /// `exp`: expiry, seconds since the Unix epoch (RFC 7519 §4.1.4). REQUIRED here.
+    pub fn exp(&self) -> u64 {
+        self.exp
+    }
+
+    /// `nbf`: not before, seconds since the Unix epoch (RFC 7519 §4.1.5).
+    pub fn nbf(&self) -> Option<u64> {
+        self.nbf
+    }
+
+    /// `iat`: issued at, seconds since the Unix epoch (RFC 7519 §4.1.6).
+    pub fn iat(&self) -> Option<u64> {
+        self.iat
+    }
+
+    /// `ver`: the access token version, `"1.0"` or `"2.0"` (Microsoft identity platform).
+    pub fn ver(&self) -> Option<&str> {
+        self.ver.as_deref()
+    }
+
+    /// `sub`: the subject, pairwise per application (RFC 7519 §4.1.2).
+    pub fn sub(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// `oid`: the immutable object id of the user or service principal in the tenant.
+    pub fn oid(&self) -> Option<&str> {
+        self.oid.as_deref()
+    }
+
+    /// `tid`: the tenant the user or application signed in to.
+    pub fn tid(&self) -> Option<&str> {
+        self.tid.as_deref()
+    }
+
+    /// `azp` (v2.0) or `appid` (v1.0): the client application that requested the token.
+    pub fn azp(&self) -> Option<&str> {
+        self.azp.as_deref().or(self.appid.as_deref())
+    }
+
+    /// `scp`: the delegated scopes, as the raw space-separated string.
+    pub fn scp(&self) -> Option<&str> {
+        self.scp.as_deref()
+    }
+
+    /// The delegated scopes from `scp`, split on spaces.
+    ///
+    /// ```
+    /// # fn f(claims: &edit_profile_middleware::Claims) {
+    /// let can_write = claims.scopes().any(|s| s == "EditProfileService.ReadWrite");
+    /// # }
+    /// ```
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + Clone {
+        self.scp
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `roles`: app roles (application permissions for app-only tokens, assigned roles for users).
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// `amr`: authentication methods (RFC 8176), e.g. `["pwd", "mfa"]`; Entra sends it in v1.0 tokens.
+    pub fn amr(&self) -> &[String] {
+        &self.amr
+    }
+
+    /// `acrs`: the authentication context ids the bearer satisfied (Entra Conditional Access).
+    pub fn acrs(&self) -> &[String] {
+        &self.acrs
+    }
+
+    /// `auth_time`: when the user last authenticated, seconds since the Unix epoch (OIDC Core §2).
+    pub fn auth_time(&self) -> Option<u64> {
+        self.auth_time
+    }
+
+    /// `xms_cc`: client capabilities; `cp1` means the client can handle claims challenges.
+    pub fn xms_cc(&self) -> &[String] {
+        &self.xms_cc
+    }
+
+    /// True when `xms_cc` contains `cp1` (compared case-insensitively, as Entra documents).
+    pub fn client_handles_claims_challenges(&self) -> bool {
+        self.xms_cc.iter().any(|c| c.eq_ignore_ascii_case("cp1"))
+    }
+
+    /// The full claims set as JSON text (already validated as a JSON object).
+    pub fn json(&self) -> &str {
+        &self.raw
+    }
+
+    /// Any claim by name, parsed on demand from the claims JSON.
+    ///
+    /// ```
+    /// # fn f(claims: &edit_profile_middleware::Claims) {
+    /// let name = claims.get("name").and_then(|v| v.as_str().map(str::to_owned));
+    /// # }
+    /// ```
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.raw).ok()?;
+        map.remove(name)
+    }
+}
+
+impl fmt::Debug for Claims {
+    // Deliberately leaves out the raw JSON (names, e-mail addresses) and `sub`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("tid", &self.tid)
+            .field("oid", &self.oid)
+            .field("azp", &self.azp())
+            .field("scp", &self.scp)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JOSE header fields the validator uses (RFC 7515 §4.1).
+#[derive(Debug)]
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Cow<'a, str>,
+    pub(crate) kid: Option<Cow<'a, str>>,
+    pub(crate) typ: Option<Cow<'a, str>>,
+}
+
+/// Parses a decoded JOSE header.
+pub(crate) fn parse_header(json: &[u8]) -> Result<Header<'_>, TokenError> {
+    let mut failure = None;
+    let seed = HeaderSeed {
+        failure: &mut failure,
+    };
+    parse_with(json, seed).map_err(|()| failure.unwrap_or(TokenError::Malformed))
+}
+
+/// Parses a decoded claims set.
+pub(crate) fn parse_claims(json: String) -> Result<Claims, TokenError> {
+    let mut failure = None;
+    let seed = ClaimsSeed {
+        failure: &mut failure,
+    };
+    match parse_with(json.as_bytes(), seed) {
+        Ok(partial) => partial.finish(json),
+        Err(()) => Err(failure.unwrap_or(TokenError::Malformed)),
+    }
+}
+
+fn parse_with<'de, S: DeserializeSeed<'de>>(json: &'de [u8], seed: S) -> Result<S::Value, ()> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let value = seed.deserialize(&mut de).map_err(|_| ())?;
+    de.end().map_err(|_| ())?;
+    Ok(value)
+}
+
+/// A JSON string that borrows from the input when it has no escapes.
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// RFC 7519 `NumericDate`: a JSON number of seconds; fractions are truncated, strings rejected.
+struct NumericDate(u64);
+
+impl<'de> de::Deserialize<'de> for NumericDate {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(NumericDate(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(NumericDate)
+                    .map_err(|_| E::custom("negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // Deliberately bounded: a huge float must not saturate into "never expires".
+                if v.is_finite() && (0.0..4_102_444_800.0).contains(&v) {
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "range checked just above"
+                    )]
+                    Ok(NumericDate(v as u64))
+                } else {
+                    Err(E::custom("out of range"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON array of strings (Entra's `roles`, `amr`, `acrs`, `xms_cc`).
+struct StrList(Vec<String>);
+
+impl<'de> de::Deserialize<'de> for StrList {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(16));
+                while let Some(Str(s)) = seq.next_element::<Str<'de>>()? {
+                    out.push(s.into_owned());
+                }
+                Ok(StrList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// `aud`: a string or an array of strings (RFC 7519 §4.1.3).
+struct Aud(Vec<String>);
+
+impl<'de> de::Deserialize<'de> for Aud {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Aud;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Aud(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Str(s)) = seq.next_element::<Str<'de>>()? {
+                    out.push(s.into_owned());
+                }
+                Ok(Aud(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Records a duplicate or a wrongly typed member so the caller gets a precise [`TokenError`].
+fn fail<E: de::Error>(slot: &mut Option<TokenError>, error: TokenError) -> E {
+    *slot = Some(error);
+    E::custom("rejected")
+}
+
+struct HeaderSeed<'s> {
+    failure: &'s mut Option<TokenError>,
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = Header<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut alg = None;
+        let mut kid = None;
+        let mut typ = None;
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            if seen.iter().any(|k| *k == key) {
+                return Err(fail(self.failure, TokenError::DuplicateMember));
+            }
+            match &*key {
+                "alg" => {
+                    let Str(v) = map.next_value().map_err(|_: A::Error| {
+                        fail::<A::Error>(self.failure, TokenError::InvalidClaimType("alg"))
+                    })?;
+                    alg = Some(v);
+                }
+                "kid" => {
+                    let Str(v) = map.next_value().map_err(|_: A::Error| {
+                        fail::<A::Error>(self.failure, TokenError::InvalidClaimType("kid"))
+                    })?;
+                    kid = Some(v);
+                }
+                "typ" => {
+                    let Str(v) = map.next_value().map_err(|_: A::Error| {
+                        fail::<A::Error>(self.failure, TokenError::InvalidClaimType("typ"))
+                    })?;
+                    typ = Some(v);
+                }
+                // RFC 8725 §3.10/§2.7: a key or key location chosen by the token itself must never
+                // be trusted; we only verify with keys from the configured JWKS.
+                "jwk" => return Err(fail(self.failure, TokenError::ForbiddenHeader("jwk"))),
+                "jku" => return Err(fail(self.failure, TokenError::ForbiddenHeader("jku"))),
+                "x5u" => return Err(fail(self.failure, TokenError::ForbiddenHeader("x5u"))),
+                "x5c" => return Err(fail(self.failure, TokenError::ForbiddenHeader("x5c"))),
+                // RFC 7515 §4.1.11: we understand no extensions, so any `crit` must be rejected.
+                "crit" => return Err(fail(self.failure, TokenError::ForbiddenHeader("crit"))),
+                // RFC 7516: `enc` only appears in JWE headers.
+                "enc" | "zip" => return Err(fail(self.failure, TokenError::Encrypted)),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            seen.push(key);
+        }
+        let Some(alg) = alg else {
+            return Err(fail(self.failure, TokenError::MissingClaim("alg")));
+        };
+        Ok(Header { alg, kid, typ })
+    }
+}
+
+struct ClaimsSeed<'s> {
+    failure: &'s mut Option<TokenError>,
+}
+
+#[derive(Default)]
+struct Partial {
+    iss: Option<String>,
+    aud: Option<Vec<String>>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    ver: Option<String>,
+    sub: Option<String>,
+    oid: Option<String>,
+    tid: Option<String>,
+    azp: Option<String>,
+    appid: Option<String>,
+    scp: Option<String>,
+    roles: Vec<String>,
+    amr: Vec<String>,
+    acrs: Vec<String>,
+    auth_time: Option<u64>,
+    xms_cc: Vec<String>,
+    nonce: bool,
+}
+
+impl Partial {
+    fn finish(self, raw: String) -> Result<Claims, TokenError> {
+        Ok(Claims {
+            iss: self.iss.ok_or(TokenError::MissingClaim("iss"))?,
+            aud: self.aud.ok_or(TokenError::MissingClaim("aud"))?,
+            exp: self.exp.ok_or(TokenError::MissingClaim("exp"))?,
+            nbf: self.nbf,
+            iat: self.iat,
+            ver: self.ver,
+            sub: self.sub,
+            oid: self.oid,
+            tid: self.tid,
+            azp: self.azp,
+            appid: self.appid,
+            scp: self.scp,
+            roles: self.roles,
+            amr: self.amr,
+            acrs: self.acrs,
+            auth_time: self.auth_time,
+            xms_cc: self.xms_cc,
+            nonce: self.nonce,
+            raw,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = Partial;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// Bit per known claim, for duplicate detection without allocating.
+const KNOWN: [&str; 18] = [
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "ver",
+    "sub",
+    "oid",
+    "tid",
+    "azp",
+    "appid",
+    "scp",
+    "roles",
+    "amr",
+    "acrs",
+    "auth_time",
+    "xms_cc",
+    "nonce",
+];
+
+impl<'de> Visitor<'de> for ClaimsSeed<'_> {
+    type Value = Partial;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut p = Partial::default();
+        let mut known_seen: u32 = 0;
+        let mut other_seen: Vec<Cow<'de, str>> = Vec::new();
+        let failure = self.failure;
+
+        macro_rules! value {
+            ($ty:ty, $name:literal) => {
+                map.next_value::<$ty>()
+                    .map_err(|_| fail::<A::Error>(failure, TokenError::InvalidClaimType($name)))?
+            };
+        }
+
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            if let Some(bit) = KNOWN.iter().position(|k| *k == key) {
+                if known_seen & (1 << bit) != 0 {
+                    return Err(fail(failure, TokenError::DuplicateMember));
+                }
+                known_seen |= 1 << bit;
+            } else {
+                if other_seen.iter().any(|k| *k == key) {
+                    return Err(fail(failure, TokenError::DuplicateMember));
+                }
+                map.next_value::<IgnoredAny>()?;
+                other_seen.push(key);
+                continue;
+            }
+            match &*key {
+                "iss" => p.iss = Some(value!(Str<'de>, "iss").0.into_owned()),
+                "aud" => p.aud = Some(value!(Aud, "aud").0),
+                "exp" => p.exp = Some(value!(NumericDate, "exp").0),
+                "nbf" => p.nbf = Some(value!(NumericDate, "nbf").0),
+                "iat" => p.iat = Some(value!(NumericDate, "iat").0),
+                "auth_time" => p.auth_time = Some(value!(NumericDate, "auth_time").0),
+                "ver" => p.ver = Some(value!(Str<'de>, "ver").0.into_owned()),
+                "sub" => p.sub = Some(value!(Str<'de>, "sub").0.into_owned()),
+                "oid" => p.oid = Some(value!(Str<'de>, "oid").0.into_owned()),
+                "tid" => p.tid = Some(value!(Str<'de>, "tid").0.into_owned()),
+                "azp" => p.azp = Some(value!(Str<'de>, "azp").0.into_owned()),
+                "appid" => p.appid = Some(value!(Str<'de>, "appid").0.into_owned()),
+                "scp" => p.scp = Some(value!(Str<'de>, "scp").0.into_owned()),
+                "roles" => p.roles = value!(StrList, "roles").0,
+                "amr" => p.amr = value!(StrList, "amr").0,
+                "acrs" => p.acrs = value!(StrList, "acrs").0,
+                "xms_cc" => p.xms_cc = value!(StrList, "xms_cc").0,
+                "nonce" => {
+                    map.next_value::<IgnoredAny>()?;
+                    p.nonce = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str) -> Result<Claims, TokenError> {
+        parse_claims(json.to_owned())
+    }
+
+    const MIN: &str = r#""iss":"i","aud":"a","exp":10"#;
+
+    #[test]
+    fn typed_fields_are_parsed() {
+        let c = claims(
+            r#"{"iss":"i","aud":["a","b"],"exp":10.5,"nbf":1,"iat":2,"ver":"2.0","sub":"s","oid":"o","tid":"t","azp":"z","scp":"x  y","roles":["r"],"amr":["pwd","mfa"],"acrs":["c1"],"auth_time":3,"xms_cc":["CP1"],"name":"N\u00e9"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.iss(), "i");
+        assert_eq!(c.aud(), ["a", "b"]);
+        assert_eq!(c.exp(), 10);
+        assert_eq!(
+            (c.nbf(), c.iat(), c.auth_time()),
+            (Some(1), Some(2), Some(3))
+        );
+        assert_eq!(c.scopes().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(c.roles(), ["r"]);
+        assert_eq!(c.amr(), ["pwd", "mfa"]);
+        assert_eq!(c.acrs(), ["c1"]);
+        assert!(c.client_handles_claims_challenges());
+        assert_eq!(c.azp(), Some("z"));
+        assert_eq!(c.get("name").unwrap(), "Né");
+        assert!(!format!("{c:?}").contains("Né"));
+    }
+
+    #[test]
+    fn string_typed_times_are_rejected() {
+        for name in ["exp", "nbf", "iat", "auth_time"] {
+            let json = format!(r#"{{"iss":"i","aud":"a","exp":10,"{name}":"10"}}"#);
+            let json = json.replacen(r#""exp":10,"exp""#, r#""exp""#, 1);
+            let err = claims(&json).unwrap_err();
+            assert!(
+                matches!(err, TokenError::InvalidClaimType(n) if n == name)
+                    || matches!(err, TokenError::DuplicateMember),
+                "{name}: {err:?}"
+            );
+        }
+        assert_eq!(
+            claims(r#"{"iss":"i","aud":"a","exp":"10"}"#).unwrap_err(),
+            TokenError::InvalidClaimType("exp")
+        );
+        assert_eq!(
+            claims(r#"{"iss":"i","aud":"a","exp":-1}"#).unwrap_err(),
+            TokenError::InvalidClaimType("exp")
+        );
+        assert_eq!(
+            claims(r#"{"iss":"i","aud":"a","exp":1e300}"#).unwrap_err(),
+            TokenError::InvalidClaimType("exp")
+        );
+    }
+
+    #[test]
+    fn duplicates_are_rejected() {
+        assert_eq!(
+            claims(&format!(r#"{{{MIN},"exp":99}}"#)).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+        assert_eq!(
+            claims(&format!(r#"{{{MIN},"x":1,"x":2}}"#)).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+        // An escaped spelling of the same name is the same member.
+        assert_eq!(
+            claims(&format!(r#"{{{MIN},"\u0065xp":99}}"#)).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+        assert_eq!(
+            parse_header(br#"{"alg":"RS256","alg":"none"}"#).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+    }
+
+    #[test]
+    fn missing_required_claims_are_named() {
+        assert_eq!(
+            claims(r#"{"iss":"i","aud":"a"}"#).unwrap_err(),
+            TokenError::MissingClaim("exp")
+        );
+        assert_eq!(
+            claims(r#"{"aud":"a","exp":1}"#).unwrap_err(),
+            TokenError::MissingClaim("iss")
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_rejected() {
+        for bad in ["", "[]", "{", r#"{"iss":"i","aud":"a","exp":1} x"#, "null"] {
+            assert!(claims(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_forbidden_members() {
+        for (name, err) in [
+            ("jwk", TokenError::ForbiddenHeader("jwk")),
+            ("jku", TokenError::ForbiddenHeader("jku")),
+            ("x5u", TokenError::ForbiddenHeader("x5u")),
+            ("x5c", TokenError::ForbiddenHeader("x5c")),
+            ("crit", TokenError::ForbiddenHeader("crit")),
+            ("enc", TokenError::Encrypted),
+        ] {
+            let json = format!(r#"{{"alg":"RS256","{name}":1}}"#);
+            assert_eq!(parse_header(json.as_bytes()).unwrap_err(), err);
+        }
+        let h = parse_header(br#"{"typ":"JWT","alg":"RS256","kid":"k\/1","x5t":"a"}"#).unwrap();
+        assert_eq!((&*h.alg, h.kid.as_deref()), ("RS256", Some("k/1")));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_header(&bytes);
+            let _ = parse_claims(String::from_utf8_lossy(&bytes).into_owned());
+        }
+
+        #[test]
+        fn parsers_never_panic_on_json_like_input(s in r#"\{("[a-z_]{1,6}":(-?[0-9.e]{1,8}|"[a-z]{0,4}"|\[\]|\{\}|null|true),?){0,8}\}"#) {
+            let _ = parse_header(s.as_bytes());
+            let _ = parse_claims(s);
+        }
+    }
+}

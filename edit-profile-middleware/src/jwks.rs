@@ -1,0 +1,755 @@
+//! The signing-key cache: JWKS fetched, parsed once per rotation, and swapped atomically.
+//!
+//! * The request path reads the current key set through [`arc_swap`], so it never takes a lock.
+//! * Keys are parsed into ready-to-verify aws-lc-rs public keys when a JWKS document arrives, not
+//!   per request.
+//! * A background refresh runs every `refresh_interval` (default 24 h, jittered so that a fleet of
+//!   API instances does not hit the JWKS endpoint at the same second). It is started by traffic:
+//!   the first request after the due time spawns it and keeps using the current keys meanwhile.
+//! * An unknown `kid` triggers at most one refresh per cooldown (default 30 s), single-flight:
+//!   concurrent requests wait for the one fetch in flight; later ones fail fast. A token cannot make
+//!   the API hammer the identity provider by inventing key ids.
+//! * A failed fetch never replaces the last good key set (stale-while-error).
+//! * Keys whose `use` is not `sig`, whose `alg` is not allowed or does not fit the key type, that
+//!   have no `kid`, or RSA keys under 2048 bits are ignored (RFC 7517 §4.2, §4.4; RFC 8725 §3.1).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+/// A signature algorithm the validator may accept.
+///
+/// RS256 is what Microsoft Entra signs access tokens with, and the only one allowed by default.
+///
+/// ```
+/// use edit_profile_middleware::Algorithm;
+/// assert_eq!(Algorithm::Rs256.name(), "RS256");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
+    Rs256,
+    /// RSASSA-PSS with SHA-256 (RFC 7518 §3.5). Opt-in.
+    Ps256,
+    /// ECDSA P-256 with SHA-256 (RFC 7518 §3.4). Opt-in.
+    Es256,
+}
+
+impl Algorithm {
+    /// The JOSE `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
+            Self::Es256 => "ES256",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "RS256" => Self::Rs256,
+            "PS256" => Self::Ps256,
+            "ES256" => Self::Es256,
+            _ => return None,
+        })
+    }
+
+    fn is_rsa(self) -> bool {
+        matches!(self, Self::Rs256 | Self::Ps256)
+    }
+}
+
+/// Why fetching OIDC metadata or a JWKS document failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The server answered with a non-success status.
+    #[error("unexpected http status {0}")]
+    Status(u16),
+    /// The response was larger than the fetcher's limit.
+    #[error("response too large")]
+    TooLarge,
+    /// The request could not be sent or the response not read.
+    #[error("transport error")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The document was not what was expected (bad JSON, no usable signing keys, ...).
+    #[error("invalid document: {0}")]
+    Invalid(&'static str),
+}
+
+/// The boxed future an [`HttpFetch`] returns.
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, FetchError>> + Send + 'static>>;
+
+/// Fetches a document by `GET` (OIDC metadata and JWKS). Implemented for closures.
+///
+/// With the default `reqwest` feature a [`ReqwestFetch`] is used; plug your own transport (or a
+/// test double) with [`ValidatorBuilder::http_fetch`](crate::ValidatorBuilder::http_fetch).
+///
+/// ```
+/// use edit_profile_middleware::{FetchError, HttpFetch};
+///
+/// let fetch = |url: String| async move {
+///     if url.ends_with("/keys") { Ok(br#"{"keys":[]}"#.to_vec()) } else { Err(FetchError::Status(404)) }
+/// };
+/// fn takes(_: impl HttpFetch) {}
+/// takes(fetch);
+/// ```
+pub trait HttpFetch: Send + Sync + 'static {
+    /// `GET url` and return the response body.
+    fn get(&self, url: &str) -> FetchFuture;
+}
+
+impl<F, Fut> HttpFetch for F
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<u8>, FetchError>> + Send + 'static,
+{
+    fn get(&self, url: &str) -> FetchFuture {
+        Box::pin(self(url.to_owned()))
+    }
+}
+
+/// The default [`HttpFetch`]: reqwest over rustls, no redirects, 10 s timeout, 1 MiB body cap.
+///
+/// Redirects are off deliberately: metadata and key URLs come from configuration or from the
+/// issuer's own metadata, and following redirects would widen the SSRF surface.
+///
+/// ```
+/// # #[cfg(feature = "reqwest")] {
+/// let fetch = edit_profile_middleware::ReqwestFetch::new();
+/// # }
+/// ```
+#[cfg(feature = "reqwest")]
+#[derive(Clone, Debug)]
+pub struct ReqwestFetch {
+    client: reqwest::Client,
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestFetch {
+    const MAX_BODY: usize = 1 << 20;
+
+    /// A fetcher with the defaults above.
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            // Fallback keeps `new` infallible; a default client differs only in the limits above.
+            .unwrap_or_default();
+        Self { client }
+    }
+
+    /// Use an existing reqwest client (its redirect and timeout policy apply).
+    pub fn with_client(client: reqwest::Client) -> Self {
+        Self { client }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Default for ReqwestFetch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl HttpFetch for ReqwestFetch {
+    fn get(&self, url: &str) -> FetchFuture {
+        let request = self.client.get(url);
+        Box::pin(async move {
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| FetchError::Transport(Box::new(e)))?;
+            if !response.status().is_success() {
+                return Err(FetchError::Status(response.status().as_u16()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| FetchError::Transport(Box::new(e)))?
+            {
+                if body.len() + chunk.len() > Self::MAX_BODY {
+                    return Err(FetchError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        })
+    }
+}
+
+/// One usable verification key.
+struct VerifyingKey {
+    alg: Algorithm,
+    key: ParsedPublicKey,
+}
+
+/// An immutable snapshot of the signing keys.
+pub(crate) struct KeySet {
+    pub(crate) generation: u64,
+    keys: hashbrown::HashMap<Box<str>, Vec<VerifyingKey>, foldhash::fast::RandomState>,
+}
+
+impl KeySet {
+    fn empty() -> Self {
+        Self {
+            generation: 0,
+            keys: hashbrown::HashMap::default(),
+        }
+    }
+
+    pub(crate) fn find(&self, kid: &str, alg: Algorithm) -> KeyLookup<'_> {
+        let Some(keys) = self.keys.get(kid) else {
+            return KeyLookup::Missing;
+        };
+        match keys.iter().find(|k| k.alg == alg) {
+            Some(k) => KeyLookup::Found(&k.key),
+            None => KeyLookup::WrongAlgorithm,
+        }
+    }
+
+    fn same_keys(&self, other: &Self) -> bool {
+        self.keys.len() == other.keys.len()
+            && self.keys.iter().all(|(kid, keys)| {
+                other.keys.get(kid).is_some_and(|o| {
+                    o.len() == keys.len()
+                        && keys
+                            .iter()
+                            .zip(o)
+                            .all(|(a, b)| a.alg == b.alg && a.key.as_ref() == b.key.as_ref())
+                })
+            })
+    }
+}
+
+#[derive(Deserialize)]
+struct JwksDoc {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    kid: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+/// Parses a JWKS document into a key set, keeping only usable signing keys.
+fn parse_jwks(json: &[u8], allowed: &[Algorithm]) -> Result<KeySet, FetchError> {
+    let doc: JwksDoc =
+        serde_json::from_slice(json).map_err(|_| FetchError::Invalid("not a jwks document"))?;
+    let mut set = KeySet::empty();
+    for value in doc.keys {
+        // One malformed key must not take the others down with it.
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+            continue;
+        };
+        let Some(kid) = jwk.kid.as_deref() else {
+            continue;
+        };
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let candidates: Vec<Algorithm> = match jwk.alg.as_deref() {
+            Some(name) => match Algorithm::from_name(name) {
+                Some(alg) if allowed.contains(&alg) => vec![alg],
+                _ => continue,
+            },
+            None => allowed.to_vec(),
+        };
+        let mut keys = Vec::new();
+        for alg in candidates {
+            if let Some(key) = parse_key(&jwk, alg) {
+                keys.push(VerifyingKey { alg, key });
+            }
+        }
+        if !keys.is_empty() {
+            set.keys.entry(kid.into()).or_insert(keys);
+        }
+    }
+    if set.keys.is_empty() {
+        return Err(FetchError::Invalid("no usable signing keys"));
+    }
+    Ok(set)
+}
+
+fn parse_key(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
+    if alg.is_rsa() {
+        if jwk.kty != "RSA" {
+            return None;
+        }
+        let n = URL_SAFE_NO_PAD.decode(jwk.n.as_deref()?).ok()?;
+        let e = URL_SAFE_NO_PAD.decode(jwk.e.as_deref()?).ok()?;
+        let n = strip_leading_zeros(&n);
+        // RFC 7518 §3.3: keys of 2048 bits or larger MUST be used.
+        if n.len() < 256 {
+            return None;
+        }
+        let params = match alg {
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            _ => &signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        RsaPublicKeyComponents {
+            n,
+            e: strip_leading_zeros(&e),
+        }
+        .to_parsed_public_key(params)
+        .ok()
+    } else {
+        if jwk.kty != "EC" || jwk.crv.as_deref() != Some("P-256") {
+            return None;
+        }
+        let x = URL_SAFE_NO_PAD.decode(jwk.x.as_deref()?).ok()?;
+        let y = URL_SAFE_NO_PAD.decode(jwk.y.as_deref()?).ok()?;
+        if x.len() != 32 || y.len() != 32 {
+            return None;
+        }
+        let mut point = Vec::with_capacity(65);
+        point.push(4);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).ok()
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// A key lookup in one key set.
+pub(crate) enum KeyLookup<'a> {
+    Found(&'a ParsedPublicKey),
+    /// The `kid` exists, but not for the token's `alg` (algorithm confusion, or a key restricted
+    /// to another algorithm): never a reason to refetch.
+    WrongAlgorithm,
+    Missing,
+}
+
+/// What the request path may do about a missing `kid`.
+pub(crate) enum Lookup {
+    /// The kid is unknown and a refresh may find it: call [`JwksCache::refresh_for_unknown_kid`].
+    Refreshable,
+    /// The kid is unknown and no refresh is allowed now.
+    Unknown,
+}
+
+/// Outcome of the slow path for an unknown `kid`.
+pub(crate) enum Refreshed {
+    /// The key set may have changed: look again.
+    Retry,
+    /// Nothing changed, and the cooldown forbids another fetch.
+    Unknown,
+    /// No keys were ever loaded and fetching failed.
+    Unavailable,
+}
+
+/// The JWKS cache shared by every clone of a [`Validator`](crate::Validator).
+///
+/// ```no_run
+/// # async fn f(validator: edit_profile_middleware::Validator) {
+/// // Load keys before serving traffic (otherwise the first request does it).
+/// validator.jwks().refresh().await.ok();
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct JwksCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: Source,
+    algorithms: Vec<Algorithm>,
+    keys: ArcSwap<KeySet>,
+    generation: AtomicU64,
+    epoch: Instant,
+    refresh_interval: Duration,
+    cooldown: Duration,
+    /// Milliseconds since `epoch` of the last fetch attempt; `u64::MAX` = never.
+    last_attempt_ms: AtomicU64,
+    /// Milliseconds since `epoch` when the periodic refresh is due.
+    next_refresh_ms: AtomicU64,
+    in_flight: AtomicBool,
+    /// Serialises fetches; never taken on the request path for known keys.
+    fetch_lock: tokio::sync::Mutex<()>,
+}
+
+enum Source {
+    Static,
+    Remote {
+        uri: String,
+        fetch: Arc<dyn HttpFetch>,
+    },
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = match &self.inner.source {
+            Source::Static => "<static>",
+            Source::Remote { uri, .. } => uri.as_str(),
+        };
+        f.debug_struct("JwksCache")
+            .field("jwks_uri", &uri)
+            .field("keys", &self.inner.keys.load().keys.len())
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn remote(
+        uri: String,
+        fetch: Arc<dyn HttpFetch>,
+        algorithms: Vec<Algorithm>,
+        refresh_interval: Duration,
+        cooldown: Duration,
+    ) -> Self {
+        Self::new(
+            Source::Remote { uri, fetch },
+            algorithms,
+            KeySet::empty(),
+            refresh_interval,
+            cooldown,
+        )
+    }
+
+    pub(crate) fn fixed(json: &[u8], algorithms: Vec<Algorithm>) -> Result<Self, FetchError> {
+        let mut set = parse_jwks(json, &algorithms)?;
+        set.generation = 1;
+        Ok(Self::new(
+            Source::Static,
+            algorithms,
+            set,
+            Duration::MAX,
+            Duration::MAX,
+        ))
+    }
+
+    fn new(
+        source: Source,
+        algorithms: Vec<Algorithm>,
+        set: KeySet,
+        refresh_interval: Duration,
+        cooldown: Duration,
+    ) -> Self {
+        let generation = set.generation;
+        let is_static = matches!(source, Source::Static);
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                algorithms,
+                keys: ArcSwap::from_pointee(set),
+                generation: AtomicU64::new(generation),
+                epoch: Instant::now(),
+                refresh_interval,
+                cooldown,
+                last_attempt_ms: AtomicU64::new(u64::MAX),
+                next_refresh_ms: AtomicU64::new(if is_static { u64::MAX } else { 0 }),
+                in_flight: AtomicBool::new(false),
+                fetch_lock: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The current key-set generation; it changes whenever a fetch brings different keys.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// How many key ids the current set holds.
+    pub fn key_count(&self) -> usize {
+        self.inner.keys.load().keys.len()
+    }
+
+    /// Fetches the JWKS now (single-flight) and swaps in the new keys if they parse.
+    ///
+    /// On failure the previous keys stay in use. This ignores the unknown-`kid` cooldown; it is
+    /// meant for warm-up and operator actions, not for the request path.
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] if the endpoint failed or served no usable keys.
+    pub async fn refresh(&self) -> Result<(), FetchError> {
+        let _guard = self.inner.fetch_lock.lock().await;
+        self.fetch_and_store().await
+    }
+
+    /// Runs `f` with the current key set (no lock: an atomic load).
+    #[inline]
+    pub(crate) fn with_keys<T>(&self, f: impl FnOnce(&KeySet) -> T) -> T {
+        let guard = self.inner.keys.load();
+        f(&guard)
+    }
+
+    /// What to do about a `kid` that is not in the current set.
+    pub(crate) fn on_unknown_kid(&self) -> Lookup {
+        if matches!(self.inner.source, Source::Static) {
+            return Lookup::Unknown;
+        }
+        if self.inner.in_flight.load(Ordering::Acquire) || self.cooldown_elapsed() {
+            Lookup::Refreshable
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    /// The slow path: at most one fetch per cooldown, shared by all concurrent callers.
+    ///
+    /// `seen` is the generation of the key set the caller looked the `kid` up in.
+    pub(crate) async fn refresh_for_unknown_kid(&self, seen: u64) -> Refreshed {
+        let _guard = self.inner.fetch_lock.lock().await;
+        if self.generation() != seen {
+            // Someone else fetched new keys while we waited.
+            return Refreshed::Retry;
+        }
+        if !self.cooldown_elapsed() {
+            return self.unknown_or_unavailable();
+        }
+        match self.fetch_and_store().await {
+            Ok(()) if self.generation() != seen => Refreshed::Retry,
+            _ => self.unknown_or_unavailable(),
+        }
+    }
+
+    fn unknown_or_unavailable(&self) -> Refreshed {
+        if self.inner.keys.load().keys.is_empty() {
+            Refreshed::Unavailable
+        } else {
+            Refreshed::Unknown
+        }
+    }
+
+    /// Starts the periodic refresh in the background when it is due (request path: two atomics).
+    #[inline]
+    pub(crate) fn maybe_refresh_in_background(&self) {
+        let due = self.inner.next_refresh_ms.load(Ordering::Relaxed);
+        if due == u64::MAX {
+            return;
+        }
+        let now = self.now_ms();
+        if now < due {
+            return;
+        }
+        self.spawn_refresh(due, now);
+    }
+
+    #[cold]
+    fn spawn_refresh(&self, due: u64, now: u64) {
+        // Claim this refresh: only the caller that moves the due time forward spawns it.
+        let retry_at = now.saturating_add(duration_ms(self.inner.cooldown));
+        if self
+            .inner
+            .next_refresh_ms
+            .compare_exchange(due, retry_at, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = self.clone();
+        handle.spawn(async move {
+            let _guard = this.inner.fetch_lock.lock().await;
+            if let Err(error) = this.fetch_and_store().await {
+                tracing::warn!(%error, "background jwks refresh failed; keeping the current keys");
+            }
+        });
+    }
+
+    fn cooldown_elapsed(&self) -> bool {
+        let last = self.inner.last_attempt_ms.load(Ordering::Acquire);
+        last == u64::MAX || self.now_ms().saturating_sub(last) >= duration_ms(self.inner.cooldown)
+    }
+
+    fn now_ms(&self) -> u64 {
+        duration_ms(self.inner.epoch.elapsed())
+    }
+
+    /// Fetches, parses and stores. Callers hold `fetch_lock`.
+    async fn fetch_and_store(&self) -> Result<(), FetchError> {
+        let Source::Remote { uri, fetch } = &self.inner.source else {
+            return Ok(());
+        };
+        self.inner
+            .last_attempt_ms
+            .store(self.now_ms(), Ordering::Release);
+        self.inner.in_flight.store(true, Ordering::Release);
+        let result = fetch.get(uri).await;
+        self.inner.in_flight.store(false, Ordering::Release);
+        let parsed = result.and_then(|body| parse_jwks(&body, &self.inner.algorithms));
+        let mut set = match parsed {
+            Ok(set) => set,
+            Err(error) => {
+                tracing::warn!(%error, jwks_uri = %uri, "jwks fetch failed; keeping the last good keys");
+                return Err(error);
+            }
+        };
+        let current = self.inner.keys.load();
+        if current.same_keys(&set) {
+            tracing::debug!("jwks unchanged");
+        } else {
+            set.generation = current.generation + 1;
+            tracing::info!(
+                keys = set.keys.len(),
+                generation = set.generation,
+                "jwks updated"
+            );
+            let generation = set.generation;
+            self.inner.keys.store(Arc::new(set));
+            self.inner.generation.store(generation, Ordering::Release);
+        }
+        let next = self
+            .now_ms()
+            .saturating_add(jittered_ms(self.inner.refresh_interval));
+        self.inner.next_refresh_ms.store(next, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// 90–100 % of the interval, so that instances started together spread their refreshes.
+fn jittered_ms(interval: Duration) -> u64 {
+    let ms = duration_ms(interval);
+    let mut r = [0u8; 2];
+    let random = if aws_lc_rs::rand::fill(&mut r).is_ok() {
+        u64::from(u16::from_le_bytes(r))
+    } else {
+        0
+    };
+    ms - (ms / 10).saturating_mul(random) / 65_536
+}
+
+/// The fields of an OpenID Provider configuration the middleware uses (OpenID Connect Discovery 1.0 §3).
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// REQUIRED. The issuer identifier; tokens' `iss` must equal it (or its `{tenantid}` template).
+    pub issuer: String,
+    /// REQUIRED. Where the signing keys are published.
+    pub jwks_uri: String,
+    /// The authorization endpoint, used as `authorization_uri` in claims challenges.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+}
+
+/// The metadata URL for an authority, as MSAL builds it: `{authority}/v2.0/.well-known/openid-configuration`.
+pub(crate) fn metadata_url(authority: &str) -> String {
+    if authority.contains("/.well-known/") {
+        return authority.to_owned();
+    }
+    let base = authority.trim_end_matches('/');
+    if base.ends_with("/v2.0") {
+        format!("{base}/.well-known/openid-configuration")
+    } else {
+        format!("{base}/v2.0/.well-known/openid-configuration")
+    }
+}
+
+pub(crate) async fn discover(
+    fetch: &dyn HttpFetch,
+    authority: &str,
+) -> Result<ProviderMetadata, FetchError> {
+    let body = fetch.get(&metadata_url(authority)).await?;
+    serde_json::from_slice(&body).map_err(|_| FetchError::Invalid("not an openid configuration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rsa_jwk(kid: &str, extra: &str) -> String {
+        let n = URL_SAFE_NO_PAD.encode([0xC1u8; 256]);
+        format!(r#"{{"kty":"RSA","kid":"{kid}","n":"{n}","e":"AQAB"{extra}}}"#)
+    }
+
+    #[test]
+    fn ignores_unusable_keys() {
+        let short_n = URL_SAFE_NO_PAD.encode([0xC1u8; 128]);
+        let json = format!(
+            r#"{{"keys":[{},{},{},{},{},{{"kty":"RSA","kid":"short","n":"{short_n}","e":"AQAB"}},{{"kty":"oct","kid":"hmac","k":"AAAA"}},{}]}}"#,
+            rsa_jwk("good", r#","use":"sig","alg":"RS256""#),
+            rsa_jwk("enc", r#","use":"enc""#),
+            rsa_jwk("ps", r#","alg":"PS256""#),
+            rsa_jwk("hs", r#","alg":"HS256""#),
+            rsa_jwk("noalg", ""),
+            r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
+        );
+        let set = parse_jwks(json.as_bytes(), &[Algorithm::Rs256]).unwrap();
+        let found = |set: &KeySet, kid, alg| matches!(set.find(kid, alg), KeyLookup::Found(_));
+        assert!(found(&set, "good", Algorithm::Rs256));
+        assert!(found(&set, "noalg", Algorithm::Rs256));
+        for kid in ["enc", "ps", "hs", "short", "hmac"] {
+            assert!(!found(&set, kid, Algorithm::Rs256), "{kid}");
+        }
+        let set = parse_jwks(json.as_bytes(), &[Algorithm::Rs256, Algorithm::Ps256]).unwrap();
+        assert!(found(&set, "ps", Algorithm::Ps256));
+        assert!(matches!(
+            set.find("ps", Algorithm::Rs256),
+            KeyLookup::WrongAlgorithm
+        ));
+        assert!(found(&set, "noalg", Algorithm::Ps256));
+    }
+
+    #[test]
+    fn empty_or_invalid_documents_are_errors() {
+        assert!(parse_jwks(b"{}", &[Algorithm::Rs256]).is_err());
+        assert!(parse_jwks(br#"{"keys":[]}"#, &[Algorithm::Rs256]).is_err());
+        assert!(parse_jwks(b"not json", &[Algorithm::Rs256]).is_err());
+    }
+
+    #[test]
+    fn metadata_urls() {
+        assert_eq!(
+            metadata_url("https://login.microsoftonline.com/contoso.onmicrosoft.com/"),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            metadata_url("https://t.ciamlogin.com/t/v2.0"),
+            "https://t.ciamlogin.com/t/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            metadata_url("https://x/.well-known/openid-configuration"),
+            "https://x/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..100 {
+            let j = jittered_ms(Duration::from_secs(1000));
+            assert!((900_000..=1_000_000).contains(&j), "{j}");
+        }
+    }
+
+    #[test]
+    fn fetch_error_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FetchError>();
+        assert_send_sync::<JwksCache>();
+    }
+}

@@ -1,0 +1,186 @@
+//! [`BearerAuthLayer`]: configuration of the middleware.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower::Layer;
+
+use crate::policy::{MfaPolicy, Policy};
+use crate::rejection::DefaultRejection;
+use crate::service::BearerAuth;
+use crate::validate::{ConfigError, Validator};
+
+/// Challenge parameters shared by every request through one layer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Challenge {
+    pub(crate) realm: Option<Arc<str>>,
+    pub(crate) authorization_uri: Option<Arc<str>>,
+    pub(crate) client_id: Option<Arc<str>>,
+}
+
+/// Validates bearer tokens and applies a [`Policy`]; see the [crate docs](crate) for an example.
+///
+/// Cloning is cheap. Build one per policy from one shared [`Validator`], and apply each with axum's
+/// `route_layer` so that unmatched routes still answer 404.
+///
+/// ```
+/// use edit_profile_middleware::{BearerAuthLayer, MfaPolicy, Validator};
+///
+/// # fn f(validator: Validator) -> Result<(), edit_profile_middleware::ConfigError> {
+/// let read = BearerAuthLayer::new(validator.clone()).require_scopes(["Profile.Read"]);
+/// let write = BearerAuthLayer::new(validator)
+///     .require_scopes(["EditProfileService.ReadWrite"])
+///     .require_mfa(MfaPolicy::new().amr_mfa().auth_context("c1"))
+///     .realm("EditProfileService")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct BearerAuthLayer<R = DefaultRejection> {
+    pub(crate) validator: Validator,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) challenge: Arc<Challenge>,
+    pub(crate) rejection: R,
+}
+
+impl<R> fmt::Debug for BearerAuthLayer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("validator", &self.validator)
+            .field("policy", &self.policy)
+            .field("challenge", &self.challenge)
+            .field(
+                "rejection",
+                &format_args!("<{}>", std::any::type_name::<R>()),
+            )
+            .finish()
+    }
+}
+
+impl BearerAuthLayer {
+    /// A layer that requires a valid access token and nothing else yet.
+    ///
+    /// The `insufficient_claims` challenge defaults to the validator's discovered authorization
+    /// endpoint and to its first audience that is not an `api://` URI as `client_id`.
+    pub fn new(validator: Validator) -> Self {
+        let challenge = Challenge {
+            realm: None,
+            authorization_uri: validator.authorization_endpoint().map(Arc::from),
+            client_id: validator.default_client_id().map(Arc::from),
+        };
+        Self {
+            validator,
+            policy: Arc::new(Policy::new()),
+            challenge: Arc::new(challenge),
+            rejection: DefaultRejection,
+        }
+    }
+}
+
+impl<R> BearerAuthLayer<R> {
+    /// Replace the whole policy.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    fn map_policy(mut self, f: impl FnOnce(Policy) -> Policy) -> Self {
+        let policy = Arc::unwrap_or_clone(self.policy);
+        self.policy = Arc::new(f(policy));
+        self
+    }
+
+    /// See [`Policy::require_scopes`].
+    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
+        self.map_policy(|p| p.require_scopes(scopes))
+    }
+
+    /// See [`Policy::require_any_scope`].
+    pub fn require_any_scope<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
+        self.map_policy(|p| p.require_any_scope(scopes))
+    }
+
+    /// See [`Policy::require_roles`].
+    pub fn require_roles<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
+        self.map_policy(|p| p.require_roles(roles))
+    }
+
+    /// See [`Policy::require_any_role`].
+    pub fn require_any_role<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
+        self.map_policy(|p| p.require_any_role(roles))
+    }
+
+    /// See [`Policy::require_mfa`].
+    pub fn require_mfa(self, mfa: MfaPolicy) -> Self {
+        self.map_policy(|p| p.require_mfa(mfa))
+    }
+
+    /// See [`Policy::check`].
+    pub fn check(self, check: impl Fn(&crate::Claims) -> bool + Send + Sync + 'static) -> Self {
+        self.map_policy(|p| p.check(check))
+    }
+
+    /// The `realm` auth-param of every challenge (default: none).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderText`] unless `realm` is printable ASCII.
+    pub fn realm(mut self, realm: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.challenge).realm = Some(header_text(realm, "realm")?);
+        Ok(self)
+    }
+
+    /// The `authorization_uri` of `insufficient_claims` challenges.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderText`] unless `uri` is printable ASCII.
+    pub fn authorization_uri(mut self, uri: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.challenge).authorization_uri =
+            Some(header_text(uri, "authorization_uri")?);
+        Ok(self)
+    }
+
+    /// The `client_id` of `insufficient_claims` challenges.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderText`] unless `client_id` is printable ASCII.
+    pub fn challenge_client_id(mut self, client_id: &str) -> Result<Self, ConfigError> {
+        Arc::make_mut(&mut self.challenge).client_id = Some(header_text(client_id, "client_id")?);
+        Ok(self)
+    }
+
+    /// Replace how rejections are turned into responses (a [`RejectionResponse`] or a closure).
+    ///
+    /// [`RejectionResponse`]: crate::RejectionResponse
+    pub fn with_rejection_response<R2>(self, rejection: R2) -> BearerAuthLayer<R2> {
+        BearerAuthLayer {
+            validator: self.validator,
+            policy: self.policy,
+            challenge: self.challenge,
+            rejection,
+        }
+    }
+
+    /// The validator this layer uses.
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+}
+
+fn header_text(value: &str, what: &'static str) -> Result<Arc<str>, ConfigError> {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        Ok(Arc::from(value))
+    } else {
+        Err(ConfigError::InvalidHeaderText(what))
+    }
+}
+
+impl<S, R: Clone> Layer<S> for BearerAuthLayer<R> {
+    type Service = BearerAuth<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth::from_layer(inner, self)
+    }
+}

@@ -1,0 +1,294 @@
+//! [`BearerAuth`]: the middleware service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Request, Response, header};
+use tower::Service;
+
+use crate::claims::Claims;
+use crate::future::ResponseFuture;
+use crate::layer::{BearerAuthLayer, Challenge};
+use crate::policy::{Denial, Policy};
+use crate::rejection::{BearerRejection, DefaultRejection, RejectionResponse};
+use crate::validate::{Step, Validator};
+
+/// Middleware that validates the bearer token of each request and applies a [`Policy`].
+///
+/// On success the validated claims are inserted into the request extensions as `Arc<Claims>`;
+/// on failure the inner service is not called and the rejection response carries the
+/// [`BearerRejection`] in its extensions. See the [crate docs](crate) for an example.
+#[derive(Clone)]
+pub struct BearerAuth<S, R = DefaultRejection> {
+    inner: S,
+    shared: Arc<Shared>,
+    rejection: R,
+}
+
+struct Shared {
+    validator: Validator,
+    policy: Arc<Policy>,
+    challenge: Arc<Challenge>,
+}
+
+impl<S: fmt::Debug, R> fmt::Debug for BearerAuth<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("validator", &self.shared.validator)
+            .field("policy", &self.shared.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> BearerAuth<S> {
+    /// Wrap `inner` with the default rejection responses.
+    pub fn new(inner: S, validator: Validator, policy: Policy) -> Self {
+        let layer = BearerAuthLayer::new(validator).policy(policy);
+        Self::from_layer(inner, &layer)
+    }
+
+    /// A layer wrapping services in [`BearerAuth`].
+    pub fn layer(validator: Validator) -> BearerAuthLayer {
+        BearerAuthLayer::new(validator)
+    }
+}
+
+impl<S, R> BearerAuth<S, R> {
+    pub(crate) fn from_layer(inner: S, layer: &BearerAuthLayer<R>) -> Self
+    where
+        R: Clone,
+    {
+        Self {
+            inner,
+            shared: Arc::new(Shared {
+                validator: layer.validator.clone(),
+                policy: layer.policy.clone(),
+                challenge: layer.challenge.clone(),
+            }),
+            rejection: layer.rejection.clone(),
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consume the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Finds the bearer token, or says why there is none (RFC 6750 §2.1, §3.1).
+#[inline]
+fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerRejection> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(BearerRejection::missing_credentials());
+    };
+    if values.next().is_some() {
+        return Err(BearerRejection::invalid_request(
+            "more than one authorization header",
+        ));
+    }
+    let bytes = value.as_bytes();
+    // Deliberately "no credentials" for other schemes (Basic, Negotiate): the challenge then tells
+    // the client that Bearer is expected.
+    if bytes.len() < 6 || !bytes[..6].eq_ignore_ascii_case(b"bearer") {
+        return Err(BearerRejection::missing_credentials());
+    }
+    if bytes.len() > 6 && bytes[6] != b' ' {
+        return Err(BearerRejection::missing_credentials());
+    }
+    let Ok(value) = value.to_str() else {
+        return Err(BearerRejection::invalid_request(
+            "the authorization header is not ascii",
+        ));
+    };
+    let token = value[6..].trim_matches(' ');
+    if token.is_empty() || token.contains(' ') {
+        return Err(BearerRejection::invalid_request(
+            "the authorization header has no single bearer token",
+        ));
+    }
+    Ok(token)
+}
+
+impl Shared {
+    fn reject_for(&self, rejection: BearerRejection) -> BearerRejection {
+        rejection.with_realm(self.challenge.realm.as_ref())
+    }
+
+    /// Applies the policy; on success the claims go into the request extensions.
+    fn authorize<B>(
+        &self,
+        claims: Arc<Claims>,
+        req: &mut Request<B>,
+    ) -> Result<(), BearerRejection> {
+        let now = self.validator.now();
+        match self.policy.evaluate(&claims, now) {
+            Ok(()) => {
+                req.extensions_mut().insert(claims);
+                Ok(())
+            }
+            Err(Denial::Scope(scope)) => Err(BearerRejection::insufficient_scope(
+                Some(scope),
+                "the token lacks a required scope or role",
+            )),
+            Err(Denial::Check) => Err(BearerRejection::insufficient_scope(
+                None,
+                "the token does not satisfy the policy of this route",
+            )),
+            Err(Denial::Mfa(mfa)) => Err(if claims.client_handles_claims_challenges() {
+                BearerRejection::insufficient_claims(
+                    &mfa.claims_request(),
+                    self.challenge.authorization_uri.as_deref(),
+                    self.challenge.client_id.as_deref(),
+                )
+            } else {
+                BearerRejection::insufficient_user_authentication(
+                    mfa.step_up_acr(),
+                    mfa.max_age.map(|d| d.as_secs()),
+                )
+            }),
+        }
+    }
+}
+
+fn render<B, R: RejectionResponse<B>>(
+    rejection_response: &mut R,
+    rejection: BearerRejection,
+) -> Response<B> {
+    tracing::debug!(
+        kind = ?rejection.kind(),
+        reason = %rejection.description(),
+        "bearer token rejected"
+    );
+    let mut response = rejection_response.response(&rejection);
+    response.extensions_mut().insert(rejection);
+    response
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    R: RejectionResponse<ResBody> + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let shared = &*self.shared;
+        let token = match bearer_token(req.headers()) {
+            Ok(token) => token,
+            Err(rejection) => {
+                let rejection = shared.reject_for(rejection);
+                return ResponseFuture::ready(Ok(render(&mut self.rejection, rejection)));
+            }
+        };
+        let outcome = match shared.validator.validate_now(token) {
+            Step::Done(Ok(claims)) => shared.authorize(claims, &mut req),
+            Step::Done(Err(error)) => Err(BearerRejection::invalid_token(error)),
+            Step::NeedKeys(generation) => {
+                let token = token.to_owned();
+                return self.wait_for_keys(req, token, generation);
+            }
+        };
+        match outcome {
+            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+            Err(rejection) => {
+                let rejection = shared.reject_for(rejection);
+                ResponseFuture::ready(Ok(render(&mut self.rejection, rejection)))
+            }
+        }
+    }
+}
+
+impl<S, R> BearerAuth<S, R> {
+    /// The rare path: the token's `kid` is unknown and a JWKS refresh is allowed.
+    #[cold]
+    fn wait_for_keys<ReqBody, ResBody>(
+        &mut self,
+        mut req: Request<ReqBody>,
+        token: String,
+        generation: u64,
+    ) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        R: RejectionResponse<ResBody> + Send + 'static,
+        ReqBody: Send + 'static,
+    {
+        // The inner service was polled ready; keep that one for this request and leave a fresh
+        // clone in `self` (tower docs: "Be careful when cloning inner services").
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let mut rejection_response = self.rejection.clone();
+        ResponseFuture::waiting(Box::pin(async move {
+            let outcome = match shared
+                .validator
+                .validate_after_refresh(&token, generation)
+                .await
+            {
+                Ok(claims) => shared.authorize(claims, &mut req),
+                Err(error) => Err(BearerRejection::invalid_token(error)),
+            };
+            match outcome {
+                Ok(()) => inner.call(req).await,
+                Err(rejection) => {
+                    let rejection = shared.reject_for(rejection);
+                    Ok(render(&mut rejection_response, rejection))
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn bearer_token_extraction() {
+        assert_eq!(bearer_token(&headers(&[b"Bearer abc"])).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(&[b"bearer  abc "])).unwrap(), "abc");
+        let kind = |v: &[&[u8]]| bearer_token(&headers(v)).unwrap_err().kind();
+        use crate::RejectionKind::*;
+        assert_eq!(kind(&[]), MissingCredentials);
+        assert_eq!(kind(&[b"Basic dXNlcjpwYXNz"]), MissingCredentials);
+        assert_eq!(kind(&[b"Bearerabc"]), MissingCredentials);
+        assert_eq!(kind(&[b"Bearer"]), InvalidRequest);
+        assert_eq!(kind(&[b"Bearer "]), InvalidRequest);
+        assert_eq!(kind(&[b"Bearer a b"]), InvalidRequest);
+        assert_eq!(kind(&[b"Bearer \xff"]), InvalidRequest);
+        assert_eq!(kind(&[b"Bearer a", b"Bearer b"]), InvalidRequest);
+    }
+}

@@ -1,0 +1,731 @@
+//! Token validation: compact JWS only, signature, issuer, audience, lifetime, access-token shape.
+//!
+//! The order of checks is fixed: size cap, structure, header (algorithm allow-list, forbidden
+//! members), key lookup, signature, then claims. Claims are parsed once into [`Claims`], after the
+//! signature has been verified, and the result is cached by the full token.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::cache::ValidationCache;
+use crate::claims::{self, Claims};
+use crate::jwks::{
+    self, Algorithm, FetchError, HttpFetch, JwksCache, KeyLookup, Lookup, Refreshed,
+};
+
+/// Why a token was rejected.
+///
+/// Messages are short, lowercase, never contain any part of the token, and are safe to send back
+/// as `error_description` (RFC 6750 §3 restricts it to printable ASCII without `"` and `\`).
+///
+/// ```
+/// use edit_profile_middleware::TokenError;
+/// assert_eq!(TokenError::Expired.to_string(), "the token is expired");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token is larger than the configured cap.
+    #[error("the token is too large")]
+    TooLarge,
+    /// Not a compact JWS (`header.payload.signature`), or a part is not base64url or JSON.
+    #[error("the token is malformed")]
+    Malformed,
+    /// A JWE (five parts, or an `enc` header): encrypted tokens are not accepted.
+    #[error("encrypted tokens are not accepted")]
+    Encrypted,
+    /// `alg` is not on the allow-list (this covers `none` and every `HS*`).
+    #[error("the signing algorithm is not allowed")]
+    AlgorithmNotAllowed,
+    /// A header member the validator refuses (`jwk`, `jku`, `x5u`, `x5c`, `crit`).
+    #[error("the header parameter {0} is not allowed")]
+    ForbiddenHeader(&'static str),
+    /// `typ` names something other than a JWT access token.
+    #[error("the token type is not accepted")]
+    WrongType,
+    /// A member name appears twice in the header or the claims.
+    #[error("the token has duplicate members")]
+    DuplicateMember,
+    /// A claim has the wrong JSON type (for example a string `exp`).
+    #[error("the {0} claim has the wrong type")]
+    InvalidClaimType(&'static str),
+    /// A required header member or claim is missing.
+    #[error("the {0} claim is missing")]
+    MissingClaim(&'static str),
+    /// No signing key with this `kid` is published, even after a refresh.
+    #[error("the signing key is unknown")]
+    UnknownKey,
+    /// The `kid` exists but the key does not allow the token's algorithm.
+    #[error("the signing key does not match the algorithm")]
+    KeyAlgorithmMismatch,
+    /// The signature does not verify.
+    #[error("the signature is invalid")]
+    BadSignature,
+    /// `exp` is in the past (beyond the clock skew).
+    #[error("the token is expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the clock skew).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future, or the lifetime claims contradict each other.
+    #[error("the token lifetime is invalid")]
+    InvalidLifetime,
+    /// `iss` is not an accepted issuer.
+    #[error("the issuer is not accepted")]
+    WrongIssuer,
+    /// Multi-tenant mode: the tenant is not on the allow-list.
+    #[error("the tenant is not allowed")]
+    TenantNotAllowed,
+    /// `aud` does not name this API.
+    #[error("the audience is not accepted")]
+    WrongAudience,
+    /// `ver` is not `1.0` or `2.0`.
+    #[error("the token version is not supported")]
+    UnsupportedVersion,
+    /// An ID token (has `nonce`) or a token with neither `scp` nor `roles`.
+    #[error("the token is not an access token")]
+    NotAnAccessToken,
+    /// No signing keys could be loaded (the JWKS endpoint failed and nothing is cached).
+    #[error("signing keys are unavailable")]
+    KeysUnavailable,
+}
+
+/// Why a [`ValidatorBuilder`] could not build.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither an issuer nor a tenant issuer template was configured.
+    #[error("no issuer configured")]
+    MissingIssuer,
+    /// No audience was configured.
+    #[error("no audience configured")]
+    MissingAudience,
+    /// Neither a JWKS URI nor a static JWKS was configured.
+    #[error("no jwks configured")]
+    MissingJwks,
+    /// An issuer template does not contain `{tenantid}` exactly once.
+    #[error("issuer template must contain {{tenantid}} exactly once")]
+    InvalidIssuerTemplate,
+    /// A tenant issuer template without an explicit tenant allow-list.
+    #[error("multi-tenant issuers need an explicit tenant allow-list")]
+    MissingTenantAllowList,
+    /// The clock skew is above the 10 minute bound.
+    #[error("clock skew must be at most 10 minutes")]
+    ClockSkewTooLarge,
+    /// The token size cap is outside 1 KiB ..= 64 KiB.
+    #[error("max token size must be between 1 KiB and 64 KiB")]
+    TokenSizeOutOfRange,
+    /// The algorithm allow-list is empty.
+    #[error("at least one algorithm must be allowed")]
+    NoAlgorithms,
+    /// A duration that must be positive is zero.
+    #[error("{0} must be positive")]
+    ZeroDuration(&'static str),
+    /// A JWKS URI is configured but there is no HTTP fetcher (the `reqwest` feature is off).
+    #[error("no http fetcher configured")]
+    MissingHttpFetch,
+    /// OIDC discovery failed.
+    #[error("openid configuration discovery failed")]
+    Discovery(#[source] FetchError),
+    /// A challenge parameter (realm, client id, URI) is not printable ASCII.
+    #[error("{0} must be printable ascii")]
+    InvalidHeaderText(&'static str),
+    /// A static JWKS document holds no usable key.
+    #[error("invalid jwks")]
+    InvalidJwks(#[source] FetchError),
+}
+
+type TimeFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+enum JwksConfig {
+    None,
+    Uri(String),
+    Static(Vec<u8>),
+}
+
+/// Builds a [`Validator`]. Every setter is infallible; [`build`](Self::build) checks the whole
+/// configuration and returns a [`ConfigError`] instead of panicking.
+///
+/// ```
+/// use edit_profile_middleware::Validator;
+///
+/// let validator = Validator::builder()
+///     .issuer("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/v2.0")
+///     .jwks_uri("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/discovery/v2.0/keys")
+///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+///     .audience("api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+///     .build()?;
+/// # Ok::<_, edit_profile_middleware::ConfigError>(())
+/// ```
+#[must_use]
+pub struct ValidatorBuilder {
+    issuers: Vec<String>,
+    templates: Vec<String>,
+    tenants: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    clock_skew: Duration,
+    max_token_bytes: usize,
+    jwks: JwksConfig,
+    fetch: Option<Arc<dyn HttpFetch>>,
+    refresh_interval: Duration,
+    refresh_cooldown: Duration,
+    cache_capacity: usize,
+    cache_max_ttl: Duration,
+    time_fn: Option<TimeFn>,
+    authorization_endpoint: Option<String>,
+}
+
+impl fmt::Debug for ValidatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidatorBuilder")
+            .field("issuers", &self.issuers)
+            .field("templates", &self.templates)
+            .field("tenants", &self.tenants)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            templates: Vec::new(),
+            tenants: Vec::new(),
+            audiences: Vec::new(),
+            algorithms: vec![Algorithm::Rs256],
+            clock_skew: Duration::from_secs(300),
+            max_token_bytes: 8 * 1024,
+            jwks: JwksConfig::None,
+            fetch: None,
+            refresh_interval: Duration::from_secs(24 * 60 * 60),
+            refresh_cooldown: Duration::from_secs(30),
+            cache_capacity: 10_000,
+            cache_max_ttl: Duration::from_secs(300),
+            time_fn: None,
+            authorization_endpoint: None,
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// Accept tokens whose `iss` equals `issuer` byte for byte. May be called more than once (for
+    /// example for the v1.0 `https://sts.windows.net/{tid}/` and v2.0 forms of one tenant).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Multi-tenant: accept `iss` equal to `template` with `{tenantid}` replaced by the token's
+    /// `tid`, when that tenant is on the allow-list ([`allow_tenant`](Self::allow_tenant)).
+    ///
+    /// ```
+    /// let validator = edit_profile_middleware::Validator::builder()
+    ///     .tenant_issuer_template("https://login.microsoftonline.com/{tenantid}/v2.0")
+    ///     .tenant_issuer_template("https://sts.windows.net/{tenantid}/")
+    ///     .allow_tenant("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c")
+    ///     .jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
+    ///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+    ///     .build()?;
+    /// # Ok::<_, edit_profile_middleware::ConfigError>(())
+    /// ```
+    pub fn tenant_issuer_template(mut self, template: impl Into<String>) -> Self {
+        self.templates.push(template.into());
+        self
+    }
+
+    /// Add a tenant id to the multi-tenant allow-list.
+    pub fn allow_tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenants.push(tenant_id.into());
+        self
+    }
+
+    /// Accept tokens whose `aud` is `audience` (the API's client id, or its `api://` App ID URI).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Where the signing keys are published.
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks = JwksConfig::Uri(uri.into());
+        self
+    }
+
+    /// Use a fixed JWKS document instead of fetching one (tests, air-gapped deployments).
+    pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
+        self.jwks = JwksConfig::Static(json.into());
+        self
+    }
+
+    /// Fill in `issuer`, `jwks_uri` and the authorization endpoint from the authority's OpenID
+    /// configuration (`{authority}/v2.0/.well-known/openid-configuration`, OpenID Connect
+    /// Discovery 1.0). An `issuer` containing `{tenantid}` (the `common` and `organizations`
+    /// endpoints) becomes a tenant template, which then needs an allow-list.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Discovery`] if the document cannot be fetched or parsed, and
+    /// [`ConfigError::MissingHttpFetch`] without a fetcher.
+    pub async fn discover(mut self, authority: &str) -> Result<Self, ConfigError> {
+        let fetch = self.fetcher().ok_or(ConfigError::MissingHttpFetch)?;
+        let metadata = jwks::discover(&*fetch, authority)
+            .await
+            .map_err(ConfigError::Discovery)?;
+        if metadata.issuer.contains("{tenantid}") {
+            self.templates.push(metadata.issuer);
+        } else {
+            self.issuers.push(metadata.issuer);
+        }
+        self.jwks = JwksConfig::Uri(metadata.jwks_uri);
+        self.authorization_endpoint = metadata.authorization_endpoint;
+        self.fetch = Some(fetch);
+        Ok(self)
+    }
+
+    /// Replace the algorithm allow-list (default: RS256 only). PS256 and ES256 are opt-in.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Tolerance for `exp`, `nbf` and `iat` (default 5 minutes, at most 10).
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// Reject tokens longer than this many bytes before any parsing (default 8 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// How often the JWKS is refreshed in the background (default 24 h, jittered down by ≤ 10 %).
+    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s).
+    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// The HTTP transport for discovery and JWKS (default: [`ReqwestFetch`](crate::ReqwestFetch)).
+    pub fn http_fetch(mut self, fetch: impl HttpFetch) -> Self {
+        self.fetch = Some(Arc::new(fetch));
+        self
+    }
+
+    /// How many validated tokens to remember (default 10,000; `0` disables the cache).
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+
+    /// The longest a validated token is remembered (default 5 minutes; never past `exp`).
+    pub fn cache_max_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_max_ttl = ttl;
+        self
+    }
+
+    /// Replace the clock (tests; default [`SystemTime::now`]).
+    pub fn time_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.time_fn = Some(Arc::new(now));
+        self
+    }
+
+    fn fetcher(&self) -> Option<Arc<dyn HttpFetch>> {
+        if let Some(fetch) = &self.fetch {
+            return Some(fetch.clone());
+        }
+        #[cfg(feature = "reqwest")]
+        {
+            Some(Arc::new(crate::jwks::ReqwestFetch::new()))
+        }
+        #[cfg(not(feature = "reqwest"))]
+        {
+            None
+        }
+    }
+
+    /// Check the configuration and build the validator. Keys are fetched on first use, or
+    /// explicitly with [`JwksCache::refresh`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first problem found.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.issuers.is_empty() && self.templates.is_empty() {
+            return Err(ConfigError::MissingIssuer);
+        }
+        if self.audiences.is_empty() {
+            return Err(ConfigError::MissingAudience);
+        }
+        let mut templates = Vec::new();
+        for template in &self.templates {
+            let mut parts = template.split("{tenantid}");
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(prefix), Some(suffix), None) => {
+                    templates.push((prefix.to_owned(), suffix.to_owned()));
+                }
+                _ => return Err(ConfigError::InvalidIssuerTemplate),
+            }
+        }
+        if !templates.is_empty() && self.tenants.is_empty() {
+            return Err(ConfigError::MissingTenantAllowList);
+        }
+        if self.clock_skew > Duration::from_secs(600) {
+            return Err(ConfigError::ClockSkewTooLarge);
+        }
+        if !(1024..=64 * 1024).contains(&self.max_token_bytes) {
+            return Err(ConfigError::TokenSizeOutOfRange);
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        if self.refresh_interval.is_zero() {
+            return Err(ConfigError::ZeroDuration("jwks refresh interval"));
+        }
+        if self.refresh_cooldown.is_zero() {
+            return Err(ConfigError::ZeroDuration("jwks refresh cooldown"));
+        }
+        let mut algorithms = self.algorithms.clone();
+        algorithms.dedup();
+        let jwks = match &self.jwks {
+            JwksConfig::None => return Err(ConfigError::MissingJwks),
+            JwksConfig::Static(json) => {
+                JwksCache::fixed(json, algorithms.clone()).map_err(ConfigError::InvalidJwks)?
+            }
+            JwksConfig::Uri(uri) => JwksCache::remote(
+                uri.clone(),
+                self.fetcher().ok_or(ConfigError::MissingHttpFetch)?,
+                algorithms.clone(),
+                self.refresh_interval,
+                self.refresh_cooldown,
+            ),
+        };
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                issuers: self.issuers,
+                templates,
+                tenants: self.tenants,
+                audiences: self.audiences,
+                algorithms,
+                skew: self.clock_skew.as_secs(),
+                max_token_bytes: self.max_token_bytes,
+                jwks,
+                cache: ValidationCache::new(self.cache_capacity),
+                cache_max_ttl: self.cache_max_ttl.as_secs(),
+                time_fn: self.time_fn,
+                authorization_endpoint: self.authorization_endpoint,
+            }),
+        })
+    }
+}
+
+/// Validates bearer tokens. Cheap to clone (an `Arc`); share one per issuer between layers.
+///
+/// ```no_run
+/// # async fn f(validator: edit_profile_middleware::Validator, token: &str) {
+/// match validator.validate(token).await {
+///     Ok(claims) => println!("hello {:?}", claims.oid()),
+///     Err(error) => println!("rejected: {error}"),
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: Vec<String>,
+    templates: Vec<(String, String)>,
+    tenants: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    skew: u64,
+    max_token_bytes: usize,
+    jwks: JwksCache,
+    cache: ValidationCache,
+    cache_max_ttl: u64,
+    time_fn: Option<TimeFn>,
+    authorization_endpoint: Option<String>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Validator")
+            .field("issuers", &i.issuers)
+            .field("templates", &i.templates)
+            .field("tenants", &i.tenants)
+            .field("audiences", &i.audiences)
+            .field("algorithms", &i.algorithms)
+            .field("clock_skew_secs", &i.skew)
+            .field("jwks", &i.jwks)
+            .field("cache", &i.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The synchronous part of a validation.
+pub(crate) enum Step {
+    Done(Result<Arc<Claims>, TokenError>),
+    /// The `kid` is not in key-set `generation`, and a refresh is allowed.
+    NeedKeys(u64),
+}
+
+impl Validator {
+    /// Start configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// The signing-key cache.
+    pub fn jwks(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    /// The authorization endpoint found by discovery, if any (used in claims challenges).
+    pub fn authorization_endpoint(&self) -> Option<&str> {
+        self.inner.authorization_endpoint.as_deref()
+    }
+
+    /// How many validated tokens the cache holds now.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    /// Validate a compact JWS access token (without the `Bearer ` prefix).
+    ///
+    /// # Errors
+    ///
+    /// The [`TokenError`] for the first check that failed.
+    pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        match self.validate_now(token) {
+            Step::Done(result) => result,
+            Step::NeedKeys(generation) => self.validate_after_refresh(token, generation).await,
+        }
+    }
+
+    pub(crate) async fn validate_after_refresh(
+        &self,
+        token: &str,
+        generation: u64,
+    ) -> Result<Arc<Claims>, TokenError> {
+        match self.inner.jwks.refresh_for_unknown_kid(generation).await {
+            Refreshed::Retry => match self.validate_now(token) {
+                Step::Done(result) => result,
+                Step::NeedKeys(_) => Err(TokenError::UnknownKey),
+            },
+            Refreshed::Unknown => Err(TokenError::UnknownKey),
+            Refreshed::Unavailable => Err(TokenError::KeysUnavailable),
+        }
+    }
+
+    /// The first audience that is not an `api://` URI (the API's client id, for challenges).
+    pub(crate) fn default_client_id(&self) -> Option<&str> {
+        self.inner
+            .audiences
+            .iter()
+            .find(|a| !a.starts_with("api://"))
+            .map(String::as_str)
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        let now = match &self.inner.time_fn {
+            Some(f) => f(),
+            None => SystemTime::now(),
+        };
+        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    /// Everything that can be done without waiting for the network.
+    pub(crate) fn validate_now(&self, token: &str) -> Step {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Step::Done(Err(TokenError::TooLarge));
+        }
+        let now = self.now();
+        let generation = inner.jwks.generation();
+        if let Some(claims) = inner.cache.get(token, now, generation) {
+            return Step::Done(Ok(claims));
+        }
+        Step::Done(match self.validate_uncached(token, now) {
+            Ok(Verified::Claims(claims)) => Ok(claims),
+            Ok(Verified::NeedKeys(generation)) => return Step::NeedKeys(generation),
+            Err(error) => Err(error),
+        })
+    }
+
+    fn validate_uncached(&self, token: &str, now: u64) -> Result<Verified, TokenError> {
+        let inner = &*self.inner;
+        let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
+            return Err(TokenError::Malformed);
+        };
+        if first == last {
+            return Err(TokenError::Malformed);
+        }
+        let middle = &token[first + 1..last];
+        match middle.bytes().filter(|b| *b == b'.').count() {
+            0 => {}
+            // RFC 7516 §7.1: the JWE compact serialization has five parts.
+            2 => return Err(TokenError::Encrypted),
+            _ => return Err(TokenError::Malformed),
+        }
+        let (header_b64, payload_b64, signature_b64) =
+            (&token[..first], middle, &token[last + 1..]);
+
+        let mut header_buf = [0u8; 1024];
+        let header_len = decode_into(header_b64, &mut header_buf)?;
+        let header = claims::parse_header(&header_buf[..header_len])?;
+        let Some(alg) = Algorithm::from_name(&header.alg).filter(|a| inner.algorithms.contains(a))
+        else {
+            return Err(TokenError::AlgorithmNotAllowed);
+        };
+        if let Some(typ) = &header.typ {
+            // RFC 9068 §2.1 `at+jwt`; Entra sends `JWT`.
+            let ok = ["JWT", "at+jwt", "application/at+jwt"]
+                .iter()
+                .any(|t| typ.eq_ignore_ascii_case(t));
+            if !ok {
+                return Err(TokenError::WrongType);
+            }
+        }
+        let Some(kid) = header.kid.as_deref() else {
+            return Err(TokenError::MissingClaim("kid"));
+        };
+
+        let mut signature_buf = [0u8; 1024];
+        let signature_len = decode_into(signature_b64, &mut signature_buf)?;
+        let signed = &token.as_bytes()[..last];
+        // Ok(Ok(g)): verified under key-set g; Ok(Err(g)): the kid is not in key-set g.
+        let lookup = inner.jwks.with_keys(|keys| match keys.find(kid, alg) {
+            KeyLookup::Found(key) => key
+                .verify_sig(signed, &signature_buf[..signature_len])
+                .map(|()| Ok(keys.generation))
+                .map_err(|_| TokenError::BadSignature),
+            KeyLookup::WrongAlgorithm => Err(TokenError::KeyAlgorithmMismatch),
+            KeyLookup::Missing => Ok(Err(keys.generation)),
+        })?;
+        let generation = match lookup {
+            Ok(generation) => generation,
+            Err(missing_in) => {
+                return match inner.jwks.on_unknown_kid() {
+                    Lookup::Refreshable => Ok(Verified::NeedKeys(missing_in)),
+                    Lookup::Unknown if inner.jwks.key_count() == 0 => {
+                        Err(TokenError::KeysUnavailable)
+                    }
+                    Lookup::Unknown => Err(TokenError::UnknownKey),
+                };
+            }
+        };
+        inner.jwks.maybe_refresh_in_background();
+
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+        let claims = claims::parse_claims(payload)?;
+        self.check_claims(&claims, now)?;
+
+        let claims = Arc::new(claims);
+        let expires_at = claims.exp.min(now.saturating_add(inner.cache_max_ttl));
+        inner
+            .cache
+            .insert(token, claims.clone(), expires_at, generation, now);
+        Ok(Verified::Claims(claims))
+    }
+
+    fn check_claims(&self, c: &Claims, now: u64) -> Result<(), TokenError> {
+        let inner = &*self.inner;
+        let skew = inner.skew;
+        // RFC 7519 §4.1.4: the current time MUST be before `exp` (plus a small leeway).
+        if now >= c.exp.saturating_add(skew) {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = c.nbf {
+            if nbf > now.saturating_add(skew) {
+                return Err(TokenError::NotYetValid);
+            }
+            if nbf > c.exp {
+                return Err(TokenError::InvalidLifetime);
+            }
+        }
+        if let Some(iat) = c.iat
+            && (iat > now.saturating_add(skew) || iat > c.exp)
+        {
+            return Err(TokenError::InvalidLifetime);
+        }
+        if let Some(ver) = c.ver.as_deref()
+            && ver != "1.0"
+            && ver != "2.0"
+        {
+            return Err(TokenError::UnsupportedVersion);
+        }
+        self.check_issuer(c)?;
+        if !c
+            .aud
+            .iter()
+            .any(|a| inner.audiences.iter().any(|ours| ours == a))
+        {
+            return Err(TokenError::WrongAudience);
+        }
+        // An ID token carries `nonce` and no `scp`/`roles`; Microsoft.Identity.Web likewise
+        // rejects bearer tokens with neither `scp` nor `roles` (IDW10201).
+        if c.nonce || (c.scp.is_none() && c.roles.is_empty()) {
+            return Err(TokenError::NotAnAccessToken);
+        }
+        Ok(())
+    }
+
+    fn check_issuer(&self, c: &Claims) -> Result<(), TokenError> {
+        let inner = &*self.inner;
+        if inner.issuers.iter().any(|i| *i == c.iss) {
+            return Ok(());
+        }
+        if inner.templates.is_empty() {
+            return Err(TokenError::WrongIssuer);
+        }
+        let Some(tid) = c.tid.as_deref() else {
+            return Err(TokenError::WrongIssuer);
+        };
+        let matches_template = inner.templates.iter().any(|(prefix, suffix)| {
+            c.iss.len() == prefix.len() + tid.len() + suffix.len()
+                && c.iss.starts_with(prefix.as_str())
+                && c.iss.ends_with(suffix.as_str())
+                && &c.iss[prefix.len()..prefix.len() + tid.len()] == tid
+        });
+        if !matches_template {
+            return Err(TokenError::WrongIssuer);
+        }
+        if !inner.tenants.iter().any(|t| t.eq_ignore_ascii_case(tid)) {
+            return Err(TokenError::TenantNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+enum Verified {
+    Claims(Arc<Claims>),
+    NeedKeys(u64),
+}
+
+fn decode_into(b64: &str, out: &mut [u8; 1024]) -> Result<usize, TokenError> {
+    if b64.len() > 1365 {
+        return Err(TokenError::Malformed);
+    }
+    URL_SAFE_NO_PAD
+        .decode_slice(b64, out)
+        .map_err(|_| TokenError::Malformed)
+}
