@@ -1,1 +1,6 @@
-//! Quickstart example (work in progress).
+//! # The quickstart web app, in Rust (work in progress)
+
+#![forbid(unsafe_code)]
+
+pub mod pages;
+pub mod session_store;

@@ -1,0 +1,14 @@
+//! Test harness pieces shared by the workspace's tests.
+//!
+//! External programs are found through the variables `cargo xtask test` exports (`REDIS_SERVER`,
+//! `CHROMIUM`, `CHROMEDRIVER`) or on `PATH`. When one is missing, a test returns early with a
+//! message — unless `REQUIRE_TEST_TOOLS` is set (as `cargo xtask test` and CI do), in which case
+//! it fails: in CI a missing tool must never turn into a silently green run.
+
+#![forbid(unsafe_code)]
+
+mod redis_server;
+mod tools;
+
+pub use redis_server::RedisServer;
+pub use tools::{find_tool, tool_or_skip};
