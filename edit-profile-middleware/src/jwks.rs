@@ -386,7 +386,7 @@ struct Inner {
     epoch: Instant,
     refresh_interval: Duration,
     cooldown: Duration,
-    /// Milliseconds since `epoch` of the last fetch attempt; `u64::MAX` = never.
+    /// Milliseconds since `epoch` of the last unknown-`kid` fetch; `u64::MAX` = never.
     last_attempt_ms: AtomicU64,
     /// Milliseconds since `epoch` when the periodic refresh is due.
     next_refresh_ms: AtomicU64,
@@ -492,7 +492,7 @@ impl JwksCache {
     /// A [`FetchError`] if the endpoint failed or served no usable keys.
     pub async fn refresh(&self) -> Result<(), FetchError> {
         let _guard = self.inner.fetch_lock.lock().await;
-        self.fetch_and_store().await
+        self.fetch_and_store(false).await
     }
 
     /// Runs `f` with the current key set (no lock: an atomic load).
@@ -526,7 +526,7 @@ impl JwksCache {
         if !self.cooldown_elapsed() {
             return self.unknown_or_unavailable();
         }
-        match self.fetch_and_store().await {
+        match self.fetch_and_store(true).await {
             Ok(()) if self.generation() != seen => Refreshed::Retry,
             _ => self.unknown_or_unavailable(),
         }
@@ -572,7 +572,7 @@ impl JwksCache {
         let this = self.clone();
         handle.spawn(async move {
             let _guard = this.inner.fetch_lock.lock().await;
-            if let Err(error) = this.fetch_and_store().await {
+            if let Err(error) = this.fetch_and_store(false).await {
                 tracing::warn!(%error, "background jwks refresh failed; keeping the current keys");
             }
         });
@@ -588,13 +588,18 @@ impl JwksCache {
     }
 
     /// Fetches, parses and stores. Callers hold `fetch_lock`.
-    async fn fetch_and_store(&self) -> Result<(), FetchError> {
+    ///
+    /// Only fetches caused by unknown `kid`s start the cooldown: warm-up and the periodic refresh
+    /// are not attacker-triggered and must not delay picking up a rotated key.
+    async fn fetch_and_store(&self, unknown_kid: bool) -> Result<(), FetchError> {
         let Source::Remote { uri, fetch } = &self.inner.source else {
             return Ok(());
         };
-        self.inner
-            .last_attempt_ms
-            .store(self.now_ms(), Ordering::Release);
+        if unknown_kid {
+            self.inner
+                .last_attempt_ms
+                .store(self.now_ms(), Ordering::Release);
+        }
         self.inner.in_flight.store(true, Ordering::Release);
         let result = fetch.get(uri).await;
         self.inner.in_flight.store(false, Ordering::Release);

@@ -1,5 +1,34 @@
-//! Confidential-client token acquisition for Microsoft Entra.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authority;
+mod cache;
 pub mod challenge;
 pub mod claims;
+mod client;
+mod correlation;
+mod credential;
+mod error;
+pub mod http;
+mod metadata;
+mod request;
+mod response;
+mod result;
+mod scopes;
+mod time;
+
+pub use authority::{Authority, AuthorityKind, IntoAuthority};
+pub use client::{ConfidentialClient, ConfidentialClientBuilder};
+pub use correlation::CorrelationId;
+pub use credential::{
+    AssertionCallback, AssertionRequest, Certificate, ClientAssertion, ClientCredential,
+    ClientSecret, SigningAlgorithm,
+};
+pub use error::{BoxError, Error, ServerError};
+pub use http::RetryPolicy;
+pub use request::ClientCredentialsRequest;
+pub use result::{AccessToken, AuthenticationResult, TokenSource};
+pub use scopes::{IntoScopes, Scopes};
+pub use time::{Clock, SystemClock};

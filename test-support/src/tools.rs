@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 /// The program named by env var `env`, else the first of `candidates` that exists (bare names are
 /// looked up on `PATH`).
 pub fn find_tool(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env).map(PathBuf::from) {
-        if path.is_file() {
-            return Some(path);
-        }
+    if let Some(path) = std::env::var_os(env).map(PathBuf::from)
+        && path.is_file()
+    {
+        return Some(path);
     }
     candidates.iter().find_map(|name| {
         let p = Path::new(name);
