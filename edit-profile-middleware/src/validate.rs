@@ -557,6 +557,7 @@ impl Validator {
             return Step::Done(Err(TokenError::TooLarge));
         }
         let now = self.now();
+        inner.jwks.maybe_refresh_in_background();
         let generation = inner.jwks.generation();
         if let Some(claims) = inner.cache.get(token, now, generation) {
             return Step::Done(Ok(claims));
@@ -630,7 +631,6 @@ impl Validator {
                 };
             }
         };
-        inner.jwks.maybe_refresh_in_background();
 
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)

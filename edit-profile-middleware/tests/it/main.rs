@@ -1,0 +1,7 @@
+//! Integration tests: a real axum app behind the layer, tokens signed by real RSA keys, keys
+//! served by a real HTTP server on loopback (and by the dev tenant, see `dev_tenant.rs`).
+
+mod attacks;
+mod keys;
+mod policy;
+mod support;

@@ -1,0 +1,198 @@
+//! Policy outcomes through the real app: 403 insufficient_scope, both MFA challenge forms, roles,
+//! custom checks, and the pluggable rejection response.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use edit_profile_middleware::{BearerRejection, MfaPolicy, RejectionKind};
+use http::Response;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn missing_scope_is_403_insufficient_scope() {
+    let fixture = Fixture::start().await;
+    let token = fixture.token(|c| c["scp"] = json!("Profile.Read"));
+    let answer = call_token(&fixture.app(), &token).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role", scope="EditProfileService.ReadWrite""#
+        )
+    );
+    assert_eq!(
+        answer.rejection.unwrap().kind(),
+        RejectionKind::InsufficientScope
+    );
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+}
+
+#[tokio::test]
+async fn app_only_token_needs_the_role() {
+    let fixture = Fixture::start().await;
+    let layer = fixture.layer().require_roles(["EditProfile.ReadWrite.All"]);
+    let app = app(layer);
+    let app_token = |roles: serde_json::Value| {
+        fixture.token(|c| {
+            c.as_object_mut().unwrap().remove("scp");
+            c["roles"] = roles;
+        })
+    };
+    assert_eq!(
+        call_token(&app, &app_token(json!(["EditProfile.ReadWrite.All"])))
+            .await
+            .status,
+        200
+    );
+    let answer = call_token(&app, &app_token(json!(["Other.Role"]))).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role", scope="EditProfileService.ReadWrite EditProfile.ReadWrite.All""#
+        )
+    );
+}
+
+fn mfa_layer(fixture: &Fixture) -> edit_profile_middleware::BearerAuthLayer {
+    fixture
+        .layer()
+        .require_mfa(MfaPolicy::new().amr_mfa().auth_context("c1"))
+        .authorization_uri(&format!(
+            "{}/{TENANT_ID}/oauth2/v2.0/authorize",
+            fixture.server.base
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn missing_mfa_for_cp1_client_is_insufficient_claims() {
+    let fixture = Fixture::start().await;
+    let app = app(mfa_layer(&fixture));
+    let token = fixture.token(|c| {
+        c["amr"] = json!(["pwd"]);
+        c["xms_cc"] = json!(["CP1"]);
+    });
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    // base64 of {"access_token":{"acrs":{"essential":true,"value":"c1"}}}
+    assert_eq!(
+        answer.challenge.unwrap(),
+        format!(
+            r#"Bearer authorization_uri="{}/{TENANT_ID}/oauth2/v2.0/authorize", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
+            fixture.server.base
+        )
+    );
+    let rejection = answer.rejection.unwrap();
+    assert_eq!(rejection.kind(), RejectionKind::InsufficientClaims);
+    assert_eq!(
+        rejection.claims(),
+        Some(r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#)
+    );
+}
+
+#[tokio::test]
+async fn missing_mfa_for_other_clients_is_insufficient_user_authentication() {
+    let fixture = Fixture::start().await;
+    let layer = fixture.layer().require_mfa(
+        MfaPolicy::new()
+            .auth_context("c1")
+            .max_age(Duration::from_secs(600)),
+    );
+    let app = app(layer);
+    let token = fixture.token(|c| c["auth_time"] = json!(now() - 3600));
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="c1", max_age="600""#
+        )
+    );
+    assert_eq!(
+        answer.rejection.unwrap().kind(),
+        RejectionKind::InsufficientUserAuthentication
+    );
+}
+
+#[tokio::test]
+async fn mfa_satisfied_by_amr_acrs_or_recent_auth_time() {
+    let fixture = Fixture::start().await;
+    let layer = fixture.layer().require_mfa(
+        MfaPolicy::new()
+            .amr_mfa()
+            .auth_context("c1")
+            .max_age(Duration::from_secs(600)),
+    );
+    let app = app(layer);
+    for edit in [
+        json!({"amr": ["pwd", "mfa"]}),
+        json!({"acrs": ["c1"]}),
+        json!({"auth_time": now() - 60}),
+    ] {
+        let token = fixture.token(|c| {
+            for (k, v) in edit.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+        });
+        assert_eq!(call_token(&app, &token).await.status, 200, "{edit}");
+    }
+}
+
+#[tokio::test]
+async fn custom_check_denies_with_403() {
+    let fixture = Fixture::start().await;
+    let app = app(fixture
+        .layer()
+        .check(|claims| claims.tid() == Some("someone-else")));
+    let answer = call_token(&app, &fixture.token(|_| {})).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token does not satisfy the policy of this route""#
+        )
+    );
+}
+
+#[tokio::test]
+async fn rejection_rendering_is_pluggable() {
+    let fixture = Fixture::start().await;
+    let layer = fixture
+        .layer()
+        .with_rejection_response(|rejection: &BearerRejection| {
+            let mut response =
+                Response::new(Body::from(format!("custom: {}", rejection.description())));
+            *response.status_mut() = rejection.status();
+            response
+        });
+    let app = crate::support::app_with(layer);
+    let answer = call_token(&app, &fixture.token(|c| c["exp"] = json!(1))).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.body, "custom: the token is expired");
+    assert_eq!(answer.challenge, None);
+    // The typed rejection is still in the extensions.
+    assert_eq!(
+        answer.rejection.unwrap().kind(),
+        RejectionKind::InvalidToken
+    );
+}
+
+#[tokio::test]
+async fn claims_challenge_helper_renders_the_same_401() {
+    let rejection = edit_profile_middleware::claims_challenge(
+        r#"{"access_token":{"capolids":{"essential":true,"values":["c1"]}}}"#,
+        None,
+        Some(API_CLIENT_ID),
+    );
+    assert_eq!(rejection.status(), 401);
+    assert_eq!(
+        rejection.www_authenticate().unwrap(),
+        format!(
+            r#"Bearer client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiY2Fwb2xpZHMiOnsiZXNzZW50aWFsIjp0cnVlLCJ2YWx1ZXMiOlsiYzEiXX19fQ==""#
+        )
+    );
+}
