@@ -1,0 +1,251 @@
+//! The in-memory token cache.
+//!
+//! Layout: one [`PartitionMap`] per kind of partition. Today that is the app partition
+//! (client credentials, keyed by client + authority); user partitions (by `home_account_id`)
+//! and on-behalf-of partitions (by the SHA-256 of the user assertion) are further maps of the
+//! same type. Inside a partition, tokens are keyed by their normalised scopes, so a repeat
+//! request is two hash lookups; when that misses and the partition is small, a scope-superset
+//! scan finds a token granted for more scopes than asked (a user token for
+//! `openid profile User.Read` serves `User.Read`).
+//!
+//! A hit takes one read lock, does no allocation and returns an `Arc` clone. No lock is held
+//! across I/O: network calls happen outside, and results are inserted afterwards.
+
+use std::sync::{Arc, RwLock};
+
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
+
+use crate::Scopes;
+use crate::result::AccessToken;
+
+pub(crate) mod app;
+pub(crate) mod single_flight;
+
+/// Above this many entries in one partition, only exact scope matches are looked for, keeping
+/// a lookup O(1) for app partitions with many resources.
+const SUPERSET_SCAN_LIMIT: usize = 16;
+
+/// One cached access token with what is needed to serve it.
+pub(crate) struct CachedToken {
+    pub(crate) access_token: AccessToken,
+    pub(crate) token_type: Box<str>,
+    /// Granted scopes (the response's `scope`, else the requested ones).
+    pub(crate) scopes: Scopes,
+    /// Unix seconds.
+    pub(crate) expires_on: u64,
+    /// Unix seconds; kept for MSAL-compatible serialization.
+    #[expect(dead_code, reason = "kept for MSAL-compatible cache serialization")]
+    pub(crate) ext_expires_on: Option<u64>,
+    /// Unix seconds: when the server asked us to refresh proactively (`refresh_in`).
+    pub(crate) refresh_on: Option<u64>,
+    pub(crate) tenant_id: Option<Box<str>>,
+}
+
+/// The outcome of a lookup.
+pub(crate) enum Lookup {
+    /// Valid beyond the refresh margin and not due for proactive refresh.
+    Fresh(Arc<CachedToken>),
+    /// Still valid, but `refresh_on` has passed: refresh, and fall back to this on failure.
+    RefreshDue(Arc<CachedToken>),
+    /// Nothing usable.
+    Miss,
+}
+
+impl CachedToken {
+    fn classify(self: &Arc<Self>, now: u64, margin: u64) -> Lookup {
+        if now.saturating_add(margin) >= self.expires_on {
+            return Lookup::Miss;
+        }
+        match self.refresh_on {
+            Some(refresh_on) if now >= refresh_on => Lookup::RefreshDue(self.clone()),
+            _ => Lookup::Fresh(self.clone()),
+        }
+    }
+}
+
+/// Partitions of one kind, each a map from scope key to token.
+#[derive(Default)]
+pub(crate) struct PartitionMap {
+    partitions: RwLock<HashMap<Box<str>, Partition, RandomState>>,
+}
+
+#[derive(Default)]
+struct Partition {
+    by_scopes: HashMap<Box<str>, Arc<CachedToken>, RandomState>,
+}
+
+impl PartitionMap {
+    /// Finds a token in `partition` for `scopes`. `margin` is the refresh margin in seconds.
+    pub(crate) fn lookup(&self, partition: &str, scopes: &Scopes, now: u64, margin: u64) -> Lookup {
+        // A poisoned lock means a panic happened while inserting; the map itself is intact
+        // (hashbrown inserts are panic-safe), so keep serving.
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        let Some(partition) = partitions.get(partition) else {
+            return Lookup::Miss;
+        };
+        if let Some(token) = partition.by_scopes.get(scopes.key()) {
+            return token.classify(now, margin);
+        }
+        if partition.by_scopes.len() > SUPERSET_SCAN_LIMIT {
+            return Lookup::Miss;
+        }
+        let mut best = Lookup::Miss;
+        for token in partition.by_scopes.values() {
+            if !token.scopes.contains_all(scopes) {
+                continue;
+            }
+            match token.classify(now, margin) {
+                fresh @ Lookup::Fresh(_) => return fresh,
+                due @ Lookup::RefreshDue(_) => best = due,
+                Lookup::Miss => {}
+            }
+        }
+        best
+    }
+
+    /// Stores `token` for the requested scopes (and its granted scopes when they differ),
+    /// dropping tokens in the partition that have expired.
+    pub(crate) fn insert(
+        &self,
+        partition: &str,
+        requested: &Scopes,
+        token: Arc<CachedToken>,
+        now: u64,
+    ) {
+        let mut partitions = self.partitions.write().unwrap_or_else(|p| p.into_inner());
+        let entry = match partitions.get_mut(partition) {
+            Some(entry) => entry,
+            None => partitions.entry(partition.into()).or_default(),
+        };
+        entry.by_scopes.retain(|_, t| t.expires_on > now);
+        if token.scopes.key() != requested.key() {
+            entry
+                .by_scopes
+                .insert(token.scopes.key().into(), token.clone());
+        }
+        entry.by_scopes.insert(requested.key().into(), token);
+    }
+
+    /// The number of partitions (for tests and metrics).
+    #[cfg(test)]
+    pub(crate) fn partition_count(&self) -> usize {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+}
+
+/// The whole cache, shared by every clone of a client.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    /// Client-credentials tokens, partitioned by client + authority.
+    pub(crate) app: PartitionMap,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(scopes: &str, expires_on: u64, refresh_on: Option<u64>) -> Arc<CachedToken> {
+        Arc::new(CachedToken {
+            access_token: AccessToken::new(format!("at-{scopes}")),
+            token_type: "Bearer".into(),
+            scopes: Scopes::new([scopes]).unwrap(),
+            expires_on,
+            ext_expires_on: None,
+            refresh_on,
+            tenant_id: None,
+        })
+    }
+
+    fn s(scopes: &str) -> Scopes {
+        Scopes::new([scopes]).unwrap()
+    }
+
+    fn secret(lookup: Lookup) -> Option<String> {
+        match lookup {
+            Lookup::Fresh(t) => Some(format!("fresh:{}", t.access_token.secret())),
+            Lookup::RefreshDue(t) => Some(format!("due:{}", t.access_token.secret())),
+            Lookup::Miss => None,
+        }
+    }
+
+    #[test]
+    fn exact_hit_is_case_insensitive_and_respects_the_margin() {
+        let map = PartitionMap::default();
+        map.insert(
+            "p",
+            &s("https://graph.microsoft.com/.default"),
+            token("https://graph.microsoft.com/.default", 1000, None),
+            0,
+        );
+        let want = s("HTTPS://graph.microsoft.com/.DEFAULT");
+        assert_eq!(
+            secret(map.lookup("p", &want, 600, 300)).as_deref(),
+            Some("fresh:at-https://graph.microsoft.com/.default")
+        );
+        assert!(
+            secret(map.lookup("p", &want, 700, 300)).is_none(),
+            "inside the refresh margin"
+        );
+        assert!(secret(map.lookup("other", &want, 0, 300)).is_none());
+    }
+
+    #[test]
+    fn refresh_on_makes_a_token_due() {
+        let map = PartitionMap::default();
+        map.insert("p", &s("a"), token("a", 10_000, Some(500)), 0);
+        assert!(
+            secret(map.lookup("p", &s("a"), 499, 300))
+                .unwrap()
+                .starts_with("fresh")
+        );
+        assert!(
+            secret(map.lookup("p", &s("a"), 500, 300))
+                .unwrap()
+                .starts_with("due")
+        );
+    }
+
+    #[test]
+    fn superset_match_in_small_partitions() {
+        let map = PartitionMap::default();
+        map.insert(
+            "user",
+            &s("User.Read"),
+            token("openid profile User.Read", 1000, None),
+            0,
+        );
+        // Stored under both the requested and the granted scopes.
+        assert!(secret(map.lookup("user", &s("openid"), 0, 0)).is_some());
+        assert!(secret(map.lookup("user", &s("user.read profile"), 0, 0)).is_some());
+        assert!(secret(map.lookup("user", &s("Mail.Read"), 0, 0)).is_none());
+    }
+
+    #[test]
+    fn large_partitions_do_exact_lookups_only() {
+        let map = PartitionMap::default();
+        for i in 0..=SUPERSET_SCAN_LIMIT {
+            let scopes = format!("api://r{i}/.default extra{i}");
+            map.insert("app", &s(&scopes), token(&scopes, 1000, None), 0);
+        }
+        assert!(secret(map.lookup("app", &s("api://r3/.default extra3"), 0, 0)).is_some());
+        assert!(secret(map.lookup("app", &s("api://r3/.default"), 0, 0)).is_none());
+    }
+
+    #[test]
+    fn insert_evicts_expired_tokens_and_replaces() {
+        let map = PartitionMap::default();
+        map.insert("p", &s("a"), token("a", 100, None), 0);
+        map.insert("p", &s("b"), token("b", 1000, None), 200);
+        assert!(secret(map.lookup("p", &s("a"), 0, 0)).is_none(), "evicted");
+        map.insert("p", &s("b"), token("b b2", 2000, None), 300);
+        assert_eq!(
+            secret(map.lookup("p", &s("b"), 1500, 0)).as_deref(),
+            Some("fresh:at-b b2")
+        );
+        assert_eq!(map.partition_count(), 1);
+    }
+}

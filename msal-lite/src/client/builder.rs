@@ -1,0 +1,143 @@
+//! The client builder (errors are kept until `build`, so the chain stays fluent).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ClientInner, ConfidentialClient};
+use crate::cache::single_flight::SingleFlight;
+use crate::cache::{TokenCache, app};
+use crate::http::{HttpClient, RetryPolicy};
+use crate::metadata::MetadataCache;
+use crate::time::SharedClock;
+use crate::{Authority, ClientCredential, Clock, Error};
+
+/// The default refresh margin: a cached token is renewed when it has less than this left, as
+/// MSAL does (`tokenRenewalOffsetSeconds` = 300).
+const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// Builds a [`ConfidentialClient`]; made by [`ConfidentialClient::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use msal_lite::{ClientCredential, ConfidentialClient, RetryPolicy};
+///
+/// let client = ConfidentialClient::builder(
+///     "5e3f7a9b-2c4d-4e6f-8a0b-1c3d5e7f9a2b",
+///     "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+///     ClientCredential::secret("secret"),
+/// )
+/// .retry_policy(RetryPolicy::none())
+/// .refresh_margin(Duration::from_secs(120))
+/// .build()?;
+/// # let _ = client;
+///
+/// let bad = ConfidentialClient::builder("id", "http://login.example.com/t", ClientCredential::secret("s"))
+///     .build();
+/// assert!(bad.is_err()); // plain http is only for loopback hosts
+/// # Ok::<(), msal_lite::Error>(())
+/// ```
+#[must_use]
+pub struct ConfidentialClientBuilder {
+    client_id: String,
+    authority: Result<Authority, Error>,
+    credential: ClientCredential,
+    http: Option<Arc<dyn HttpClient>>,
+    retry: RetryPolicy,
+    clock: SharedClock,
+    refresh_margin: Duration,
+}
+
+impl ConfidentialClientBuilder {
+    pub(super) fn new(
+        client_id: String,
+        authority: Result<Authority, Error>,
+        credential: ClientCredential,
+    ) -> Self {
+        Self {
+            client_id,
+            authority,
+            credential,
+            http: None,
+            retry: RetryPolicy::default(),
+            clock: SharedClock::default(),
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+        }
+    }
+
+    /// Uses this transport instead of the default reqwest one (required when the `reqwest`
+    /// feature is off).
+    pub fn http_client(mut self, http: impl HttpClient) -> Self {
+        self.http = Some(Arc::new(http));
+        self
+    }
+
+    /// When to retry a failed request (default: once, on 5xx, 429 and connection failures).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long before expiry a cached token stops being served (default 5 minutes).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The clock for token expiry and client assertions (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock::new(clock);
+        self
+    }
+
+    /// Builds the client, or returns the first configuration error.
+    pub fn build(self) -> Result<ConfidentialClient, Error> {
+        let authority = self.authority?;
+        let client_id = self.client_id.trim();
+        if client_id.is_empty() {
+            return Err(Error::config("the client id is empty"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http()?,
+        };
+        let client_id: Arc<str> = client_id.into();
+        let app_partition = app::partition_key(&client_id, &authority);
+        Ok(ConfidentialClient {
+            inner: Arc::new(ClientInner {
+                client_id,
+                authority,
+                credential: self.credential,
+                http,
+                retry: self.retry,
+                clock: self.clock,
+                refresh_margin_secs: self.refresh_margin.as_secs(),
+                metadata: MetadataCache::default(),
+                cache: TokenCache::default(),
+                app_partition,
+                app_flights: SingleFlight::new(),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http() -> Result<Arc<dyn HttpClient>, Error> {
+    Ok(Arc::new(crate::http::ReqwestHttpClient::new()?))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http() -> Result<Arc<dyn HttpClient>, Error> {
+    Err(Error::config(
+        "no HTTP client: enable the `reqwest` feature or call `http_client`",
+    ))
+}
+
+impl std::fmt::Debug for ConfidentialClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfidentialClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}

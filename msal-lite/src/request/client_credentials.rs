@@ -1,0 +1,257 @@
+//! The client credentials grant (RFC 6749 §4.4; Microsoft identity platform: "OAuth 2.0 client
+//! credentials flow") with the app-token cache.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::cache::{CachedToken, Lookup, app};
+use crate::client::ClientInner;
+use crate::request::{TokenRequest, execute};
+use crate::response::jwt_tenant_id;
+use crate::result::AccessToken;
+use crate::{
+    AuthenticationResult, Authority, CorrelationId, Error, IntoAuthority, IntoScopes, Scopes,
+    TokenSource,
+};
+
+/// Options for [`ConfidentialClient::acquire_token_for_client_with`](crate::ConfidentialClient::acquire_token_for_client_with).
+///
+/// ```no_run
+/// # async fn demo(client: msal_lite::ConfidentialClient) -> Result<(), msal_lite::Error> {
+/// use msal_lite::ClientCredentialsRequest;
+///
+/// let request = ClientCredentialsRequest::new(["https://graph.microsoft.com/.default"])
+///     .force_refresh(true)
+///     .tenant("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c");
+/// let result = client.acquire_token_for_client_with(request).await?;
+/// # let _ = result; Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ClientCredentialsRequest {
+    scopes: Result<Scopes, Error>,
+    force_refresh: bool,
+    claims: Option<String>,
+    authority: Option<Result<Authority, Error>>,
+    tenant: Option<String>,
+    correlation_id: Option<CorrelationId>,
+}
+
+impl ClientCredentialsRequest {
+    /// A request for `scopes`, normally a single `{resource}/.default`. Invalid scopes are
+    /// reported when the request is made.
+    pub fn new(scopes: impl IntoScopes) -> Self {
+        Self {
+            scopes: scopes.into_scopes(),
+            force_refresh: false,
+            claims: None,
+            authority: None,
+            tenant: None,
+            correlation_id: None,
+        }
+    }
+
+    /// Skips the cache lookup and fetches a new token (which then replaces the cached one).
+    pub fn force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Sends a `claims` request parameter (a claims challenge, OpenID Connect Core §5.5). A
+    /// request with claims always goes to the network.
+    pub fn claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self
+    }
+
+    /// Uses another authority for this request.
+    pub fn authority(mut self, authority: impl IntoAuthority) -> Self {
+        self.authority = Some(authority.into_authority());
+        self
+    }
+
+    /// Uses another tenant of the client's (or this request's) authority.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sends this `client-request-id` instead of a random one.
+    pub fn correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+}
+
+type FlightResult = Result<AuthenticationResult, Error>;
+
+/// Cache lookup, then (single-flight) network.
+pub(crate) async fn acquire(
+    inner: &Arc<ClientInner>,
+    request: ClientCredentialsRequest,
+) -> FlightResult {
+    let scopes = request.scopes?;
+    let authority = match (request.authority, request.tenant) {
+        (None, None) => None,
+        (Some(authority), None) => Some(authority?),
+        (None, Some(tenant)) => Some(inner.authority.with_tenant(&tenant)?),
+        (Some(authority), Some(tenant)) => Some(authority?.with_tenant(&tenant)?),
+    };
+    let partition: Cow<'_, str> = match &authority {
+        None => Cow::Borrowed(&inner.app_partition),
+        Some(a) => Cow::Owned(app::partition_key(&inner.client_id, a).into()),
+    };
+    let authority = authority.unwrap_or_else(|| inner.authority.clone());
+    let margin = inner.refresh_margin_secs;
+    let caller_id = request.correlation_id;
+
+    let mut due = None;
+    if !request.force_refresh && request.claims.is_none() {
+        let now = inner.clock.unix_seconds();
+        match inner.cache.app.lookup(&partition, &scopes, now, margin) {
+            Lookup::Fresh(token) => {
+                return Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    caller_id,
+                ));
+            }
+            Lookup::RefreshDue(token) => due = Some(token),
+            Lookup::Miss => {}
+        }
+    }
+
+    let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+    let outcome = if let Some(claims) = request.claims {
+        // Deliberately not single-flight: each claims challenge is its own request.
+        fetch(
+            inner.clone(),
+            authority,
+            partition.into(),
+            scopes,
+            Some(claims),
+            correlation_id,
+        )
+        .await
+    } else {
+        let key = format!("app|{partition}|{}", scopes.key());
+        let force = request.force_refresh;
+        let recheck = || {
+            if force {
+                return None;
+            }
+            let now = inner.clock.unix_seconds();
+            match inner.cache.app.lookup(&partition, &scopes, now, margin) {
+                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    caller_id,
+                ))),
+                _ => None,
+            }
+        };
+        let start = || {
+            fetch(
+                inner.clone(),
+                authority,
+                partition.as_ref().into(),
+                scopes.clone(),
+                None,
+                correlation_id,
+            )
+        };
+        inner.app_flights.run(&key, recheck, start).await
+    };
+    match (outcome, due) {
+        (Err(e), Some(token)) if e.is_retryable() => {
+            // The token is past `refresh_in` but not expired: the server asked for an early
+            // refresh so that an outage like this one does not hurt. Serve it.
+            tracing::warn!(error = %e, "proactive token refresh failed; serving the cached token");
+            Ok(AuthenticationResult::new(
+                token,
+                TokenSource::Cache,
+                caller_id,
+            ))
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+/// One network acquisition; stores the token in the app cache.
+async fn fetch(
+    inner: Arc<ClientInner>,
+    authority: Authority,
+    partition: Box<str>,
+    scopes: Scopes,
+    claims: Option<String>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    let http = inner.http.as_ref();
+    let metadata = inner
+        .metadata
+        .get(http, &inner.retry, &authority, correlation_id)
+        .await?;
+    let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+    request.form.push("client_id", &inner.client_id);
+    request.form.push("scope", scopes.as_str());
+    request.form.push("grant_type", "client_credentials");
+    let requested_at = inner.clock.unix_seconds();
+    inner
+        .credential
+        .apply(
+            &inner.client_id,
+            &metadata.token_endpoint,
+            requested_at,
+            &mut request,
+        )
+        .await?;
+    if let Some(claims) = &claims {
+        request.form.push("claims", claims);
+    }
+    tracing::debug!(%correlation_id, scopes = scopes.as_str(), "requesting an app token");
+    let response = match execute(http, &inner.retry, request, correlation_id).await {
+        Ok(response) => response,
+        Err(e) => {
+            if matches!(
+                e,
+                Error::Connect { .. } | Error::Tls { .. } | Error::HttpStatus { status: 404, .. }
+            ) {
+                // The endpoint may have moved: discover again next time.
+                inner.metadata.invalidate(&authority);
+            }
+            return Err(e);
+        }
+    };
+    let granted = response
+        .scope
+        .as_deref()
+        .and_then(Scopes::from_server)
+        .unwrap_or_else(|| scopes.clone());
+    let tenant_id = jwt_tenant_id(&response.access_token)
+        .map(String::into_boxed_str)
+        .or_else(|| authority.tenant().map(Box::from));
+    let token = Arc::new(CachedToken {
+        access_token: AccessToken::new(response.access_token),
+        token_type: response.token_type.into_boxed_str(),
+        scopes: granted,
+        expires_on: requested_at.saturating_add(response.expires_in),
+        ext_expires_on: response
+            .ext_expires_in
+            .map(|ext| requested_at.saturating_add(ext)),
+        refresh_on: response
+            .refresh_in
+            .filter(|r| *r > 0)
+            .map(|r| requested_at.saturating_add(r)),
+        tenant_id,
+    });
+    let now = inner.clock.unix_seconds();
+    inner
+        .cache
+        .app
+        .insert(&partition, &scopes, token.clone(), now);
+    Ok(AuthenticationResult::new(
+        token,
+        TokenSource::Network,
+        Some(correlation_id),
+    ))
+}
