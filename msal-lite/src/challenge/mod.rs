@@ -43,10 +43,11 @@
 //! 3. **Unquoted values beyond `token`**: any run of visible characters up to whitespace or a
 //!    comma, so unquoted URLs and padded base64 (`claims=eyJ9fQ==`) survive whole. A value may
 //!    not start with `=`.
-//! 4. **Unescaped `"` inside a quoted value**: a `"` only closes the value where a closing quote
-//!    can stand (before the end, a comma and a new element, or whitespace and `name=`);
-//!    elsewhere it is literal. Microsoft.Identity.Web's 403 consent challenge puts raw,
-//!    unescaped claims JSON in `claims="…"`, which this recovers.
+//! 4. **Unescaped `"` inside a quoted value**: a `"` closes the value only when whitespace,
+//!    the end, or a comma and the start of a new element follow it; a `"` glued to anything
+//!    else is literal. Microsoft.Identity.Web's 403 consent challenge puts raw, unescaped,
+//!    compact claims JSON in `claims="…"`, which this recovers. Prose with spaced quotes
+//!    (`"the "x" token"`) still fails, and so does a second challenge without a comma.
 //! 5. A token68 is recognised only as the sole item after the scheme; `abc=` and `abc==` there
 //!    are token68s (not empty params), and `realm=""` keeps an empty string.
 //!

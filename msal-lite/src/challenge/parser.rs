@@ -225,10 +225,10 @@ impl Parser<'_> {
 
     /// A quoted-string (RFC 7230 §3.2.6) opening at `open`, with quoted-pairs resolved.
     ///
-    /// Tolerance: an unescaped `"` only closes the string where a closing quote could stand
-    /// in a well-formed header (see [`closes_at`]); elsewhere it is kept as a literal `"`. On
-    /// well-formed input the first unescaped `"` always passes that test, so this changes
-    /// nothing there; it lets raw JSON claims (Microsoft.Identity.Web's 403 challenge) through.
+    /// Tolerance: an unescaped `"` glued to what follows (see [`closes_at`]) is kept as a
+    /// literal `"`. On well-formed input the first unescaped `"` is always followed by
+    /// whitespace, a comma and a new element, or the end, so this changes nothing there; it
+    /// lets compact raw JSON claims (Microsoft.Identity.Web's 403 challenge) through.
     fn quoted(&self, open: usize) -> Result<(String, usize), ChallengeError> {
         let (s, b) = (self.s, self.b);
         let mut out = String::new();
@@ -267,26 +267,26 @@ impl Parser<'_> {
     }
 }
 
-/// Whether a `"` ending just before `k` can be a closing quote: what follows is OWS and then
-/// the end, a list separator leading to something that can start an element (a token followed
-/// by `=`, whitespace, a comma or the end), or, after whitespace, the next `name=`.
+/// Whether a `"` ending just before `k` is a closing quote: it is when whitespace or the end
+/// follows, or a comma leading (after more commas and whitespace) to the end or to a token
+/// followed by `=`, whitespace, a comma or the end, i.e. something that can start a list
+/// element. A `"` glued to anything else (`"{"a":`, `"x"junk`) is literal.
 ///
 /// The scan stops at the first byte that is neither whitespace, a comma, a tchar nor `=`; a
 /// `"` is such a byte, so the look-aheads of successive quotes never overlap.
 fn closes_at(b: &[u8], k: usize) -> bool {
-    let m = skip_ws(b, k);
-    match b.get(m) {
-        None => true,
-        Some(b',') => {
-            let n = skip_ws_and_commas(b, m);
-            let t = token_end(b, n);
-            if n >= b.len() {
-                return true;
-            }
-            t > n && (matches!(b.get(t), None | Some(b',' | b'=')) || skip_ws(b, t) > t)
-        }
-        Some(_) => m > k && param_eq(b, m).is_some(),
+    if k >= b.len() || skip_ws(b, k) > k {
+        return true;
     }
+    if b.get(k) != Some(&b',') {
+        return false;
+    }
+    let n = skip_ws_and_commas(b, k);
+    if n >= b.len() {
+        return true;
+    }
+    let t = token_end(b, n);
+    t > n && (matches!(b.get(t), None | Some(b',' | b'=')) || skip_ws(b, t) > t)
 }
 
 /// If an auth-param (`token BWS "="`) starts at `i`: the end of its name and the index of `=`.
