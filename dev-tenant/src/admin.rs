@@ -1,0 +1,168 @@
+//! The admin API under `/_admin/`, for loopback clients only: key rotation, revocation, fault
+//! injection, request counters, user profiles and the last MFA code.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::errors::json_headers;
+use crate::faults::{Endpoint, Fault};
+use crate::parse::parse_query;
+use crate::state::Tenant;
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, json_headers(), body.to_string()).into_response()
+}
+
+fn bad(status: StatusCode, message: &str) -> Response {
+    reply(status, json!({"error": message}))
+}
+
+pub(crate) fn router() -> Router<Arc<Tenant>> {
+    Router::new()
+        .route("/requests", get(requests))
+        .route("/rotate-keys", post(rotate_keys))
+        .route("/revoke", post(revoke))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/users/{email}", get(user))
+        .route("/mfa-code", get(mfa_code))
+        .layer(middleware::from_fn(loopback_only))
+}
+
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if !peer.is_some_and(|p| p.ip().is_loopback()) {
+        return bad(
+            StatusCode::FORBIDDEN,
+            "the admin API answers loopback clients only",
+        );
+    }
+    next.run(request).await
+}
+
+fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+async fn requests(State(t): State<Arc<Tenant>>) -> Response {
+    let counts: serde_json::Map<String, Value> = Endpoint::ALL
+        .iter()
+        .map(|e| (e.name().to_owned(), json!(t.counters.get(*e))))
+        .collect();
+    reply(StatusCode::OK, Value::Object(counts))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    grace_secs: u64,
+}
+
+async fn rotate_keys(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
+    let body: RotateBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match crate::handle::rotate(&t, Duration::from_secs(body.grace_secs)) {
+        Ok(kid) => reply(
+            StatusCode::OK,
+            json!({"kid": kid, "grace_secs": body.grace_secs}),
+        ),
+        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    user: String,
+}
+
+async fn revoke(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
+    let body: RevokeBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match crate::handle::revoke(&t, &body.user) {
+        Some(at) => reply(StatusCode::OK, json!({"user": body.user, "revoked_at": at})),
+        None => bad(StatusCode::NOT_FOUND, "unknown user"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultBody {
+    endpoint: Endpoint,
+    #[serde(flatten)]
+    fault: Fault,
+}
+
+async fn add_fault(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
+    let body: FaultBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
+    };
+    if let Err(m) = body.fault.validate() {
+        return bad(StatusCode::BAD_REQUEST, m);
+    }
+    t.faults.inject(body.endpoint, body.fault.clone());
+    reply(
+        StatusCode::CREATED,
+        json!({"endpoint": body.endpoint, "fault": body.fault}),
+    )
+}
+
+async fn list_faults(State(t): State<Arc<Tenant>>) -> Response {
+    let list: serde_json::Map<String, Value> = t
+        .faults
+        .list()
+        .into_iter()
+        .map(|(e, f)| (e.name().to_owned(), json!(f)))
+        .collect();
+    reply(StatusCode::OK, Value::Object(list))
+}
+
+async fn clear_faults(State(t): State<Arc<Tenant>>, RawQuery(query): RawQuery) -> Response {
+    let params = parse_query(query.as_deref().unwrap_or("")).unwrap_or_default();
+    match params.non_empty("endpoint").map(str::parse::<Endpoint>) {
+        Some(Ok(e)) => t.faults.clear(Some(e)),
+        Some(Err(_)) => return bad(StatusCode::BAD_REQUEST, "unknown endpoint"),
+        None => t.faults.clear(None),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn user(State(t): State<Arc<Tenant>>, Path(email): Path<String>) -> Response {
+    match t.store().user_by_email(&email) {
+        Some(u) => reply(StatusCode::OK, json!(u.profile)),
+        None => bad(StatusCode::NOT_FOUND, "unknown user"),
+    }
+}
+
+async fn mfa_code(State(t): State<Arc<Tenant>>) -> Response {
+    match t.store().last_mfa_code.clone() {
+        Some(code) => reply(StatusCode::OK, json!({"code": code})),
+        None => bad(StatusCode::NOT_FOUND, "no MFA code was issued yet"),
+    }
+}

@@ -1,0 +1,753 @@
+//! The authorization endpoint, the login and MFA pages behind it, and the browser SSO session
+//! (Microsoft identity platform: "OAuth 2.0 authorization code flow"; RFC 7636 PKCE).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::errors::EntraError;
+use crate::pages;
+use crate::parse::{ClaimsRequest, Params, parse_claims, parse_form, parse_query};
+use crate::scopes::{check_consent, mfa_policies_for_request, parse_scopes};
+use crate::state::{CodeRecord, Session, Tenant, Transaction, random_otp, random_string};
+
+/// How the authorization response is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// A validated authorize request.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthRequest {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) response_mode: ResponseMode,
+    pub(crate) scope: String,
+    pub(crate) state: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) code_challenge: String,
+    pub(crate) prompt: Option<String>,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) claims: ClaimsRequest,
+    pub(crate) mfa_policies: Vec<String>,
+    pub(crate) tenant_segment: String,
+}
+
+const TRANSACTION_SECS: i64 = 15 * 60;
+const MAX_MFA_ATTEMPTS: u32 = 5;
+
+fn cookie_name(t: &Tenant) -> String {
+    format!("devtenant_sso_{}", t.port)
+}
+
+fn session_cookie(t: &Tenant, id: &str) -> HeaderValue {
+    let secure = if t.https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={id}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(t)
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub(crate) fn clear_cookie(t: &Tenant) -> HeaderValue {
+    HeaderValue::from_str(&format!("{}=; Path=/; HttpOnly; Max-Age=0", cookie_name(t)))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The SSO session id from the request's cookie.
+pub(crate) fn session_id(t: &Tenant, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(t);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Whether `requested` matches a registered redirect URI: exactly, or for loopback hosts
+/// (`localhost`, `127.0.0.1`, `[::1]`) with any port, as Entra allows for loopback.
+pub(crate) fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    a.scheme() == b.scheme()
+        && loopback(&a)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+        && b.fragment().is_none()
+}
+
+fn bad_page(status: StatusCode, code: u32, message: &str) -> Response {
+    pages::message(
+        status,
+        "Sorry, but we're having trouble signing you in.",
+        &format!("AADSTS{code}: {message}"),
+    )
+}
+
+/// GET or POST `/{tenant}/oauth2/v2.0/authorize`.
+pub(crate) async fn authorize(
+    State(t): State<Arc<Tenant>>,
+    Path(tenant): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if !t.tenant_matches(&tenant) {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let params = if method == Method::POST {
+        parse_form(&body)
+    } else {
+        parse_query(query.as_deref().unwrap_or(""))
+    };
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => {
+            return bad_page(
+                StatusCode::BAD_REQUEST,
+                9000411,
+                &format!("The request is not properly formatted: {e}."),
+            );
+        }
+    };
+    let request = match validate(&t, &tenant, &params) {
+        Ok(r) => r,
+        Err(Reject::Page(status, code, message)) => return bad_page(status, code, &message),
+        Err(Reject::Redirect(redirect_uri, mode, state, error)) => {
+            return error_redirect(&redirect_uri, mode, state.as_deref(), &error);
+        }
+    };
+    let sid = session_id(&t, &headers);
+    let now = crate::time::now();
+    let (session, user_email) = {
+        let mut store = t.store();
+        store.prune(now);
+        let session = sid
+            .as_ref()
+            .and_then(|id| store.sessions.get(id).cloned().map(|s| (id.clone(), s)));
+        let email = session
+            .as_ref()
+            .and_then(|(_, s)| store.user_by_oid(&s.user_oid))
+            .map(|u| u.profile.mail.clone());
+        (session, email)
+    };
+    let needs_mfa_for_request = !request.mfa_policies.is_empty() || request.claims.demands_mfa();
+    let session = session.filter(|(_, s)| {
+        let fresh_enough = request.claims.nbf.is_none_or(|nbf| s.auth_time >= nbf);
+        let hint_ok = request.login_hint.as_deref().is_none_or(|h| {
+            user_email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(h))
+        });
+        let forced = request
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.split(' ').any(|v| v == "login"));
+        fresh_enough && hint_ok && !forced
+    });
+    let needs_login = session.is_none();
+    let needs_mfa = needs_mfa_for_request && !session.as_ref().is_some_and(|(_, s)| s.mfa);
+    if request.prompt.as_deref() == Some("none") && (needs_login || needs_mfa) {
+        let (error, code) = if needs_login {
+            ("login_required", 50058)
+        } else {
+            ("interaction_required", 50076)
+        };
+        let e = EntraError::new(
+            StatusCode::BAD_REQUEST,
+            error,
+            code,
+            "A silent sign-in request was sent but the user needs to interact.",
+        );
+        return error_redirect(
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            &e,
+        );
+    }
+    if let Some((id, s)) = session.clone().filter(|_| !needs_mfa) {
+        return complete(&t, &request, &s.user_oid, &id, &s, None);
+    }
+    let tx_id = random_string(24);
+    let mut tx = Transaction {
+        request,
+        user_oid: None,
+        session_id: None,
+        new_session: false,
+        mfa_code: None,
+        mfa_attempts: 0,
+        needs_mfa,
+        expires_at: now + TRANSACTION_SECS,
+    };
+    if let Some((id, s)) = session {
+        // Signed in already; only the second factor is missing.
+        tx.user_oid = Some(s.user_oid.clone());
+        tx.session_id = Some(id);
+        let email = user_email.unwrap_or_default();
+        let code = start_mfa(&t, &mut tx, &email);
+        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
+        t.store().transactions.insert(tx_id.clone(), tx);
+        return pages::mfa(&action, &tx_id, &email, &code, None);
+    }
+    let email = tx.request.login_hint.clone().unwrap_or_default();
+    let app_name = t
+        .app(&tx.request.client_id)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    let action = format!("/{}/oauth2/v2.0/login", tx.request.tenant_segment);
+    t.store().transactions.insert(tx_id.clone(), tx);
+    pages::login(&action, &tx_id, &t.domain(), &app_name, &email, None)
+}
+
+enum Reject {
+    Page(StatusCode, u32, String),
+    Redirect(String, ResponseMode, Option<String>, EntraError),
+}
+
+fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Reject> {
+    let page = |code: u32, m: String| Reject::Page(StatusCode::BAD_REQUEST, code, m);
+    let client_id = p.non_empty("client_id").ok_or_else(|| {
+        page(
+            900144,
+            "The request body must contain the following parameter: 'client_id'.".into(),
+        )
+    })?;
+    let app = t.app(client_id).ok_or_else(|| {
+        page(
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                t.domain()
+            ),
+        )
+    })?;
+    let redirect_uri = p.non_empty("redirect_uri").ok_or_else(|| {
+        page(
+            900144,
+            "The request body must contain the following parameter: 'redirect_uri'.".into(),
+        )
+    })?;
+    if !app
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_uri_matches(r, redirect_uri))
+    {
+        return Err(page(
+            50011,
+            format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.",
+                app.client_id
+            ),
+        ));
+    }
+    let state = p.get("state").map(str::to_owned);
+    let mode = match p.non_empty("response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("fragment") => Ok(ResponseMode::Fragment),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(other) => Err(other.to_owned()),
+    };
+    let redirect = |mode: ResponseMode, e: EntraError| {
+        Reject::Redirect(redirect_uri.to_owned(), mode, state.clone(), e)
+    };
+    let response_mode = mode.map_err(|m| {
+        redirect(
+            ResponseMode::Query,
+            EntraError::invalid_request(
+                900144,
+                format!("The value '{m}' of 'response_mode' is not supported."),
+            ),
+        )
+    })?;
+    match p.non_empty("response_type") {
+        Some("code") => {}
+        None => {
+            return Err(redirect(
+                response_mode,
+                EntraError::missing("response_type"),
+            ));
+        }
+        Some(other) => {
+            return Err(redirect(
+                response_mode,
+                EntraError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_response_type",
+                    700054,
+                    format!("response_type '{other}' is not enabled for the application."),
+                ),
+            ));
+        }
+    }
+    let scope = p
+        .non_empty("scope")
+        .ok_or_else(|| redirect(response_mode, EntraError::missing("scope")))?;
+    let scopes = parse_scopes(&t.config, scope, true).map_err(|e| redirect(response_mode, e))?;
+    if !scopes.openid && scopes.resources.is_empty() && !scopes.offline_access {
+        return Err(redirect(
+            response_mode,
+            EntraError::invalid_scope(
+                70011,
+                "The provided value for the input parameter 'scope' isn't valid.",
+            ),
+        ));
+    }
+    check_consent(&t.config, app, &scopes).map_err(|e| redirect(response_mode, e))?;
+    let code_challenge = p.non_empty("code_challenge").ok_or_else(|| {
+        redirect(response_mode, EntraError::invalid_request(9002325, "Proof Key for Code Exchange is required: the request must contain 'code_challenge'."))
+    })?;
+    if p.get("code_challenge_method") != Some("S256") {
+        return Err(redirect(
+            response_mode,
+            EntraError::invalid_request(
+                501491,
+                "Only the 'S256' code_challenge_method is supported; 'plain' is not allowed.",
+            ),
+        ));
+    }
+    if code_challenge.len() != 43
+        || !code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(redirect(
+            response_mode,
+            EntraError::invalid_request(
+                501491,
+                "The code_challenge is not a base64url SHA-256 value.",
+            ),
+        ));
+    }
+    let claims = match p.non_empty("claims") {
+        Some(c) => parse_claims(c).map_err(|e| {
+            redirect(
+                response_mode,
+                EntraError::invalid_request(
+                    90014,
+                    format!("The claims parameter is invalid: {e}."),
+                ),
+            )
+        })?,
+        None => ClaimsRequest::default(),
+    };
+    Ok(AuthRequest {
+        client_id: app.client_id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode,
+        scope: scope.to_owned(),
+        state,
+        nonce: p.get("nonce").map(str::to_owned),
+        code_challenge: code_challenge.to_owned(),
+        prompt: p.non_empty("prompt").map(str::to_owned),
+        login_hint: p.non_empty("login_hint").map(str::to_owned),
+        mfa_policies: mfa_policies_for_request(&t.config, &scopes),
+        claims,
+        tenant_segment: tenant.to_owned(),
+    })
+}
+
+/// Sends an error back to the client's redirect URI.
+fn error_redirect(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    state: Option<&str>,
+    e: &EntraError,
+) -> Response {
+    let body = e.body(None);
+    let error = if e.code == 65001 {
+        "consent_required"
+    } else {
+        e.error
+    };
+    let mut fields = vec![
+        ("error", error.to_owned()),
+        ("error_description", body.error_description),
+        ("error_uri", body.error_uri),
+    ];
+    if let Some(state) = state {
+        fields.push(("state", state.to_owned()));
+    }
+    respond(redirect_uri, mode, &fields)
+}
+
+fn respond(redirect_uri: &str, mode: ResponseMode, fields: &[(&str, String)]) -> Response {
+    match mode {
+        ResponseMode::FormPost => {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pages::form_post(redirect_uri, &pairs)
+        }
+        ResponseMode::Query | ResponseMode::Fragment => {
+            let Ok(mut url) = url::Url::parse(redirect_uri) else {
+                return bad_page(
+                    StatusCode::BAD_REQUEST,
+                    50011,
+                    "The redirect URI is not a valid URL.",
+                );
+            };
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            if mode == ResponseMode::Query {
+                let query = match url.query() {
+                    Some(q) if !q.is_empty() => format!("{q}&{encoded}"),
+                    _ => encoded,
+                };
+                url.set_query(Some(&query));
+            } else {
+                url.set_fragment(Some(&encoded));
+            }
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            response
+        }
+    }
+}
+
+/// Issues the code and returns it to the client (plus the SSO cookie when the session is new).
+fn complete(
+    t: &Tenant,
+    request: &AuthRequest,
+    user_oid: &str,
+    session_id: &str,
+    session: &Session,
+    new_cookie: Option<&str>,
+) -> Response {
+    let now = crate::time::now();
+    let code = format!("1.{}", random_string(96));
+    let (client_info, found) = {
+        let mut store = t.store();
+        store.codes.insert(
+            code.clone(),
+            CodeRecord {
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                scope: request.scope.clone(),
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+                user_oid: user_oid.to_owned(),
+                auth_time: session.auth_time,
+                mfa: session.mfa,
+                xms_cc: request.claims.xms_cc.clone(),
+                expires_at: now + i64::try_from(t.config.lifetimes.code_secs).unwrap_or(300),
+            },
+        );
+        match store.user_by_oid(user_oid) {
+            Some(u) => (crate::tokens::client_info(t, u), true),
+            None => (String::new(), false),
+        }
+    };
+    if !found {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            50034,
+            "The user account does not exist in this directory.",
+        );
+    }
+    let _ = session_id;
+    let mut fields = vec![("code", code)];
+    if let Some(state) = &request.state {
+        fields.push(("state", state.clone()));
+    }
+    fields.push(("client_info", client_info));
+    fields.push(("session_state", session.session_state.clone()));
+    let mut response = respond(&request.redirect_uri, request.response_mode, &fields);
+    if let Some(id) = new_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session_cookie(t, id));
+    }
+    response
+}
+
+fn start_mfa(t: &Tenant, tx: &mut Transaction, email: &str) -> String {
+    let code = random_otp();
+    tracing::info!(user = %email, code = %code, "dev-tenant one-time MFA code (development only)");
+    tx.mfa_code = Some(code.clone());
+    tx.mfa_attempts = 0;
+    t.store().last_mfa_code = Some(code.clone());
+    code
+}
+
+fn expired_page() -> Response {
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request is no longer valid",
+        "The sign-in took too long or was already completed. Go back to the application and sign in again.",
+    )
+}
+
+/// POST `/{tenant}/oauth2/v2.0/login`: email + password.
+pub(crate) async fn login(
+    State(t): State<Arc<Tenant>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !t.tenant_matches(&tenant) {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let Ok(p) = parse_form(&body) else {
+        return expired_page();
+    };
+    let tx_id = p.get("tx").unwrap_or_default().to_owned();
+    let email = p.get("email").unwrap_or_default().trim().to_owned();
+    let password = p.get("password").unwrap_or_default();
+    let now = crate::time::now();
+    let (tx, user) = {
+        let store = t.store();
+        let Some(tx) = store
+            .transactions
+            .get(&tx_id)
+            .filter(|tx| tx.expires_at > now && tx.user_oid.is_none())
+            .cloned()
+        else {
+            return expired_page();
+        };
+        let user = store
+            .user_by_email(&email)
+            .filter(|u| u.password.matches(password))
+            .map(|u| (u.profile.id.clone(), u.profile.mail.clone()));
+        (tx, user)
+    };
+    let Some((oid, mail)) = user else {
+        tracing::info!(user = %email, "dev-tenant sign-in failed: wrong email or password");
+        let app_name = t
+            .app(&tx.request.client_id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        let action = format!("/{}/oauth2/v2.0/login", tx.request.tenant_segment);
+        return pages::login(
+            &action,
+            &tx_id,
+            &t.domain(),
+            &app_name,
+            &email,
+            Some("Your account or password is incorrect."),
+        );
+    };
+    let session_id = random_string(32);
+    let session = Session {
+        user_oid: oid.clone(),
+        auth_time: now,
+        mfa: false,
+        session_state: uuid::Uuid::new_v4().to_string(),
+    };
+    t.store()
+        .sessions
+        .insert(session_id.clone(), session.clone());
+    let mut tx = tx;
+    tx.user_oid = Some(oid.clone());
+    tx.session_id = Some(session_id.clone());
+    tx.new_session = true;
+    if tx.needs_mfa {
+        let code = start_mfa(&t, &mut tx, &mail);
+        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
+        t.store().transactions.insert(tx_id.clone(), tx);
+        let mut response = pages::mfa(&action, &tx_id, &mail, &code, None);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session_cookie(&t, &session_id));
+        return response;
+    }
+    t.store().transactions.remove(&tx_id);
+    complete(
+        &t,
+        &tx.request,
+        &oid,
+        &session_id,
+        &session,
+        Some(&session_id),
+    )
+}
+
+/// POST `/{tenant}/oauth2/v2.0/mfa`: the one-time code.
+pub(crate) async fn mfa(
+    State(t): State<Arc<Tenant>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !t.tenant_matches(&tenant) {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let Ok(p) = parse_form(&body) else {
+        return expired_page();
+    };
+    let tx_id = p.get("tx").unwrap_or_default().to_owned();
+    let code = p.get("code").unwrap_or_default().trim().to_owned();
+    let now = crate::time::now();
+    let mut store = t.store();
+    let Some(mut tx) = store
+        .transactions
+        .get(&tx_id)
+        .filter(|tx| tx.expires_at > now)
+        .cloned()
+    else {
+        return expired_page();
+    };
+    let (Some(expected), Some(oid), Some(sid)) = (
+        tx.mfa_code.clone(),
+        tx.user_oid.clone(),
+        tx.session_id.clone(),
+    ) else {
+        return expired_page();
+    };
+    let email = store
+        .user_by_oid(&oid)
+        .map(|u| u.profile.mail.clone())
+        .unwrap_or_default();
+    let ok =
+        code.len() == expected.len() && crate::config::Secret::new(expected.clone()).matches(&code);
+    if !ok {
+        tx.mfa_attempts += 1;
+        if tx.mfa_attempts >= MAX_MFA_ATTEMPTS {
+            store.transactions.remove(&tx_id);
+            return pages::message(
+                StatusCode::BAD_REQUEST,
+                "Too many attempts",
+                "Go back to the application and sign in again.",
+            );
+        }
+        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
+        store.transactions.insert(tx_id.clone(), tx);
+        return pages::mfa(
+            &action,
+            &tx_id,
+            &email,
+            &expected,
+            Some("That code didn't work. Check the code and try again."),
+        );
+    }
+    store.transactions.remove(&tx_id);
+    let Some(session) = store.sessions.get_mut(&sid) else {
+        return expired_page();
+    };
+    session.mfa = true;
+    let session = session.clone();
+    drop(store);
+    let cookie = tx.new_session.then_some(sid.as_str());
+    complete(&t, &tx.request, &oid, &sid, &session, cookie)
+}
+
+/// GET or POST `/{tenant}/oauth2/v2.0/logout`: ends the SSO session and redirects to a
+/// registered `post_logout_redirect_uri`.
+pub(crate) async fn logout(
+    State(t): State<Arc<Tenant>>,
+    Path(tenant): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if !t.tenant_matches(&tenant) {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let params = if method == Method::POST {
+        parse_form(&body)
+    } else {
+        parse_query(query.as_deref().unwrap_or(""))
+    };
+    let params = params.unwrap_or_default();
+    if let Some(id) = session_id(&t, &headers) {
+        t.store().sessions.remove(&id);
+    }
+    let target = params.non_empty("post_logout_redirect_uri").filter(|uri| {
+        let client = params.non_empty("client_id");
+        t.config
+            .apps
+            .iter()
+            .filter(|a| client.is_none_or(|c| a.client_id.eq_ignore_ascii_case(c)))
+            .any(|a| {
+                a.post_logout_redirect_uris
+                    .iter()
+                    .chain(&a.redirect_uris)
+                    .any(|r| redirect_uri_matches(r, uri))
+            })
+    });
+    let mut response = match target.and_then(|uri| url::Url::parse(uri).ok()) {
+        Some(mut url) => {
+            if let Some(state) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        None => pages::message(
+            StatusCode::OK,
+            "You signed out of your account",
+            "It's a good idea to close all browser windows.",
+        ),
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&t));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirects_ignore_port() {
+        let reg = "http://localhost:3000/auth/redirect";
+        assert!(redirect_uri_matches(reg, reg));
+        assert!(redirect_uri_matches(
+            reg,
+            "http://localhost:41234/auth/redirect"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://localhost:41234/auth/other"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "http://127.0.0.1:3000/auth/redirect"
+        ));
+        assert!(!redirect_uri_matches(
+            reg,
+            "https://localhost:3000/auth/redirect"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://app.example/cb",
+            "https://app.example:8443/cb"
+        ));
+        assert!(!redirect_uri_matches(reg, "not a url"));
+    }
+}

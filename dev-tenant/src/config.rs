@@ -1,0 +1,730 @@
+//! The tenant's configuration: app registrations, users, Conditional Access and lifetimes.
+//!
+//! [`Config::quickstart`] reproduces the Microsoft quickstart "Edit profile in a sample Node.js web
+//! app" (Entra External ID); its values are also exported as constants in [`quickstart`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The values of [`Config::quickstart`], for tests and examples that need them.
+///
+/// ```
+/// use dev_tenant::quickstart;
+/// assert_eq!(quickstart::TENANT_DOMAIN, "contoso.onmicrosoft.com");
+/// assert_eq!(quickstart::API_SCOPE_URI, "api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a/EditProfileService.ReadWrite");
+/// ```
+pub mod quickstart {
+    /// The tenant subdomain (`{subdomain}.onmicrosoft.com`, `{subdomain}.ciamlogin.com` in Entra).
+    pub const TENANT_SUBDOMAIN: &str = "contoso";
+    /// The tenant's `.onmicrosoft.com` domain name, one of the two accepted tenant path segments.
+    pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+    /// The tenant id (`tid`), the other accepted tenant path segment.
+    pub const TENANT_ID: &str = "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c";
+
+    /// The web app's client id (a confidential client).
+    pub const WEB_APP_CLIENT_ID: &str = "8a1f4c2e-6b3d-4e5f-9a7b-1c2d3e4f5a6b";
+    /// The web app's client secret.
+    pub const WEB_APP_CLIENT_SECRET: &str = "dev-web-app-secret";
+    /// The web app's redirect URI (loopback: any port matches).
+    pub const WEB_APP_REDIRECT_URI: &str = "http://localhost:3000/auth/redirect";
+    /// The web app's post-logout redirect URI.
+    pub const WEB_APP_POST_LOGOUT_REDIRECT_URI: &str = "http://localhost:3000/";
+
+    /// The EditProfileService API's client id.
+    pub const API_CLIENT_ID: &str = "4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a";
+    /// The EditProfileService API's client secret (used for on-behalf-of).
+    pub const API_CLIENT_SECRET: &str = "dev-api-secret";
+    /// The EditProfileService API's identifier URI.
+    pub const API_IDENTIFIER_URI: &str = "api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a";
+    /// The delegated scope the API exposes.
+    pub const API_SCOPE: &str = "EditProfileService.ReadWrite";
+    /// The API scope as a client requests it.
+    pub const API_SCOPE_URI: &str =
+        "api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a/EditProfileService.ReadWrite";
+    /// The application role the API exposes.
+    pub const API_APP_ROLE: &str = "EditProfileService.ReadWrite.All";
+
+    /// The daemon app's client id (client credentials).
+    pub const DAEMON_CLIENT_ID: &str = "5e3f7a9b-2c4d-4e6f-8a0b-1c3d5e7f9a2b";
+    /// The daemon app's client secret.
+    pub const DAEMON_CLIENT_SECRET: &str = "dev-daemon-secret";
+
+    /// Microsoft Graph's application id (the `aud` of Graph tokens).
+    pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+    /// Microsoft Graph's identifier URI.
+    pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+    /// Graph delegated scope to read the signed-in user's profile.
+    pub const GRAPH_USER_READ: &str = "User.Read";
+    /// Graph delegated scope to update the signed-in user's profile.
+    pub const GRAPH_USER_READ_WRITE: &str = "User.ReadWrite";
+    /// Graph application role to read all users.
+    pub const GRAPH_USER_READ_ALL: &str = "User.Read.All";
+
+    /// The password of both seeded users.
+    pub const USER_PASSWORD: &str = "Passw0rd!";
+    /// The first seeded user.
+    pub const ALICE_EMAIL: &str = "alice@contoso.com";
+    /// Alice's object id (`oid`).
+    pub const ALICE_OBJECT_ID: &str = "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f";
+    /// Alice's display name.
+    pub const ALICE_DISPLAY_NAME: &str = "Alice Example";
+    /// The second seeded user.
+    pub const BOB_EMAIL: &str = "bob@contoso.com";
+    /// Bob's object id (`oid`).
+    pub const BOB_OBJECT_ID: &str = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e";
+    /// Bob's display name.
+    pub const BOB_DISPLAY_NAME: &str = "Bob Example";
+
+    /// The Conditional Access policy that requires MFA for the EditProfileService API.
+    pub const MFA_POLICY_ID: &str = "7c1d2e3f-4a5b-4c6d-9e8f-0a1b2c3d4e5f";
+}
+
+/// A secret value from the configuration (client secret or password).
+///
+/// Its `Debug` prints `[redacted]` and it has no `Display`.
+///
+/// ```
+/// let s = dev_tenant::Secret::new("dev-web-app-secret");
+/// assert_eq!(format!("{s:?}"), "[redacted]");
+/// assert_eq!(s.secret(), "dev-web-app-secret");
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value.
+    ///
+    /// # Security Warning
+    /// Do not log or display the returned value.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in constant time (for the value's length).
+    pub(crate) fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The whole dev tenant configuration (TOML).
+///
+/// ```
+/// let config = dev_tenant::Config::quickstart();
+/// let toml = config.to_toml_string().unwrap();
+/// let back = dev_tenant::Config::from_toml_str(&toml).unwrap();
+/// assert_eq!(back.tenant.tenant_id, config.tenant.tenant_id);
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The tenant's names.
+    pub tenant: TenantConfig,
+    /// Where and how to listen.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Token and code lifetimes.
+    #[serde(default)]
+    pub lifetimes: Lifetimes,
+    /// Refuse scope sets that span two resources with AADSTS28000 instead of issuing a token for
+    /// the first resource (Entra's documented default).
+    #[serde(default)]
+    pub reject_multi_resource_scopes: bool,
+    /// App registrations, including resources such as Microsoft Graph.
+    #[serde(default, rename = "app", skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppRegistration>,
+    /// Seeded users.
+    #[serde(default, rename = "user", skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserConfig>,
+    /// Conditional Access policies.
+    #[serde(
+        default,
+        rename = "conditional_access_policy",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub conditional_access: Vec<ConditionalAccessPolicy>,
+}
+
+/// The tenant's names.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TenantConfig {
+    /// The subdomain, e.g. `contoso` for `contoso.onmicrosoft.com`.
+    pub subdomain: String,
+    /// The tenant id (a GUID).
+    pub tenant_id: String,
+}
+
+impl TenantConfig {
+    /// `{subdomain}.onmicrosoft.com`.
+    pub fn domain(&self) -> String {
+        format!("{}.onmicrosoft.com", self.subdomain)
+    }
+}
+
+/// Listener settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The address to bind; `127.0.0.1:0` (an ephemeral loopback port) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Serve HTTPS with a generated self-signed certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsConfig>,
+}
+
+/// HTTPS settings: a self-signed certificate for `127.0.0.1` and `localhost` is generated at start.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HttpsConfig {
+    /// Where to write the certificate (PEM) so clients can trust it.
+    #[serde(default)]
+    pub cert_out: Option<PathBuf>,
+}
+
+impl HttpsConfig {
+    /// HTTPS, writing the certificate to `cert_out` when given.
+    pub fn new(cert_out: Option<PathBuf>) -> Self {
+        Self { cert_out }
+    }
+}
+
+/// Lifetimes in seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Lifetimes {
+    /// Access and ID token lifetime (`expires_in`).
+    #[serde(default = "default_access")]
+    pub access_token_secs: u64,
+    /// Refresh token lifetime.
+    #[serde(default = "default_refresh")]
+    pub refresh_token_secs: u64,
+    /// Authorization code lifetime.
+    #[serde(default = "default_code")]
+    pub code_secs: u64,
+}
+
+fn default_access() -> u64 {
+    3600
+}
+fn default_refresh() -> u64 {
+    24 * 3600
+}
+fn default_code() -> u64 {
+    300
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access_token_secs: default_access(),
+            refresh_token_secs: default_refresh(),
+            code_secs: default_code(),
+        }
+    }
+}
+
+/// An app registration (a client, a resource, or both).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AppRegistration {
+    /// Display name.
+    pub name: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Client secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_secrets: Vec<Secret>,
+    /// Certificates (PEM `CERTIFICATE`) or public keys (PEM `PUBLIC KEY`) accepted for
+    /// `private_key_jwt` client assertions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
+    /// Redirect URIs (loopback URIs match with any port).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Identifier URIs, e.g. `api://{client-id}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifier_uris: Vec<String>,
+    /// Delegated scopes this app exposes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Application roles this app exposes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_roles: Vec<String>,
+    /// Admin-consented delegated permissions to other apps.
+    #[serde(
+        default,
+        rename = "delegated_permission",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub delegated_permissions: Vec<DelegatedPermission>,
+    /// Granted application permissions (app roles) on other apps.
+    #[serde(
+        default,
+        rename = "application_permission",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub application_permissions: Vec<ApplicationPermission>,
+}
+
+impl AppRegistration {
+    /// A registration with no credentials, URIs or permissions.
+    pub fn new(name: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            client_id: client_id.into(),
+            client_secrets: Vec::new(),
+            certificates: Vec::new(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            identifier_uris: Vec::new(),
+            scopes: Vec::new(),
+            app_roles: Vec::new(),
+            delegated_permissions: Vec::new(),
+            application_permissions: Vec::new(),
+        }
+    }
+
+    /// Whether this app can authenticate as a confidential client.
+    pub fn is_confidential(&self) -> bool {
+        !self.client_secrets.is_empty() || !self.certificates.is_empty()
+    }
+}
+
+/// Delegated permissions (scopes) granted to a client on a resource, admin consented.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DelegatedPermission {
+    /// The resource's client id or identifier URI.
+    pub resource: String,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+}
+
+impl DelegatedPermission {
+    /// Grants `scopes` on `resource`.
+    pub fn new(
+        resource: impl Into<String>,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            resource: resource.into(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Application permissions (app roles) granted to a client on a resource.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ApplicationPermission {
+    /// The resource's client id or identifier URI.
+    pub resource: String,
+    /// The granted roles.
+    pub roles: Vec<String>,
+}
+
+impl ApplicationPermission {
+    /// Grants `roles` on `resource`.
+    pub fn new(
+        resource: impl Into<String>,
+        roles: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            resource: resource.into(),
+            roles: roles.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A seeded user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UserConfig {
+    /// Sign-in name and `mail`.
+    pub email: String,
+    /// Password for the login page.
+    pub password: Secret,
+    /// `displayName`.
+    pub display_name: String,
+    /// `givenName`.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// `surname`.
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// Object id (`oid`).
+    pub object_id: String,
+}
+
+impl UserConfig {
+    /// A user with the given sign-in name, password, display name and object id.
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<String>,
+        display_name: impl Into<String>,
+        object_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: Secret::new(password),
+            display_name: display_name.into(),
+            given_name: None,
+            surname: None,
+            object_id: object_id.into(),
+        }
+    }
+}
+
+/// A Conditional Access policy that requires MFA for the listed resources.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConditionalAccessPolicy {
+    /// Policy id (named in the `claims` of the `interaction_required` error).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Resources (client id or identifier URI) the policy protects.
+    pub resources: Vec<String>,
+    /// Require multifactor authentication.
+    #[serde(default = "yes")]
+    pub require_mfa: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ConditionalAccessPolicy {
+    /// A policy requiring MFA for `resources`.
+    pub fn require_mfa(
+        id: impl Into<String>,
+        resources: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: String::new(),
+            resources: resources.into_iter().map(Into::into).collect(),
+            require_mfa: true,
+        }
+    }
+}
+
+impl Config {
+    /// The quickstart tenant: see [`quickstart`] for every value.
+    pub fn quickstart() -> Self {
+        use quickstart as q;
+        let mut graph = AppRegistration::new("Microsoft Graph", q::GRAPH_APP_ID);
+        graph.identifier_uris = vec![q::GRAPH_RESOURCE.to_owned()];
+        graph.scopes = vec![
+            q::GRAPH_USER_READ.to_owned(),
+            q::GRAPH_USER_READ_WRITE.to_owned(),
+        ];
+        graph.app_roles = vec![q::GRAPH_USER_READ_ALL.to_owned()];
+
+        let mut web = AppRegistration::new("ciam-client-app", q::WEB_APP_CLIENT_ID);
+        web.client_secrets = vec![Secret::new(q::WEB_APP_CLIENT_SECRET)];
+        web.redirect_uris = vec![q::WEB_APP_REDIRECT_URI.to_owned()];
+        web.post_logout_redirect_uris = vec![q::WEB_APP_POST_LOGOUT_REDIRECT_URI.to_owned()];
+        web.delegated_permissions = vec![
+            DelegatedPermission::new(q::GRAPH_APP_ID, [q::GRAPH_USER_READ]),
+            DelegatedPermission::new(q::API_CLIENT_ID, [q::API_SCOPE]),
+        ];
+
+        let mut api = AppRegistration::new("EditProfileService", q::API_CLIENT_ID);
+        api.client_secrets = vec![Secret::new(q::API_CLIENT_SECRET)];
+        api.identifier_uris = vec![q::API_IDENTIFIER_URI.to_owned()];
+        api.scopes = vec![q::API_SCOPE.to_owned()];
+        api.app_roles = vec![q::API_APP_ROLE.to_owned()];
+        api.delegated_permissions = vec![DelegatedPermission::new(
+            q::GRAPH_APP_ID,
+            [q::GRAPH_USER_READ_WRITE, q::GRAPH_USER_READ],
+        )];
+
+        let mut daemon = AppRegistration::new("daemon", q::DAEMON_CLIENT_ID);
+        daemon.client_secrets = vec![Secret::new(q::DAEMON_CLIENT_SECRET)];
+        daemon.application_permissions = vec![
+            ApplicationPermission::new(q::GRAPH_APP_ID, [q::GRAPH_USER_READ_ALL]),
+            ApplicationPermission::new(q::API_CLIENT_ID, [q::API_APP_ROLE]),
+        ];
+
+        let mut alice = UserConfig::new(
+            q::ALICE_EMAIL,
+            q::USER_PASSWORD,
+            q::ALICE_DISPLAY_NAME,
+            q::ALICE_OBJECT_ID,
+        );
+        alice.given_name = Some("Alice".to_owned());
+        alice.surname = Some("Example".to_owned());
+        let mut bob = UserConfig::new(
+            q::BOB_EMAIL,
+            q::USER_PASSWORD,
+            q::BOB_DISPLAY_NAME,
+            q::BOB_OBJECT_ID,
+        );
+        bob.given_name = Some("Bob".to_owned());
+        bob.surname = Some("Example".to_owned());
+
+        let mut policy = ConditionalAccessPolicy::require_mfa(q::MFA_POLICY_ID, [q::API_CLIENT_ID]);
+        policy.name = "Require MFA for EditProfileService".to_owned();
+
+        Self {
+            tenant: TenantConfig {
+                subdomain: q::TENANT_SUBDOMAIN.to_owned(),
+                tenant_id: q::TENANT_ID.to_owned(),
+            },
+            server: ServerConfig::default(),
+            lifetimes: Lifetimes::default(),
+            reject_multi_resource_scopes: false,
+            apps: vec![graph, web, api, daemon],
+            users: vec![alice, bob],
+            conditional_access: vec![policy],
+        }
+    }
+
+    /// Parses a TOML configuration and validates it.
+    ///
+    /// # Errors
+    /// [`Error::ParseConfig`] or [`Error::InvalidConfig`].
+    pub fn from_toml_str(toml: &str) -> Result<Self, Error> {
+        let config: Self = toml::from_str(toml).map_err(|e| Error::ParseConfig(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML configuration file.
+    ///
+    /// # Errors
+    /// [`Error::ReadConfig`], [`Error::ParseConfig`] or [`Error::InvalidConfig`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(Error::ReadConfig)?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Serializes to TOML (secrets included: this is a development configuration).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the value cannot be represented in TOML.
+    pub fn to_toml_string(&self) -> Result<String, Error> {
+        toml::to_string_pretty(self)
+            .map_err(|e| Error::InvalidConfig(format!("cannot serialize: {e}")))
+    }
+
+    /// The app registration with this client id.
+    pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The app registration with this client id, for changes before [`crate::DevTenant::start`].
+    ///
+    /// ```
+    /// use dev_tenant::{quickstart, Config};
+    /// let mut config = Config::quickstart();
+    /// config.app_mut(quickstart::DAEMON_CLIENT_ID).unwrap().certificates.push("-----BEGIN CERTIFICATE-----...".into());
+    /// ```
+    pub fn app_mut(&mut self, client_id: &str) -> Option<&mut AppRegistration> {
+        self.apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// Checks ids and references.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first problem.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if self.tenant.subdomain.is_empty() || self.tenant.subdomain.contains(['/', '.', ' ']) {
+            return bad("tenant.subdomain must be a single DNS label".to_owned());
+        }
+        if uuid::Uuid::parse_str(&self.tenant.tenant_id).is_err() {
+            return bad("tenant.tenant_id must be a GUID".to_owned());
+        }
+        if self.lifetimes.access_token_secs == 0 || self.lifetimes.code_secs == 0 {
+            return bad("lifetimes must be positive".to_owned());
+        }
+        for (i, app) in self.apps.iter().enumerate() {
+            if app.client_id.is_empty() || app.client_id.contains(['/', ' ']) {
+                return bad(format!(
+                    "app {:?}: client_id must be a GUID-like id",
+                    app.name
+                ));
+            }
+            if self.apps[..i]
+                .iter()
+                .any(|a| a.client_id.eq_ignore_ascii_case(&app.client_id))
+            {
+                return bad(format!("duplicate app client_id {}", app.client_id));
+            }
+            for uri in app
+                .redirect_uris
+                .iter()
+                .chain(&app.post_logout_redirect_uris)
+            {
+                if url::Url::parse(uri).is_err() {
+                    return bad(format!("app {:?}: invalid URI {uri:?}", app.name));
+                }
+            }
+            for p in &app.delegated_permissions {
+                if self.resource(&p.resource).is_none() {
+                    return bad(format!(
+                        "app {:?}: unknown resource {:?}",
+                        app.name, p.resource
+                    ));
+                }
+            }
+            for p in &app.application_permissions {
+                if self.resource(&p.resource).is_none() {
+                    return bad(format!(
+                        "app {:?}: unknown resource {:?}",
+                        app.name, p.resource
+                    ));
+                }
+            }
+            for pem in &app.certificates {
+                if crate::keys::public_key_from_pem(pem).is_err() {
+                    return bad(format!(
+                        "app {:?}: unreadable certificate or public key",
+                        app.name
+                    ));
+                }
+            }
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if !u.email.contains('@') {
+                return bad(format!("user {:?}: email must contain '@'", u.email));
+            }
+            if self.users[..i]
+                .iter()
+                .any(|o| o.email.eq_ignore_ascii_case(&u.email) || o.object_id == u.object_id)
+            {
+                return bad(format!("duplicate user {:?}", u.email));
+            }
+        }
+        for p in &self.conditional_access {
+            for r in &p.resources {
+                if self.resource(r).is_none() {
+                    return bad(format!("policy {}: unknown resource {r:?}", p.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The app registration a resource identifier names: client id, identifier URI or
+    /// `api://{client-id}`, compared case-insensitively.
+    pub(crate) fn resource(&self, id: &str) -> Option<&AppRegistration> {
+        let id = id.trim_end_matches('/');
+        self.apps.iter().find(|a| {
+            a.client_id.eq_ignore_ascii_case(id)
+                || a.identifier_uris
+                    .iter()
+                    .any(|u| u.trim_end_matches('/').eq_ignore_ascii_case(id))
+                || id.len() > 6
+                    && id[..6].eq_ignore_ascii_case("api://")
+                    && a.client_id.eq_ignore_ascii_case(&id[6..])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quickstart_is_valid_and_round_trips() {
+        let c = Config::quickstart();
+        c.validate().unwrap();
+        let text = c.to_toml_string().unwrap();
+        let back = Config::from_toml_str(&text).unwrap();
+        assert_eq!(back.to_toml_string().unwrap(), text);
+    }
+
+    #[test]
+    fn shipped_toml_equals_quickstart() {
+        let shipped = include_str!("../dev-tenant.toml");
+        let parsed = Config::from_toml_str(shipped).unwrap();
+        assert_eq!(
+            parsed.to_toml_string().unwrap(),
+            Config::quickstart().to_toml_string().unwrap()
+        );
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("x")), "[redacted]");
+        let c = Config::quickstart();
+        assert!(!format!("{c:?}").contains(quickstart::WEB_APP_CLIENT_SECRET));
+        assert!(!format!("{c:?}").contains(quickstart::USER_PASSWORD));
+    }
+
+    #[test]
+    fn resource_lookup_forms() {
+        let c = Config::quickstart();
+        for id in [
+            quickstart::API_CLIENT_ID,
+            quickstart::API_IDENTIFIER_URI,
+            "API://4D2E6F8A-1B3C-4D5E-8F9A-0B1C2D3E4F5A",
+        ] {
+            assert_eq!(
+                c.resource(id).unwrap().client_id,
+                quickstart::API_CLIENT_ID,
+                "{id}"
+            );
+        }
+        assert_eq!(
+            c.resource("https://graph.microsoft.com/")
+                .unwrap()
+                .client_id,
+            quickstart::GRAPH_APP_ID
+        );
+        assert!(c.resource("https://example.com").is_none());
+    }
+
+    #[test]
+    fn validation_rejects_bad_values() {
+        let mut c = Config::quickstart();
+        c.tenant.tenant_id = "nope".into();
+        assert!(c.validate().is_err());
+        let mut c = Config::quickstart();
+        c.conditional_access[0]
+            .resources
+            .push("https://unknown".into());
+        assert!(c.validate().is_err());
+        assert!(Config::from_toml_str("tenant = 1").is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! `grant_type=authorization_code` with PKCE (RFC 6749 section 4.1.3, RFC 7636 section 4.6).
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::{UserIssue, issue_user_tokens};
+use crate::client_auth::authenticate;
+use crate::errors::EntraError;
+use crate::parse::Params;
+use crate::state::{Tenant, sha256_b64};
+
+pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
+    let client = authenticate(t, headers, p)?;
+    let code = p
+        .non_empty("code")
+        .ok_or_else(|| EntraError::missing("code"))?;
+    let verifier = p
+        .non_empty("code_verifier")
+        .ok_or_else(|| EntraError::missing("code_verifier"))?;
+    let now = crate::time::now();
+    let record = {
+        let mut store = t.store();
+        let record = store.codes.remove(code);
+        match &record {
+            Some(r) => {
+                // Single use: remembered so a second attempt gets AADSTS54005.
+                store
+                    .redeemed_codes
+                    .insert(code.to_owned(), r.expires_at + 3600);
+            }
+            None if store.redeemed_codes.contains_key(code) => {
+                return Err(EntraError::invalid_grant(
+                    54005,
+                    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                ));
+            }
+            None => {}
+        }
+        record.ok_or_else(|| {
+            EntraError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        })?
+    };
+    if record.expires_at <= now {
+        return Err(EntraError::invalid_grant(
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        ));
+    }
+    if !record.client_id.eq_ignore_ascii_case(&client.app.client_id) {
+        return Err(EntraError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed: the code was issued to another client.",
+        ));
+    }
+    if p.get("redirect_uri")
+        .is_some_and(|r| r != record.redirect_uri)
+    {
+        return Err(EntraError::invalid_grant(
+            500112,
+            "The reply address does not match the reply address provided when requesting the authorization code.",
+        ));
+    }
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        return Err(EntraError::invalid_grant(
+            501491,
+            "Invalid size of Code_Verifier: it must be 43 to 128 unreserved characters.",
+        ));
+    }
+    if sha256_b64(verifier.as_bytes()) != record.code_challenge {
+        return Err(EntraError::invalid_grant(
+            50148,
+            "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
+        ));
+    }
+    let scope = p.non_empty("scope").unwrap_or(&record.scope);
+    let claims = super::claims_param(p)?;
+    let xms_cc = if claims.xms_cc.is_empty() {
+        record.xms_cc.clone()
+    } else {
+        claims.xms_cc.clone()
+    };
+    super::check_claims_demands(t, &claims, record.mfa, record.auth_time, scope)?;
+    issue_user_tokens(
+        t,
+        &UserIssue {
+            client: client.app,
+            client_auth: client.auth,
+            user_oid: &record.user_oid,
+            scope,
+            mfa: record.mfa,
+            auth_time: record.auth_time,
+            xms_cc,
+            nonce: record.nonce.as_deref(),
+            enforce_ca: true,
+            lifetime: t.config.lifetimes.access_token_secs,
+        },
+    )
+}

@@ -1,0 +1,293 @@
+//! Microsoft Graph `GET`/`PATCH /v1.0/me` (Microsoft Graph: "Get user", "Update user"), with
+//! Graph's error envelope and the CAE claims challenge for revoked users.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::errors::{GraphError, json_headers};
+use crate::parse::Jwt;
+use crate::state::{Tenant, VerifyError};
+use crate::tokens::seq_from_uti;
+
+const MAX_PROPERTY_LEN: usize = 256;
+
+/// Verifies the bearer token for Graph and returns its claims, or Graph's 401.
+fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+    let jwt = t.verify_own(token).map_err(|e| {
+        GraphError::unauthenticated(match e {
+            VerifyError::Malformed => "IDX14100: JWT is not well formed.",
+            VerifyError::Signature => "Access token validation failure: invalid signature.",
+            VerifyError::Issuer => "Access token validation failure: invalid issuer.",
+            VerifyError::Expired => "Lifetime validation failed, the token is expired.",
+            VerifyError::NotYetValid => "Lifetime validation failed, the token is not yet valid.",
+        })
+    })?;
+    let graph = t.config.resource(crate::quickstart::GRAPH_RESOURCE);
+    let aud = jwt.str_claim("aud").unwrap_or_default();
+    let aud_ok = aud.eq_ignore_ascii_case(crate::quickstart::GRAPH_APP_ID)
+        || aud.eq_ignore_ascii_case(crate::quickstart::GRAPH_RESOURCE)
+        || graph.is_some_and(|g| g.client_id.eq_ignore_ascii_case(aud));
+    if !aud_ok {
+        return Err(GraphError::unauthenticated(
+            "Access token validation failure. Invalid audience.",
+        ));
+    }
+    Ok(jwt)
+}
+
+/// The CAE challenge when the user was revoked after the token was issued and the client
+/// declared the `cp1` capability (Microsoft identity platform: "Continuous access evaluation").
+fn cae_challenge(t: &Tenant, jwt: &Jwt, oid: &str) -> Option<GraphError> {
+    let cp1 = jwt
+        .claims
+        .get("xms_cc")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .any(|c| c.eq_ignore_ascii_case("cp1"))
+        });
+    if !cp1 {
+        return None;
+    }
+    let revocation = match jwt.str_claim("uti").and_then(seq_from_uti) {
+        Some(seq) => t.store().revoked(oid, seq),
+        None => {
+            let iat = jwt.time_claim("iat").unwrap_or(0);
+            t.store()
+                .revocations
+                .get(&oid.to_ascii_lowercase())
+                .copied()
+                .filter(|r| iat < r.at)
+        }
+    }?;
+    let claims =
+        json!({"access_token": {"nbf": {"essential": true, "value": revocation.at.to_string()}}})
+            .to_string();
+    let claims = base64::engine::general_purpose::STANDARD.encode(claims);
+    let mut e = GraphError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp",
+    );
+    e.www_authenticate = Some(format!(
+        "Bearer realm=\"\", authorization_uri=\"{}oauth2/v2.0/authorize\", client_id=\"{}\", error=\"insufficient_claims\", claims=\"{claims}\"",
+        t.authority(),
+        crate::quickstart::GRAPH_APP_ID
+    ));
+    Some(e)
+}
+
+/// Checks a delegated token with one of `scopes` and returns the user's object id.
+fn authorize(t: &Tenant, headers: &HeaderMap, scopes: &[&str]) -> Result<String, GraphError> {
+    let jwt = authenticate(t, headers)?;
+    let scp = jwt.str_claim("scp");
+    let Some(scp) = scp else {
+        if jwt.claims.contains_key("roles") || jwt.str_claim("idtyp") == Some("app") {
+            return Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "/me request is only valid with delegated authentication flow.",
+            ));
+        }
+        return Err(GraphError::forbidden());
+    };
+    let oid = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    if let Some(challenge) = cae_challenge(t, &jwt, &oid) {
+        return Err(challenge);
+    }
+    if !scp
+        .split(' ')
+        .any(|s| scopes.iter().any(|want| s.eq_ignore_ascii_case(want)))
+    {
+        return Err(GraphError::forbidden());
+    }
+    Ok(oid)
+}
+
+fn profile_json(p: &crate::UserProfile) -> Value {
+    json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+        "businessPhones": [],
+        "displayName": p.display_name,
+        "givenName": p.given_name,
+        "jobTitle": null,
+        "mail": p.mail,
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": null,
+        "surname": p.surname,
+        "userPrincipalName": p.user_principal_name,
+        "id": p.id,
+    })
+}
+
+/// GET `/v1.0/me`.
+pub(crate) async fn get_me(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> Response {
+    let oid = match authorize(
+        &t,
+        &headers,
+        &[
+            "User.Read",
+            "User.ReadWrite",
+            "User.ReadBasic.All",
+            "User.Read.All",
+        ],
+    ) {
+        Ok(oid) => oid,
+        Err(e) => return e.into_response(),
+    };
+    let profile = t.store().user_by_oid(&oid).map(|u| u.profile.clone());
+    match profile {
+        Some(p) => (StatusCode::OK, json_headers(), profile_json(&p).to_string()).into_response(),
+        None => GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{oid}' does not exist or one of its queried reference-property objects are not present."))
+            .into_response(),
+    }
+}
+
+/// The validated changes of a `PATCH /v1.0/me` body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProfilePatch {
+    pub(crate) display_name: Option<String>,
+    pub(crate) given_name: Option<Option<String>>,
+    pub(crate) surname: Option<Option<String>>,
+}
+
+/// Validates a PATCH body: a JSON object with only `displayName` (non-empty string),
+/// `givenName` and `surname` (string or null), each at most 256 characters.
+pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."))?;
+    let Value::Object(map) = value else {
+        return Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "The request payload must be a JSON object.",
+        ));
+    };
+    let mut patch = ProfilePatch::default();
+    let text = |map: &Map<String, Value>,
+                k: &str,
+                nullable: bool|
+     -> Result<Option<Option<String>>, GraphError> {
+        let invalid = || {
+            GraphError::bad_request(format!(
+                "Invalid value specified for property '{k}' of resource 'User'."
+            ))
+        };
+        match map.get(k) {
+            None => Ok(None),
+            Some(Value::Null) if nullable => Ok(Some(None)),
+            Some(Value::String(s))
+                if s.chars().count() <= MAX_PROPERTY_LEN && (nullable || !s.trim().is_empty()) =>
+            {
+                Ok(Some(Some(s.clone())))
+            }
+            Some(_) => Err(invalid()),
+        }
+    };
+    for key in map.keys() {
+        if !matches!(key.as_str(), "displayName" | "givenName" | "surname") {
+            return Err(GraphError::bad_request(format!(
+                "Property '{key}' does not exist as a declared property or extension property."
+            )));
+        }
+    }
+    patch.display_name = text(&map, "displayName", false)?.flatten();
+    patch.given_name = text(&map, "givenName", true)?;
+    patch.surname = text(&map, "surname", true)?;
+    Ok(patch)
+}
+
+/// PATCH `/v1.0/me`: needs `User.ReadWrite`; answers 204.
+pub(crate) async fn patch_me(
+    State(t): State<Arc<Tenant>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let oid = match authorize(&t, &headers, &["User.ReadWrite", "User.ReadWrite.All"]) {
+        Ok(oid) => oid,
+        Err(e) => return e.into_response(),
+    };
+    let patch = match parse_patch(&body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut store = t.store();
+    let Some(user) = store
+        .users
+        .iter_mut()
+        .find(|u| u.profile.id.eq_ignore_ascii_case(&oid))
+    else {
+        return GraphError::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            format!("Resource '{oid}' does not exist."),
+        )
+        .into_response();
+    };
+    if let Some(v) = patch.display_name {
+        user.profile.display_name = v;
+    }
+    if let Some(v) = patch.given_name {
+        user.profile.given_name = v;
+    }
+    if let Some(v) = patch.surname {
+        user.profile.surname = v;
+    }
+    tracing::info!(user = %user.profile.mail, "Graph profile updated");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_table() {
+        let ok = |b: &str| parse_patch(b.as_bytes()).unwrap();
+        let bad = |b: &str| parse_patch(b.as_bytes()).unwrap_err().status;
+        assert_eq!(
+            ok(r#"{"displayName":"A"}"#).display_name.as_deref(),
+            Some("A")
+        );
+        assert_eq!(ok(r#"{"givenName":null}"#).given_name, Some(None));
+        assert_eq!(ok("{}"), ProfilePatch::default());
+        let long = "x".repeat(257);
+        for body in [
+            "",
+            "[]",
+            "nul",
+            r#"{"displayName":""}"#,
+            r#"{"displayName":"  "}"#,
+            r#"{"displayName":null}"#,
+            r#"{"displayName":5}"#,
+            r#"{"surname":["a"]}"#,
+            r#"{"jobTitle":"x"}"#,
+            &format!(r#"{{"surname":"{long}"}}"#),
+        ] {
+            assert_eq!(bad(body), StatusCode::BAD_REQUEST, "{body}");
+        }
+        let max = "é".repeat(256);
+        assert_eq!(
+            ok(&format!(r#"{{"surname":"{max}"}}"#)).surname,
+            Some(Some(max))
+        );
+    }
+}
