@@ -19,13 +19,23 @@ const ASSERTION_LIFETIME_SECS: u64 = 300;
 /// Sign a new assertion when the cached one has less than this left, so it cannot expire while
 /// the request is in flight (or being retried).
 const ASSERTION_RENEW_BEFORE_SECS: u64 = 60;
+/// Tolerated clock difference when checking the certificate's `notBefore`.
+const NOT_BEFORE_SKEW_SECS: u64 = 300;
 
 /// An RSA certificate credential.
 ///
 /// Loaded from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`, plus one or more
 /// `CERTIFICATE` blocks, leaf first) or DER. Each token request carries a JWT signed with the
 /// key (`private_key_jwt`, RFC 7523) whose header names the certificate by its SHA-256
-/// thumbprint (`x5t#S256`). The JWT is reused until shortly before it expires.
+/// thumbprint (`x5t#S256`).
+///
+/// Each token request gets a freshly signed assertion with a new `jti` by default, because
+/// RFC 7523 §3 lets the server reject a replayed `jti`. With
+/// [`reuse_assertions`](Self::reuse_assertions) an assertion is cached per token endpoint and
+/// re-signed a minute before it expires, as msal-node does.
+///
+/// An expired (or not yet valid) certificate is refused locally, before any request, with a
+/// clear [`Error::Credential`].
 ///
 /// `Debug` shows the thumbprint but never the key.
 ///
@@ -44,7 +54,10 @@ pub struct Certificate {
     chain: Vec<Vec<u8>>,
     thumbprint_sha256: String,
     send_x5c: bool,
+    reuse: bool,
     algorithm: SigningAlgorithm,
+    /// `notBefore` and `notAfter` in Unix seconds, when the certificate could be read.
+    validity: Option<(u64, u64)>,
     cached: Mutex<Option<CachedAssertion>>,
 }
 
@@ -117,10 +130,13 @@ impl Certificate {
             ));
         }
         let thumbprint_sha256 = URL_SAFE_NO_PAD.encode(digest(&SHA256, leaf));
+        let validity = validity(leaf);
         Ok(Self {
             key,
             chain,
             thumbprint_sha256,
+            validity,
+            reuse: false,
             send_x5c: false,
             algorithm: SigningAlgorithm::default(),
             cached: Mutex::new(None),
@@ -133,6 +149,27 @@ impl Certificate {
     pub fn with_x5c(mut self, send: bool) -> Self {
         self.send_x5c = send;
         self
+    }
+
+    /// Reuses a signed assertion for later token requests until a minute before it expires
+    /// (default off: a fresh assertion, with a new `jti`, per token request).
+    #[must_use]
+    pub fn reuse_assertions(mut self, reuse: bool) -> Self {
+        self.reuse = reuse;
+        self
+    }
+
+    /// When the certificate expires (its `notAfter`), if it could be read.
+    ///
+    /// ```no_run
+    /// # let certificate: msal_lite::Certificate = todo!();
+    /// if let Some(not_after) = certificate.not_after() {
+    ///     println!("renew the certificate before {not_after:?}");
+    /// }
+    /// ```
+    pub fn not_after(&self) -> Option<std::time::SystemTime> {
+        self.validity
+            .map(|(_, not_after)| crate::time::from_unix_seconds(not_after))
     }
 
     /// The signing algorithm (default PS256).
@@ -160,6 +197,17 @@ impl Certificate {
         audience: &str,
         now: u64,
     ) -> Result<std::sync::Arc<str>, Error> {
+        if let Some((not_before, not_after)) = self.validity {
+            if now > not_after {
+                return Err(Error::credential("the certificate has expired"));
+            }
+            if now.saturating_add(NOT_BEFORE_SKEW_SECS) < not_before {
+                return Err(Error::credential("the certificate is not valid yet"));
+            }
+        }
+        if !self.reuse {
+            return Ok(self.sign(client_id, audience, now)?.into());
+        }
         // A poisoned lock only means another thread panicked while signing; the cache slot is
         // still a valid Option, so keep using it.
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
@@ -214,6 +262,96 @@ impl fmt::Debug for Certificate {
     }
 }
 
+/// One DER element: (tag, contents, rest).
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        rest = &rest[n..];
+        len
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// `notBefore` and `notAfter` of an X.509 certificate (RFC 5280 §4.1.2.5), in Unix seconds.
+fn validity(der: &[u8]) -> Option<(u64, u64)> {
+    let (0x30, certificate, _) = der_next(der)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = der_next(certificate)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    if rest.first() == Some(&0xa0) {
+        rest = der_next(rest)?.2; // explicit version
+    }
+    rest = der_next(rest)?.2; // serialNumber
+    rest = der_next(rest)?.2; // signature
+    rest = der_next(rest)?.2; // issuer
+    let (0x30, validity, _) = der_next(rest)? else {
+        return None;
+    };
+    let (tag, not_before, rest) = der_next(validity)?;
+    let not_before = asn1_time(tag, not_before)?;
+    let (tag, not_after, _) = der_next(rest)?;
+    Some((not_before, asn1_time(tag, not_after)?))
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) as Unix seconds
+/// (RFC 5280 §4.1.2.5.1 and §4.1.2.5.2).
+fn asn1_time(tag: u8, value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?.strip_suffix('Z')?;
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (year, rest) = match (tag, text.len()) {
+        (0x17, 12) => {
+            let yy: u64 = text[..2].parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        (0x18, 14) => (text[..4].parse().ok()?, &text[4..]),
+        _ => return None,
+    };
+    let field = |i: usize| rest[i..i + 2].parse::<u64>().ok();
+    let (month, day, hour, minute, second) =
+        (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm); `None`
+/// before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = y / 400;
+    let yoe = y % 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
 /// Splits PEM text into `(label, der)` blocks (RFC 7468), ignoring text between blocks.
 fn pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let mut blocks = Vec::new();
@@ -250,6 +388,8 @@ pub(crate) mod tests {
 
     use super::*;
 
+    const T0: u64 = 1_700_000_000;
+
     /// A fresh self-signed RSA certificate: (certificate PEM, PKCS#8 key PEM).
     pub(crate) fn test_certificate() -> (String, String) {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
@@ -280,9 +420,10 @@ pub(crate) mod tests {
             let cert = Certificate::from_pem(&cert_pem, &key_pem)
                 .unwrap()
                 .with_algorithm(algorithm)
-                .with_x5c(true);
+                .with_x5c(true)
+                .reuse_assertions(true);
             let aud = "https://login.microsoftonline.com/tid/oauth2/v2.0/token";
-            let jwt = cert.assertion("client", aud, 1_000).unwrap();
+            let jwt = cert.assertion("client", aud, T0).unwrap();
             let parts: Vec<&str> = jwt.split('.').collect();
             assert_eq!(parts.len(), 3);
             let header = decode_part(parts[0]);
@@ -294,8 +435,8 @@ pub(crate) mod tests {
             assert_eq!(claims["aud"], aud);
             assert_eq!(claims["iss"], "client");
             assert_eq!(claims["sub"], "client");
-            assert_eq!(claims["nbf"], 1_000);
-            assert_eq!(claims["exp"], 1_000 + ASSERTION_LIFETIME_SECS);
+            assert_eq!(claims["nbf"], T0);
+            assert_eq!(claims["exp"], T0 + ASSERTION_LIFETIME_SECS);
             assert!(claims["jti"].as_str().unwrap().len() == 36);
             let public = cert.key.public_key().as_ref().to_vec();
             UnparsedPublicKey::new(verifier, public)
@@ -306,28 +447,76 @@ pub(crate) mod tests {
                 .expect("signature verifies");
 
             // Reused while fresh, re-signed near expiry and for another audience.
-            assert_eq!(cert.assertion("client", aud, 1_100).unwrap(), jwt);
+            assert_eq!(cert.assertion("client", aud, T0 + 100).unwrap(), jwt);
             let renewed = cert
                 .assertion(
                     "client",
                     aud,
-                    1_000 + ASSERTION_LIFETIME_SECS - ASSERTION_RENEW_BEFORE_SECS,
+                    T0 + ASSERTION_LIFETIME_SECS - ASSERTION_RENEW_BEFORE_SECS,
                 )
                 .unwrap();
             assert_ne!(renewed, jwt);
             assert_ne!(
-                cert.assertion("client", "https://other/token", 1_000)
-                    .unwrap(),
+                cert.assertion("client", "https://other/token", T0).unwrap(),
                 renewed
             );
         }
     }
 
     #[test]
+    fn fresh_assertion_per_request_by_default() {
+        let (cert_pem, key_pem) = test_certificate();
+        let cert = Certificate::from_pem(&cert_pem, &key_pem).unwrap();
+        let a = cert.assertion("c", "https://a/token", T0).unwrap();
+        let b = cert.assertion("c", "https://a/token", T0).unwrap();
+        assert_ne!(a, b, "a new jti each time");
+    }
+
+    #[test]
+    fn validity_is_read_and_enforced() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["expired".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 6, 30);
+        let cert = params.self_signed(&key).unwrap();
+        let cert = Certificate::from_pem(&cert.pem(), &key.serialize_pem()).unwrap();
+        // 2020-01-01T00:00:00Z and 2021-06-30T00:00:00Z.
+        assert_eq!(cert.validity, Some((1_577_836_800, 1_625_011_200)));
+        let e = cert
+            .assertion("c", "https://a/token", 1_700_000_000)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid credential: the certificate has expired"
+        );
+        let e = cert
+            .assertion("c", "https://a/token", 1_500_000_000)
+            .unwrap_err();
+        assert!(e.to_string().contains("not valid yet"));
+        assert!(
+            cert.assertion("c", "https://a/token", 1_600_000_000)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn asn1_times() {
+        assert_eq!(asn1_time(0x17, b"700101000000Z"), Some(0));
+        assert_eq!(asn1_time(0x17, b"491231235959Z"), Some(2_524_607_999));
+        assert_eq!(asn1_time(0x18, b"20000229120000Z"), Some(951_825_600));
+        assert_eq!(asn1_time(0x18, b"19691231235959Z"), None);
+        assert_eq!(asn1_time(0x17, b"7001010000Z"), None);
+        assert_eq!(asn1_time(0x17, b"701301000000Z"), None);
+        assert_eq!(asn1_time(0x17, "70010100000\u{e9}Z".as_bytes()), None);
+        assert_eq!(validity(b"\x30\x84\xff\xff\xff\xff"), None);
+        assert_eq!(validity(&[]), None);
+    }
+
+    #[test]
     fn no_x5c_by_default() {
         let (cert_pem, key_pem) = test_certificate();
         let cert = Certificate::from_pem(&cert_pem, &key_pem).unwrap();
-        let jwt = cert.assertion("c", "https://a/token", 5).unwrap();
+        let jwt = cert.assertion("c", "https://a/token", T0).unwrap();
         let header = decode_part(jwt.split('.').next().unwrap());
         assert!(header.get("x5c").is_none());
         assert_eq!(header["alg"], "PS256");

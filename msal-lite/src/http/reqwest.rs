@@ -136,6 +136,27 @@ impl ReqwestHttpClientBuilder {
         self
     }
 
+    /// Trusts one more root certificate given as PEM (e.g. the dev tenant's
+    /// `ca_certificate_pem()`).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("dev-tenant-ca.pem")?;
+    /// let transport = msal_lite::http::ReqwestHttpClient::builder()
+    ///     .add_root_certificate_pem(&pem)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        match reqwest::Certificate::from_pem(pem) {
+            Ok(cert) => self.root_certificates.push(cert),
+            Err(_) => {
+                self.error
+                    .get_or_insert(Error::config("the root certificate is not valid PEM"));
+            }
+        }
+        self
+    }
+
     /// Builds the transport.
     pub fn build(self) -> Result<ReqwestHttpClient, Error> {
         if let Some(error) = self.error {
