@@ -56,12 +56,11 @@ async fn loopback_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, Response> {
+fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| bad(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 async fn requests(State(t): State<Arc<Tenant>>) -> Response {
@@ -82,7 +81,7 @@ struct RotateBody {
 async fn rotate_keys(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
     let body: RotateBody = match json_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(m) => return bad(StatusCode::BAD_REQUEST, &m),
     };
     match crate::handle::rotate(&t, Duration::from_secs(body.grace_secs)) {
         Ok(kid) => reply(
@@ -103,7 +102,7 @@ struct RevokeBody {
 async fn revoke(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
     let body: RevokeBody = match json_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(m) => return bad(StatusCode::BAD_REQUEST, &m),
     };
     match crate::handle::revoke(&t, &body.user) {
         Some(at) => reply(StatusCode::OK, json!({"user": body.user, "revoked_at": at})),

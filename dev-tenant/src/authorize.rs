@@ -132,10 +132,12 @@ pub(crate) async fn authorize(
     };
     let request = match validate(&t, &tenant, &params) {
         Ok(r) => r,
-        Err(Reject::Page(status, code, message)) => return bad_page(status, code, &message),
-        Err(Reject::Redirect(redirect_uri, mode, state, error)) => {
-            return error_redirect(&redirect_uri, mode, state.as_deref(), &error);
-        }
+        Err(reject) => match *reject {
+            Reject::Page(status, code, message) => return bad_page(status, code, &message),
+            Reject::Redirect(redirect_uri, mode, state, error) => {
+                return error_redirect(&redirect_uri, mode, state.as_deref(), &error);
+            }
+        },
     };
     let sid = session_id(&t, &headers);
     let now = crate::time::now();
@@ -225,8 +227,8 @@ enum Reject {
     Redirect(String, ResponseMode, Option<String>, EntraError),
 }
 
-fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Reject> {
-    let page = |code: u32, m: String| Reject::Page(StatusCode::BAD_REQUEST, code, m);
+fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Box<Reject>> {
+    let page = |code: u32, m: String| Box::new(Reject::Page(StatusCode::BAD_REQUEST, code, m));
     let client_id = p.non_empty("client_id").ok_or_else(|| {
         page(
             900144,
@@ -269,7 +271,12 @@ fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Reject>
         Some(other) => Err(other.to_owned()),
     };
     let redirect = |mode: ResponseMode, e: EntraError| {
-        Reject::Redirect(redirect_uri.to_owned(), mode, state.clone(), e)
+        Box::new(Reject::Redirect(
+            redirect_uri.to_owned(),
+            mode,
+            state.clone(),
+            e,
+        ))
     };
     let response_mode = mode.map_err(|m| {
         redirect(

@@ -44,13 +44,13 @@ pub(crate) fn authenticate<'a>(
         .or(basic.as_ref().map(|(id, _)| id.as_str()))
         .or(assertion_claims.as_ref().and_then(|j| j.str_claim("iss")))
         .ok_or_else(|| EntraError::missing("client_id"))?;
-    if let Some((basic_id, _)) = &basic {
-        if !basic_id.eq_ignore_ascii_case(client_id) {
-            return Err(EntraError::invalid_client(
-                700021,
-                "The client_id in the Authorization header does not match the client_id parameter.",
-            ));
-        }
+    if let Some((basic_id, _)) = &basic
+        && !basic_id.eq_ignore_ascii_case(client_id)
+    {
+        return Err(EntraError::invalid_client(
+            700021,
+            "The client_id in the Authorization header does not match the client_id parameter.",
+        ));
     }
     let app = t
         .app(client_id)

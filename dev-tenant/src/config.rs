@@ -222,7 +222,7 @@ pub struct Lifetimes {
     /// Refresh token lifetime.
     #[serde(default = "default_refresh")]
     pub refresh_token_secs: u64,
-    /// Authorization code lifetime.
+    /// Authorization code lifetime; 0 makes codes expire at once (to test expiry).
     #[serde(default = "default_code")]
     pub code_secs: u64,
 }
@@ -574,8 +574,8 @@ impl Config {
         if uuid::Uuid::parse_str(&self.tenant.tenant_id).is_err() {
             return bad("tenant.tenant_id must be a GUID".to_owned());
         }
-        if self.lifetimes.access_token_secs == 0 || self.lifetimes.code_secs == 0 {
-            return bad("lifetimes must be positive".to_owned());
+        if self.lifetimes.access_token_secs == 0 || self.lifetimes.refresh_token_secs == 0 {
+            return bad("token lifetimes must be positive".to_owned());
         }
         for (i, app) in self.apps.iter().enumerate() {
             if app.client_id.is_empty() || app.client_id.contains(['/', ' ']) {

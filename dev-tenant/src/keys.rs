@@ -212,7 +212,9 @@ fn pem_decode(pem: &str) -> Option<(String, Vec<u8>)> {
 }
 
 /// One DER TLV: (tag, whole element, content, rest).
-fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn der_next(input: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, rest) = input.split_first()?;
     let (&len0, mut rest) = rest.split_first()?;
     let len = if len0 < 0x80 {

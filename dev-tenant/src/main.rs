@@ -1,6 +1,11 @@
 //! `cargo run -p dev-tenant -- --config dev-tenant.toml [--port N] [--https-cert-out PATH]`
 //!
 //! Runs a local Entra External ID tenant and Graph `/v1.0/me` until Ctrl-C.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool prints its banner and errors"
+)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

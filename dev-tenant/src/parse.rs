@@ -327,7 +327,8 @@ mod tests {
 
     #[test]
     fn form_table() {
-        let cases: &[(&[u8], Option<&[(&str, &str)]>)] = &[
+        type Case<'a> = (&'a [u8], Option<&'a [(&'a str, &'a str)]>);
+        let cases: &[Case<'_>] = &[
             (b"", Some(&[])),
             (b"a=1&b=2", Some(&[("a", "1"), ("b", "2")])),
             (b"a=%41%4a+b", Some(&[("a", "AJ b")])),

@@ -151,7 +151,20 @@ async fn handle(
                 HeaderValue::from(bytes.len().max(2)),
             );
             let half = bytes.slice(..bytes.len() / 2);
-            Ok(Response::from_parts(parts, Body::from(half)))
+            // A stream has no exact size hint, so hyper trusts the header (a sized body that
+            // disagrees with Content-Length trips a debug assertion in hyper).
+            // The pause after the first chunk lets hyper flush the head and the half body
+            // before it notices the short body and closes the connection.
+            let stream = futures_util::stream::unfold(Some(half), |chunk| async move {
+                match chunk {
+                    Some(bytes) => Some((Ok::<_, std::convert::Infallible>(bytes), None)),
+                    None => {
+                        tokio::task::yield_now().await;
+                        None
+                    }
+                }
+            });
+            Ok(Response::from_parts(parts, Body::from_stream(stream)))
         }
         FaultKind::DropConnection => Err(DropConnection),
     }

@@ -72,15 +72,15 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
             "Assertion is not a user token: the on-behalf-of flow needs a delegated (user) access token.",
         ));
     }
-    if let Some(seq) = jwt.str_claim("uti").and_then(seq_from_uti) {
-        if t.store().revoked(&oid, seq).is_some() {
-            let mut e = EntraError::invalid_grant(
-                50173,
-                "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
-            );
-            e.suberror = Some("bad_token");
-            return Err(e);
-        }
+    if let Some(seq) = jwt.str_claim("uti").and_then(seq_from_uti)
+        && t.store().revoked(&oid, seq).is_some()
+    {
+        let mut e = EntraError::invalid_grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+        );
+        e.suberror = Some("bad_token");
+        return Err(e);
     }
     let mfa = jwt
         .claims

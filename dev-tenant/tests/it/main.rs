@@ -1,0 +1,15 @@
+//! Integration tests: a real dev tenant on an ephemeral loopback port, driven over HTTP.
+
+mod admin;
+mod authorization_code;
+mod bad_input;
+mod client_credentials;
+mod common;
+mod discovery;
+mod faults;
+mod graph;
+mod https;
+mod keys;
+mod on_behalf_of;
+mod refresh;
+mod revocation;
