@@ -17,7 +17,10 @@ type C = (
     &'static [(&'static str, &'static str)],
 );
 
-fn ok(challenges: &[C]) -> Result<Vec<Challenge>, ChallengeError> {
+/// What a table row expects from the parser.
+type Parsed = Result<Vec<Challenge>, ChallengeError>;
+
+fn ok(challenges: &[C]) -> Parsed {
     Ok(challenges
         .iter()
         .map(|(scheme, token68, params)| {
@@ -39,7 +42,7 @@ const GRAPH_CAE: &str = r#"Bearer realm="", authorization_uri="https://login.mic
 fn table() {
     use ChallengeError as E;
     let mib = "a".repeat(1 << 20);
-    let rows: Vec<(&str, &str, Result<Vec<Challenge>, ChallengeError>)> = vec![
+    let rows: Vec<(&str, &str, Parsed)> = vec![
         // --- empty lists (RFC 7230 §7: empty elements are ignored) ---
         ("empty header", "", ok(&[])),
         ("only whitespace", " \t  ", ok(&[])),
@@ -661,7 +664,7 @@ fn header_map_parses_every_value_in_order_and_skips_non_utf8() {
 #[test]
 fn header_map_total_is_capped() {
     let mut headers = HeaderMap::new();
-    let half = vec!["Basic"; MAX_CHALLENGES / 2 + 1].join(", ");
+    let half = ["Basic"; MAX_CHALLENGES / 2 + 1].join(", ");
     headers.append(WWW_AUTHENTICATE, HeaderValue::from_str(&half).unwrap());
     headers.append(WWW_AUTHENTICATE, HeaderValue::from_str(&half).unwrap());
     assert_eq!(
