@@ -224,10 +224,13 @@ impl DevTenant {
     /// Generates a new signing key; the old one stays in the JWKS (and keeps verifying) for
     /// `grace`, and is removed at once when `grace` is zero. Returns the new `kid`.
     ///
-    /// # Errors
-    /// [`Error::Crypto`] if key generation fails.
-    pub fn rotate_keys(&self, grace: Duration) -> Result<String, Error> {
-        rotate(&self.tenant, grace)
+    /// # Panics
+    /// Only if the crypto library cannot generate an RSA key, which leaves no usable tenant.
+    pub fn rotate_keys(&self, grace: Duration) -> String {
+        match rotate(&self.tenant, grace) {
+            Ok(kid) => kid,
+            Err(e) => panic!("dev tenant: cannot generate a signing key: {e}"),
+        }
     }
 
     /// The `kid` of the current signing key.
@@ -243,14 +246,10 @@ impl DevTenant {
 
     /// Revokes the user's sessions (CAE): SSO sessions end, refresh tokens issued before now
     /// fail with `invalid_grant`, and Graph answers tokens issued before now that carry
-    /// `xms_cc` = `cp1` with a 401 `insufficient_claims` challenge.
-    ///
-    /// # Errors
-    /// [`Error::UnknownUser`].
-    pub fn revoke_user(&self, email: &str) -> Result<(), Error> {
+    /// `xms_cc` = `cp1` with a 401 `insufficient_claims` challenge whose `nbf` is the returned
+    /// Unix time. `None` when no user has this email.
+    pub fn revoke_user(&self, email: &str) -> Option<i64> {
         revoke(&self.tenant, email)
-            .map(|_| ())
-            .ok_or(Error::UnknownUser)
     }
 
     /// The user's current Graph profile.
@@ -280,7 +279,7 @@ impl DevTenant {
     }
 
     /// A delegated access token as the token endpoint would issue it to `client_id` for `user`
-    /// and `scopes` (consent is checked; Conditional Access is not, see [`TokenOptions::mfa`]).
+    /// and `scopes` (consent is checked; Conditional Access is not, see [`TokenOptions::mfa()`]).
     ///
     /// # Errors
     /// [`Error::UnknownUser`], [`Error::UnknownClient`] or [`Error::Rejected`].

@@ -50,7 +50,7 @@ async fn revocation_gives_cae_challenge_and_kills_refresh_tokens() {
         .unwrap();
     assert_eq!(graph_me(&tenant, &cae_token).await.status(), 200);
 
-    tenant.revoke_user(q::ALICE_EMAIL).unwrap();
+    let revoked_at = tenant.revoke_user(q::ALICE_EMAIL).unwrap();
 
     let r = graph_me(&tenant, &cae_token).await;
     assert_eq!(r.status(), 401);
@@ -73,7 +73,7 @@ async fn revocation_gives_cae_challenge_and_kills_refresh_tokens() {
         .parse()
         .unwrap();
     assert_eq!(claims["access_token"]["nbf"]["essential"], true);
-    assert!(nbf > 1_700_000_000);
+    assert_eq!(nbf, revoked_at);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
 
@@ -141,5 +141,5 @@ async fn admin_revoke_endpoint() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    assert!(tenant.revoke_user("nobody@contoso.com").is_err());
+    assert!(tenant.revoke_user("nobody@contoso.com").is_none());
 }
