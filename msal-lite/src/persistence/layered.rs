@@ -310,12 +310,21 @@ impl<L2: CacheStore> Layered<L2> {
                     return Ok(());
                 }
                 SaveOutcome::Conflict { current } => {
-                    let (theirs, version) = match current {
-                        Some(p) => (p.shared_document(), p.version()),
-                        None => (Arc::new(CacheDocument::new()), 0),
-                    };
-                    candidate = Arc::new(CacheDocument::merge_three_way(&base, &ours, &theirs));
-                    expected = version;
+                    match current {
+                        Some(p) => {
+                            let theirs = p.shared_document();
+                            candidate =
+                                Arc::new(CacheDocument::merge_three_way(&base, &ours, &theirs));
+                            expected = p.version();
+                        }
+                        // L2 lost the whole partition (restart without persistence, eviction,
+                        // TTL): deliberately not read as "another writer removed every entry",
+                        // which would drop L1's tokens. Store L1's content as it is.
+                        None => {
+                            candidate = Arc::clone(&ours);
+                            expected = 0;
+                        }
+                    }
                 }
             }
         }

@@ -22,13 +22,17 @@ pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Compare-and-set of one partition. KEYS[1] = the partition's hash, KEYS[2] = the store's
-/// version counter; ARGV = expected version ('' = any), value, TTL seconds. Returns
-/// {1, new_version, false} or {0, current_version, current_value}.
+/// version counter; ARGV = expected version ('' = any), value, TTL seconds, a floor for a
+/// fresh counter. Returns {1, new_version, false} or {0, current_version, current_value}.
+///
+/// The counter starts at the floor (Unix milliseconds × 1000) when absent, so a Redis that
+/// restarted empty does not hand out versions that machines still remember from before.
 const SAVE_SCRIPT: &str = r"
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= cur then
   return {0, cur, redis.call('HGET', KEYS[1], 'data')}
 end
+redis.call('SET', KEYS[2], ARGV[4], 'NX')
 local v = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', v)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
@@ -96,11 +100,24 @@ impl fmt::Debug for RedisStore {
 }
 
 fn classify(e: redis::RedisError) -> PersistenceError {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
+    if e.is_timeout() {
+        PersistenceError::Timeout
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
         PersistenceError::Unavailable(Box::new(e))
     } else {
         PersistenceError::Backend(Box::new(e))
     }
+}
+
+/// Unix milliseconds × 1000: above any version a counter started earlier handed out (at
+/// under 1000 writes per millisecond), and below 2^53 so Lua's doubles hold it exactly.
+fn version_floor() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 1000)
+        });
+    ms.saturating_mul(1000)
 }
 
 impl RedisStore {
@@ -361,6 +378,7 @@ impl RedisStore {
                     .arg(&expected)
                     .arg(value.as_slice())
                     .arg(ttl)
+                    .arg(version_floor())
                     .query_async(&mut conn)
                     .await
                     .map_err(classify)
