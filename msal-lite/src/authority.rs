@@ -650,6 +650,30 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Never panics; an accepted authority ends in `/` and is a fixed point of `parse`.
+        #[test]
+        fn parse_is_total_and_idempotent(input in "(https?://)?[a-zA-Z0-9.:/?#@%\\[\\]-]{0,40}") {
+            if let Ok(a) = Authority::parse(&input) {
+                proptest::prop_assert!(a.as_str().ends_with('/'));
+                let again = Authority::parse(a.as_str()).unwrap();
+                proptest::prop_assert_eq!(again.as_str(), a.as_str());
+                let _ = a.environment();
+            }
+        }
+
+        #[test]
+        fn ciam_hosts_always_get_a_tenant(sub in "[a-z][a-z0-9-]{0,20}", tenant in proptest::option::of("[A-Za-z0-9.-]{1,30}")) {
+            let input = match &tenant {
+                Some(t) => format!("https://{sub}.ciamlogin.com/{t}"),
+                None => format!("https://{sub}.ciamlogin.com"),
+            };
+            let a = Authority::parse(&input).unwrap();
+            let expected = tenant.map_or(format!("{sub}.onmicrosoft.com"), |t| t.to_ascii_lowercase());
+            proptest::prop_assert_eq!(a.tenant(), Some(expected.as_str()));
+        }
+    }
+
     #[test]
     fn equality_and_display() {
         let a = Authority::parse("https://contoso.ciamlogin.com").unwrap();
