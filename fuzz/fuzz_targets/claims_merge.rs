@@ -13,7 +13,10 @@ fuzz_target!(|input: (Option<String>, Vec<String>)| {
     };
     if capabilities.is_empty() {
         // Unchanged text (or nothing) without capabilities.
-        assert_eq!(merged.as_deref(), claims.as_deref().filter(|c| !c.is_empty()));
+        assert_eq!(
+            merged.as_deref(),
+            claims.as_deref().filter(|c| !c.is_empty())
+        );
         return;
     }
     let merged = merged.expect("capabilities always produce claims");
