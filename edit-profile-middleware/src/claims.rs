@@ -469,27 +469,54 @@ impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
     }
 }
 
-/// Bit per known claim, for duplicate detection without allocating.
-const KNOWN: [&str; 18] = [
-    "iss",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "ver",
-    "sub",
-    "oid",
-    "tid",
-    "azp",
-    "appid",
-    "scp",
-    "roles",
-    "amr",
-    "acrs",
-    "auth_time",
-    "xms_cc",
-    "nonce",
-];
+/// The claims the validator reads; each has a bit for duplicate detection without allocating.
+#[derive(Clone, Copy)]
+enum Known {
+    Iss,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Ver,
+    Sub,
+    Oid,
+    Tid,
+    Azp,
+    Appid,
+    Scp,
+    Roles,
+    Amr,
+    Acrs,
+    AuthTime,
+    XmsCc,
+    Nonce,
+}
+
+impl Known {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "iss" => Self::Iss,
+            "aud" => Self::Aud,
+            "exp" => Self::Exp,
+            "nbf" => Self::Nbf,
+            "iat" => Self::Iat,
+            "ver" => Self::Ver,
+            "sub" => Self::Sub,
+            "oid" => Self::Oid,
+            "tid" => Self::Tid,
+            "azp" => Self::Azp,
+            "appid" => Self::Appid,
+            "scp" => Self::Scp,
+            "roles" => Self::Roles,
+            "amr" => Self::Amr,
+            "acrs" => Self::Acrs,
+            "auth_time" => Self::AuthTime,
+            "xms_cc" => Self::XmsCc,
+            "nonce" => Self::Nonce,
+            _ => return None,
+        })
+    }
+}
 
 impl<'de> Visitor<'de> for ClaimsSeed<'_> {
     type Value = Partial;
@@ -512,43 +539,40 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
         }
 
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            if let Some(bit) = KNOWN.iter().position(|k| *k == key) {
-                if known_seen & (1 << bit) != 0 {
-                    return Err(fail(failure, TokenError::DuplicateMember));
-                }
-                known_seen |= 1 << bit;
-            } else {
+            let Some(known) = Known::from_name(&key) else {
                 if other_seen.iter().any(|k| *k == key) {
                     return Err(fail(failure, TokenError::DuplicateMember));
                 }
                 map.next_value::<IgnoredAny>()?;
                 other_seen.push(key);
                 continue;
+            };
+            let bit = 1u32 << known as u32;
+            if known_seen & bit != 0 {
+                return Err(fail(failure, TokenError::DuplicateMember));
             }
-            match &*key {
-                "iss" => p.iss = Some(value!(Str<'de>, "iss").0.into_owned()),
-                "aud" => p.aud = Some(value!(Aud, "aud").0),
-                "exp" => p.exp = Some(value!(NumericDate, "exp").0),
-                "nbf" => p.nbf = Some(value!(NumericDate, "nbf").0),
-                "iat" => p.iat = Some(value!(NumericDate, "iat").0),
-                "auth_time" => p.auth_time = Some(value!(NumericDate, "auth_time").0),
-                "ver" => p.ver = Some(value!(Str<'de>, "ver").0.into_owned()),
-                "sub" => p.sub = Some(value!(Str<'de>, "sub").0.into_owned()),
-                "oid" => p.oid = Some(value!(Str<'de>, "oid").0.into_owned()),
-                "tid" => p.tid = Some(value!(Str<'de>, "tid").0.into_owned()),
-                "azp" => p.azp = Some(value!(Str<'de>, "azp").0.into_owned()),
-                "appid" => p.appid = Some(value!(Str<'de>, "appid").0.into_owned()),
-                "scp" => p.scp = Some(value!(Str<'de>, "scp").0.into_owned()),
-                "roles" => p.roles = value!(StrList, "roles").0,
-                "amr" => p.amr = value!(StrList, "amr").0,
-                "acrs" => p.acrs = value!(StrList, "acrs").0,
-                "xms_cc" => p.xms_cc = value!(StrList, "xms_cc").0,
-                "nonce" => {
+            known_seen |= bit;
+            match known {
+                Known::Iss => p.iss = Some(value!(Str<'de>, "iss").0.into_owned()),
+                Known::Aud => p.aud = Some(value!(Aud, "aud").0),
+                Known::Exp => p.exp = Some(value!(NumericDate, "exp").0),
+                Known::Nbf => p.nbf = Some(value!(NumericDate, "nbf").0),
+                Known::Iat => p.iat = Some(value!(NumericDate, "iat").0),
+                Known::AuthTime => p.auth_time = Some(value!(NumericDate, "auth_time").0),
+                Known::Ver => p.ver = Some(value!(Str<'de>, "ver").0.into_owned()),
+                Known::Sub => p.sub = Some(value!(Str<'de>, "sub").0.into_owned()),
+                Known::Oid => p.oid = Some(value!(Str<'de>, "oid").0.into_owned()),
+                Known::Tid => p.tid = Some(value!(Str<'de>, "tid").0.into_owned()),
+                Known::Azp => p.azp = Some(value!(Str<'de>, "azp").0.into_owned()),
+                Known::Appid => p.appid = Some(value!(Str<'de>, "appid").0.into_owned()),
+                Known::Scp => p.scp = Some(value!(Str<'de>, "scp").0.into_owned()),
+                Known::Roles => p.roles = value!(StrList, "roles").0,
+                Known::Amr => p.amr = value!(StrList, "amr").0,
+                Known::Acrs => p.acrs = value!(StrList, "acrs").0,
+                Known::XmsCc => p.xms_cc = value!(StrList, "xms_cc").0,
+                Known::Nonce => {
                     map.next_value::<IgnoredAny>()?;
                     p.nonce = true;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }

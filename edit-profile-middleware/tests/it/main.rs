@@ -2,6 +2,7 @@
 //! served by a real HTTP server on loopback (and by the dev tenant, see `dev_tenant.rs`).
 
 mod attacks;
+mod dev_tenant;
 mod keys;
 mod policy;
 mod support;

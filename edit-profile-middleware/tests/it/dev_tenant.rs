@@ -1,0 +1,418 @@
+//! The same guarantees against the dev tenant: real OIDC discovery, real JWKS, tokens issued by
+//! the tenant's token logic (`access_token_for`) or signed by its current key (`mint_token`),
+//! JWKS fetches counted by the tenant, and its fault injection.
+//!
+//! Duplicate-member attacks are covered in `attacks.rs` only: `mint_token` takes JSON values,
+//! which cannot hold a member twice.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_tenant::{Config, DevTenant, Endpoint, Fault, TokenOptions};
+use edit_profile_middleware::{BearerAuthLayer, MfaPolicy, RejectionKind, TokenError, Validator};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const ALICE: &str = "alice@contoso.com";
+const API_SCOPE_URI: &str =
+    "api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a/EditProfileService.ReadWrite";
+
+struct Dev {
+    tenant: DevTenant,
+    validator: Validator,
+}
+
+impl Dev {
+    async fn start() -> Self {
+        let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+        let validator = Validator::builder()
+            .audience(API_CLIENT_ID)
+            .audience(API_URI)
+            .discover(&tenant.authority())
+            .await
+            .unwrap()
+            .build()
+            .unwrap();
+        validator.jwks().refresh().await.unwrap();
+        Self { tenant, validator }
+    }
+
+    fn app(&self) -> axum::Router {
+        app(BearerAuthLayer::new(self.validator.clone()).require_scopes([SCOPE]))
+    }
+
+    fn token(&self, options: TokenOptions) -> String {
+        self.tenant
+            .access_token_for(ALICE, WEB_APP_CLIENT_ID, [API_SCOPE_URI], options)
+            .unwrap()
+    }
+
+    /// The claims of a real access token, to be edited and re-signed.
+    fn claims(&self) -> Value {
+        let token = self.token(TokenOptions::default());
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
+
+    fn mint(&self, header: Value, claims: Value) -> String {
+        self.tenant.mint_token(header, claims)
+    }
+
+    fn header(&self) -> Value {
+        self.tenant.default_header()
+    }
+
+    fn edited(&self, edit: impl FnOnce(&mut Value)) -> String {
+        let mut claims = self.claims();
+        edit(&mut claims);
+        self.mint(self.header(), claims)
+    }
+
+    fn jwks_fetches(&self) -> u64 {
+        self.tenant.requests(Endpoint::Jwks)
+    }
+
+    async fn assert_rejected(&self, token: &str, error: TokenError) {
+        let answer = call_token(&self.app(), token).await;
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(format!(r#"Bearer error="invalid_token", error_description="{error}""#).as_str())
+        );
+        assert_eq!(answer.token_error(), Some(error));
+    }
+}
+
+#[tokio::test]
+async fn dev_tenant_valid_token_is_accepted() {
+    let dev = Dev::start().await;
+    let answer = call_token(&dev.app(), &dev.token(TokenOptions::default())).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.rejection);
+    assert!(answer.body.ends_with(SCOPE), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn dev_tenant_alg_none_is_rejected() {
+    let dev = Dev::start().await;
+    let mut header = dev.header();
+    header["alg"] = json!("none");
+    let token = dev.mint(header, dev.claims());
+    dev.assert_rejected(&token, TokenError::AlgorithmNotAllowed)
+        .await;
+    let unsigned = format!("{}.", token.rsplit_once('.').unwrap().0);
+    dev.assert_rejected(&unsigned, TokenError::AlgorithmNotAllowed)
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_hs256_signed_with_the_rsa_public_key_is_rejected() {
+    use aws_lc_rs::hmac;
+    let dev = Dev::start().await;
+    let jwks: Value = serde_json::from_slice(
+        &reqwest::get(dev.tenant.jwks_uri())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let n = URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["n"].as_str().unwrap())
+        .unwrap();
+    let mut header = dev.header();
+    header["alg"] = json!("HS256");
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(dev.claims().to_string().as_bytes())
+    );
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &n), input.as_bytes());
+    let token = format!("{input}.{}", b64(tag.as_ref()));
+    dev.assert_rejected(&token, TokenError::AlgorithmNotAllowed)
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_embedded_key_headers_are_rejected() {
+    let dev = Dev::start().await;
+    for (name, value) in [
+        ("jwk", json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})),
+        ("jku", json!("https://attacker.example/keys")),
+        ("x5u", json!("https://attacker.example/cert.pem")),
+        ("x5c", json!(["MIIB"])),
+        ("crit", json!(["exp"])),
+    ] {
+        let mut header = dev.header();
+        header[name] = value;
+        let token = dev.mint(header, dev.claims());
+        dev.assert_rejected(&token, TokenError::ForbiddenHeader(name))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn dev_tenant_kid_injection_payloads_are_rejected() {
+    let dev = Dev::start().await;
+    let before = dev.jwks_fetches();
+    for kid in ["../../../etc/passwd", "' OR 1=1 --", ".*", "(a+)+$"] {
+        let mut header = dev.header();
+        header["kid"] = json!(kid);
+        let token = dev.mint(header, dev.claims());
+        dev.assert_rejected(&token, TokenError::UnknownKey).await;
+    }
+    assert!(dev.jwks_fetches() - before <= 1);
+}
+
+#[tokio::test]
+async fn dev_tenant_string_typed_exp_and_nbf_are_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| c["exp"] = json!(c["exp"].to_string()));
+    dev.assert_rejected(&token, TokenError::InvalidClaimType("exp"))
+        .await;
+    let token = dev.edited(|c| c["nbf"] = json!(c["nbf"].to_string()));
+    dev.assert_rejected(&token, TokenError::InvalidClaimType("nbf"))
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_exp_missing_is_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| {
+        c.as_object_mut().unwrap().remove("exp");
+    });
+    dev.assert_rejected(&token, TokenError::MissingClaim("exp"))
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_nbf_in_the_future_is_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| c["nbf"] = json!(now() + 3600));
+    dev.assert_rejected(&token, TokenError::NotYetValid).await;
+}
+
+#[tokio::test]
+async fn dev_tenant_wrong_iss_with_the_right_key_is_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| {
+        c["iss"] = json!(format!(
+            "https://login.microsoftonline.com/{TENANT_ID}/v2.0"
+        ));
+    });
+    dev.assert_rejected(&token, TokenError::WrongIssuer).await;
+}
+
+#[tokio::test]
+async fn dev_tenant_another_tenant_in_multi_tenant_mode_is_rejected() {
+    let dev = Dev::start().await;
+    let issuer = dev.tenant.issuer();
+    let template = issuer.replace(TENANT_ID, "{tenantid}");
+    let validator = Validator::builder()
+        .tenant_issuer_template(&template)
+        .allow_tenant(TENANT_ID)
+        .jwks_uri(dev.tenant.jwks_uri())
+        .audience(API_CLIENT_ID)
+        .build()
+        .unwrap();
+    let app = app(BearerAuthLayer::new(validator).require_scopes([SCOPE]));
+    assert_eq!(
+        call_token(&app, &dev.token(TokenOptions::default()))
+            .await
+            .status,
+        200
+    );
+    let other = "f645ad92-e38d-4d1a-b510-d1b09a74a8ca";
+    let token = dev.edited(|c| {
+        c["iss"] = json!(template.replace("{tenantid}", other));
+        c["tid"] = json!(other);
+    });
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.token_error(), Some(TokenError::TenantNotAllowed));
+}
+
+#[tokio::test]
+async fn dev_tenant_token_for_another_audience_is_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| c["aud"] = json!(WEB_APP_CLIENT_ID));
+    dev.assert_rejected(&token, TokenError::WrongAudience).await;
+}
+
+#[tokio::test]
+async fn dev_tenant_id_token_used_as_access_token_is_rejected() {
+    let dev = Dev::start().await;
+    // An ID token as the tenant shapes them: audience = the web app, a nonce, no scp.
+    let token = dev.edited(|c| {
+        let c = c.as_object_mut().unwrap();
+        c.insert("aud".into(), json!(WEB_APP_CLIENT_ID));
+        c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+        c.remove("scp");
+    });
+    dev.assert_rejected(&token, TokenError::WrongAudience).await;
+    // Even addressed to the API, an ID token is not an access token.
+    let token = dev.edited(|c| {
+        let c = c.as_object_mut().unwrap();
+        c.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+        c.remove("scp");
+    });
+    dev.assert_rejected(&token, TokenError::NotAnAccessToken)
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_graph_access_token_replayed_to_the_api_is_rejected() {
+    let dev = Dev::start().await;
+    let graph = dev
+        .tenant
+        .access_token_for(
+            ALICE,
+            WEB_APP_CLIENT_ID,
+            ["https://graph.microsoft.com/User.Read"],
+            TokenOptions::default(),
+        )
+        .unwrap();
+    dev.assert_rejected(&graph, TokenError::WrongAudience).await;
+}
+
+#[tokio::test]
+async fn dev_tenant_unknown_kid_after_rotation_makes_exactly_one_jwks_fetch() {
+    let dev = Dev::start().await;
+    let app = dev.app();
+    assert_eq!(
+        call_token(&app, &dev.token(TokenOptions::default()))
+            .await
+            .status,
+        200
+    );
+    let before = dev.jwks_fetches();
+    let kid = dev.tenant.rotate_keys(Duration::ZERO);
+    let token = dev.token(TokenOptions::default());
+    assert_eq!(call_token(&app, &token).await.status, 200);
+    assert_eq!(dev.jwks_fetches(), before + 1, "new kid {kid}");
+    for _ in 0..5 {
+        assert_eq!(
+            call_token(&app, &dev.token(TokenOptions::default()))
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(dev.jwks_fetches(), before + 1);
+}
+
+#[tokio::test]
+async fn dev_tenant_random_kid_flood_makes_at_most_one_fetch_per_cooldown() {
+    let dev = Dev::start().await;
+    let app = dev.app();
+    let token = dev.token(TokenOptions::default());
+    let (_, rest) = token.split_once('.').unwrap();
+    let before = dev.jwks_fetches();
+    let started = Instant::now();
+    for i in 0..10_000u32 {
+        let mut header = dev.header();
+        header["kid"] = json!(format!("flood-{i:05}-{}", i.wrapping_mul(2_654_435_761)));
+        let forged = format!("{}.{rest}", b64(header.to_string().as_bytes()));
+        let answer = call_token(&app, &forged).await;
+        assert_eq!(answer.token_error(), Some(TokenError::UnknownKey));
+    }
+    let fetches = dev.jwks_fetches() - before;
+    let cooldowns = started.elapsed().as_secs() / 30;
+    assert!(
+        fetches <= 1 + cooldowns,
+        "{fetches} fetches in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(call_token(&app, &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn dev_tenant_jwks_down_with_keys_cached_still_validates() {
+    let dev = Dev::start().await;
+    let app = dev.app();
+    dev.tenant.inject_fault(Endpoint::Jwks, Fault::status(503));
+    assert!(dev.validator.jwks().refresh().await.is_err());
+    for _ in 0..3 {
+        // Distinct tokens: each one is verified, not served from the validation cache.
+        let token = dev.token(
+            TokenOptions::default().lifetime(Duration::from_secs(600 + u64::from(rand_byte()))),
+        );
+        assert_eq!(call_token(&app, &token).await.status, 200);
+    }
+}
+
+fn rand_byte() -> u8 {
+    let mut b = [0u8];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b[0]
+}
+
+#[tokio::test]
+async fn dev_tenant_scope_missing_is_403() {
+    let dev = Dev::start().await;
+    let token = dev.edited(|c| c["scp"] = json!("User.Read"));
+    let answer = call_token(&dev.app(), &token).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role", scope="EditProfileService.ReadWrite""#
+        )
+    );
+}
+
+fn mfa_app(dev: &Dev) -> axum::Router {
+    let layer = BearerAuthLayer::new(dev.validator.clone())
+        .require_scopes([SCOPE])
+        .require_mfa(MfaPolicy::new().amr_mfa());
+    app(layer)
+}
+
+#[tokio::test]
+async fn dev_tenant_mfa_missing_for_cp1_client_is_insufficient_claims() {
+    let dev = Dev::start().await;
+    let app = mfa_app(&dev);
+    let with_mfa = dev.token(
+        TokenOptions::default()
+            .mfa(true)
+            .client_capabilities(["cp1"]),
+    );
+    assert_eq!(call_token(&app, &with_mfa).await.status, 200);
+    let token = dev.token(TokenOptions::default().client_capabilities(["cp1"]));
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    // base64 of {"access_token":{"amr":{"essential":true,"values":["mfa"]}}}
+    assert_eq!(
+        answer.challenge.unwrap(),
+        format!(
+            r#"Bearer authorization_uri="{}", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYW1yIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWVzIjpbIm1mYSJdfX19""#,
+            format!(
+                "{}/{TENANT_ID}/oauth2/v2.0/authorize",
+                dev.tenant.base_url()
+            )
+        )
+    );
+    assert_eq!(
+        answer.rejection.unwrap().kind(),
+        RejectionKind::InsufficientClaims
+    );
+}
+
+#[tokio::test]
+async fn dev_tenant_mfa_missing_for_other_clients_is_insufficient_user_authentication() {
+    let dev = Dev::start().await;
+    let layer = BearerAuthLayer::new(dev.validator.clone())
+        .require_scopes([SCOPE])
+        .require_mfa(MfaPolicy::new().amr_mfa().step_up_acr_values("mfa"));
+    let app = app(layer);
+    let token = dev.token(TokenOptions::default());
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="mfa""#
+        )
+    );
+}
