@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use crate::cache::{CachedToken, Lookup, app};
 use crate::client::ClientInner;
 use crate::request::{TokenRequest, execute};
@@ -177,8 +179,28 @@ pub(crate) async fn acquire(
     }
 }
 
-/// One network acquisition; stores the token in the app cache.
+/// One network acquisition, traced in its own span.
 async fn fetch(
+    inner: Arc<ClientInner>,
+    authority: Authority,
+    partition: Box<str>,
+    scopes: Scopes,
+    claims: Option<String>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    let span = tracing::debug_span!(
+        "acquire_token_for_client",
+        client_id = &*inner.client_id,
+        authority = authority.as_str(),
+        %correlation_id,
+    );
+    fetch_in_span(inner, authority, partition, scopes, claims, correlation_id)
+        .instrument(span)
+        .await
+}
+
+/// One network acquisition; stores the token in the app cache.
+async fn fetch_in_span(
     inner: Arc<ClientInner>,
     authority: Authority,
     partition: Box<str>,
@@ -208,7 +230,7 @@ async fn fetch(
     if let Some(claims) = &claims {
         request.form.push("claims", claims);
     }
-    tracing::debug!(%correlation_id, scopes = scopes.as_str(), "requesting an app token");
+    tracing::debug!(scopes = scopes.as_str(), "requesting an app token");
     let response = match execute(http, &inner.retry, request, correlation_id).await {
         Ok(response) => response,
         Err(e) => {
