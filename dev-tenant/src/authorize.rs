@@ -458,7 +458,7 @@ fn complete(
                 auth_time: session.auth_time,
                 mfa: session.mfa,
                 xms_cc: request.claims.xms_cc.clone(),
-                expires_at: now + i64::try_from(t.config.lifetimes.code_secs).unwrap_or(300),
+                expires_at: crate::time::after(now, t.config.lifetimes.code_secs),
             },
         );
         match store.user_by_oid(user_oid) {

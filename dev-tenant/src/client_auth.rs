@@ -150,7 +150,9 @@ fn verify_assertion(
     let now = crate::time::now();
     let exp = jwt.time_claim("exp");
     let nbf = jwt.time_claim("nbf");
-    if exp.is_none_or(|exp| exp + SKEW < now) || nbf.is_some_and(|nbf| nbf > now + SKEW) {
+    if exp.is_none_or(|exp| exp.saturating_add(SKEW) < now)
+        || nbf.is_some_and(|nbf| nbf > now + SKEW)
+    {
         return Err(EntraError::invalid_client(
             700024,
             format!(
@@ -207,6 +209,8 @@ fn verify_assertion(
             "The client assertion was already used: its 'jti' has been seen before (replay).",
         ));
     }
-    store.used_jti.insert(key, exp.unwrap_or(now) + SKEW);
+    store
+        .used_jti
+        .insert(key, exp.unwrap_or(now).saturating_add(SKEW));
     Ok(())
 }

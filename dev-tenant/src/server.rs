@@ -171,10 +171,34 @@ async fn handle(
 }
 
 async fn route(router: Router, req: Request<Body>) -> Response<Body> {
-    match router.oneshot(req).await {
+    let graph = req.uri().path().starts_with("/v1.0/");
+    let response = match router.oneshot(req).await {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    let status = response.status();
+    let structured = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !structured {
+        // An extractor refused the request (bad path encoding, body too large, ...): answer in
+        // the same shape as every other error.
+        tracing::debug!(%status, "request rejected before reaching a handler");
+        return if graph {
+            GraphError::new(status, "BadRequest", "The request is not valid.").into_response()
+        } else {
+            EntraError::new(
+                status,
+                "invalid_request",
+                90100,
+                "The request is not properly formatted.",
+            )
+            .into_response_for(None)
+        };
     }
+    response
 }
 
 fn error_status(endpoint: Endpoint, status: StatusCode) -> Response<Body> {

@@ -83,7 +83,7 @@ pub(crate) struct Revocation {
     pub(crate) at: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Store {
     pub(crate) users: Vec<UserRecord>,
     pub(crate) transactions: HashMap<String, Transaction>,
@@ -94,6 +94,20 @@ pub(crate) struct Store {
     pub(crate) used_jti: HashMap<String, i64>,
     pub(crate) revocations: HashMap<String, Revocation>,
     pub(crate) last_mfa_code: Option<String>,
+}
+
+/// Counts only: the maps hold codes, refresh tokens and one-time codes.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("users", &self.users.len())
+            .field("transactions", &self.transactions.len())
+            .field("sessions", &self.sessions.len())
+            .field("codes", &self.codes.len())
+            .field("refresh_tokens", &self.refresh_tokens.len())
+            .field("revocations", &self.revocations.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -297,7 +311,7 @@ impl Tenant {
         }
         let now = crate::time::now();
         let exp = jwt.time_claim("exp").ok_or(VerifyError::Expired)?;
-        if exp + 300 < now {
+        if exp.saturating_add(300) < now {
             return Err(VerifyError::Expired);
         }
         if jwt.time_claim("nbf").is_some_and(|nbf| nbf > now + 300) {

@@ -8,6 +8,11 @@ pub(crate) fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// `now + secs`, saturating (lifetimes come from configuration, times from tokens).
+pub(crate) fn after(now: i64, secs: u64) -> i64 {
+    now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
 /// `2017-05-01 22:43:20Z`, as in Entra error bodies.
 pub(crate) fn entra_timestamp() -> String {
     OffsetDateTime::now_utc()

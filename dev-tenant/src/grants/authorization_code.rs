@@ -26,7 +26,7 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
                 // Single use: remembered so a second attempt gets AADSTS54005.
                 store
                     .redeemed_codes
-                    .insert(code.to_owned(), r.expires_at + 3600);
+                    .insert(code.to_owned(), r.expires_at.saturating_add(3600));
             }
             None if store.redeemed_codes.contains_key(code) => {
                 return Err(EntraError::invalid_grant(

@@ -75,7 +75,7 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
                 mfa: i.mfa,
                 xms_cc: i.xms_cc.clone(),
                 seq: t.next_seq(),
-                expires_at: crate::time::now() + i64::try_from(lifetime).unwrap_or(i64::MAX / 4),
+                expires_at: crate::time::after(crate::time::now(), lifetime),
             },
         );
         body["refresh_token"] = json!(rt);

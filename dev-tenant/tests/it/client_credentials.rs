@@ -304,6 +304,11 @@ async fn bad_assertions_are_refused() {
     wrong_iss["iss"] = json!(q::WEB_APP_CLIENT_ID);
     let mut no_jti = assertion_claims(&tenant, "a4");
     no_jti.as_object_mut().unwrap().remove("jti");
+    let mut huge_exp = assertion_claims(&tenant, "a8");
+    huge_exp["exp"] = json!(i64::MAX);
+    huge_exp["nbf"] = json!(i64::MIN);
+    let (s, _) = assertion_request(&tenant, &sign(&cert, &h, &huge_exp)).await;
+    assert_eq!(s, 200, "extreme times do not overflow");
     let cases = [
         (sign(&cert, &h, &wrong_aud), 700023),
         (sign(&cert, &h, &expired), 700024),
