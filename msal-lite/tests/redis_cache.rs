@@ -591,4 +591,17 @@ async fn ttl_codec_and_corrupt_values() {
         redis.load(&user).await,
         Err(PersistenceError::Corrupt(_))
     ));
+    // Through the layered cache it reads as a miss, and the next write replaces it.
+    let layered = layered(&server.url(), prefix);
+    assert!(layered.load(&user).await.unwrap().is_none());
+    update(&layered, &user, |d| {
+        d.insert_access_token(access_token(Some("gina.tid"), "User.Read", "gina-1"));
+    })
+    .await
+    .unwrap();
+    assert!(layered.dirty_partitions().is_empty());
+    assert_eq!(
+        secrets_in_redis(&server.url(), prefix, &user).await,
+        ["gina-1"]
+    );
 }

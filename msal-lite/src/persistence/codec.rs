@@ -57,7 +57,6 @@ pub trait Codec: Send + Sync + 'static {
 /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct IdentityCodec;
 
 impl Codec for IdentityCodec {

@@ -189,11 +189,26 @@ impl<L2: CacheStore> Layered<L2> {
     pub async fn flush_dirty(&self) -> Result<usize, PersistenceError> {
         let keys = self.dirty_partitions();
         let mut sent = 0;
+        let mut first_error = None;
         for key in keys {
-            self.sync_partition(&key).await?;
-            sent += 1;
+            match self.sync_partition(&key).await {
+                Ok(()) => sent += 1,
+                Err(e) if e.is_unavailable() => return Err(e),
+                // Deliberately go on: one bad partition must not hold back the others.
+                Err(e) => {
+                    tracing::warn!(
+                        partition = key.kind(),
+                        error = %e,
+                        "token cache partition could not be re-sent to L2"
+                    );
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(sent)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 
     /// Starts a tokio task that calls [`Layered::flush_dirty`] every `every`; it stops when the
@@ -259,7 +274,13 @@ impl<L2: CacheStore> Layered<L2> {
         let Some(local) = self.inner.l1.get(key) else {
             self.l2_call(self.inner.l2.remove(key)).await?;
             *state = SyncState::default();
+            drop(state);
             self.mark_clean_if(key, None);
+            // Forget the partition's sync state unless it came back meanwhile.
+            let mut sync = lock(&self.inner.sync);
+            if self.inner.l1.get(key).is_none() {
+                sync.remove(key);
+            }
             return Ok(());
         };
         let ours = local.shared_document();
@@ -267,13 +288,28 @@ impl<L2: CacheStore> Layered<L2> {
         let mut candidate = Arc::clone(&ours);
         let mut expected = state.l2_version.unwrap_or(0);
         for _ in 0..MAX_SYNC_ATTEMPTS {
-            let outcome = self
+            let attempt = self
                 .l2_call(
                     self.inner
                         .l2
                         .save(key, Arc::clone(&candidate), Some(expected)),
                 )
-                .await?;
+                .await;
+            let outcome = match attempt {
+                // L2 holds a value that cannot be read back (corrupt, or a codec key that is
+                // gone): it is useless to everyone, so L1's content replaces it.
+                Err(e @ (PersistenceError::Corrupt(_) | PersistenceError::Codec(_))) => {
+                    tracing::warn!(
+                        partition = key.kind(),
+                        error = %e,
+                        "unreadable token cache partition in L2; replacing it with L1's"
+                    );
+                    candidate = Arc::clone(&ours);
+                    self.l2_call(self.inner.l2.save(key, Arc::clone(&candidate), None))
+                        .await?
+                }
+                other => other?,
+            };
             match outcome {
                 SaveOutcome::Saved { version } => {
                     let mut synced_l1 = local.version();
