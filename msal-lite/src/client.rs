@@ -162,3 +162,65 @@ impl fmt::Debug for ConfidentialClient {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpError, HttpRequest, HttpResponse};
+
+    fn offline() -> impl HttpClient {
+        |_request: HttpRequest| async { Err::<HttpResponse, _>(HttpError::body_too_large(0)) }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let client = ConfidentialClient::builder(
+            "id",
+            "https://contoso.ciamlogin.com/",
+            ClientCredential::secret("hunter2"),
+        )
+        .http_client(offline())
+        .build()
+        .unwrap();
+        let debug = format!("{client:?}");
+        assert!(
+            debug.contains("ClientCredential::Secret([redacted])"),
+            "{debug}"
+        );
+        assert!(!debug.contains("hunter2"));
+        let builder =
+            ConfidentialClient::builder("id", "https://x/t", ClientCredential::secret("hunter2"));
+        assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn build_reports_the_first_error() {
+        let e =
+            ConfidentialClient::builder("", "http://example.com/t", ClientCredential::secret("s"))
+                .http_client(offline())
+                .build()
+                .unwrap_err();
+        assert!(matches!(e, Error::InvalidAuthority { .. }), "{e:?}");
+        let e =
+            ConfidentialClient::builder("", "https://example.com/t", ClientCredential::secret("s"))
+                .http_client(offline())
+                .build()
+                .unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn clones_share_state() {
+        let a = ConfidentialClient::builder(
+            "id",
+            "https://example.com/t",
+            ClientCredential::secret("s"),
+        )
+        .http_client(offline())
+        .build()
+        .unwrap();
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
+        assert_eq!(b.client_id(), "id");
+    }
+}
