@@ -365,7 +365,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
         let mut typ = None;
         let mut seen: Vec<Cow<'de, str>> = Vec::new();
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            if seen.iter().any(|k| *k == key) {
+            if seen.contains(&key) {
                 return Err(fail(self.failure, TokenError::DuplicateMember));
             }
             match &*key {
@@ -540,7 +540,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
 
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             let Some(known) = Known::from_name(&key) else {
-                if other_seen.iter().any(|k| *k == key) {
+                if other_seen.contains(&key) {
                     return Err(fail(failure, TokenError::DuplicateMember));
                 }
                 map.next_value::<IgnoredAny>()?;

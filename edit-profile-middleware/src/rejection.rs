@@ -60,7 +60,11 @@ pub enum RejectionKind {
 /// assert_eq!(rejection.status(), 401);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BearerRejection {
+pub struct BearerRejection(Box<Repr>);
+
+/// Boxed so that `Result<_, BearerRejection>` stays one pointer wide on the success path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Repr {
     kind: RejectionKind,
     token_error: Option<TokenError>,
     description: Option<&'static str>,
@@ -73,7 +77,7 @@ pub struct BearerRejection {
     realm: Option<Arc<str>>,
 }
 
-impl BearerRejection {
+impl Repr {
     fn new(kind: RejectionKind) -> Self {
         Self {
             kind,
@@ -88,16 +92,18 @@ impl BearerRejection {
             realm: None,
         }
     }
+}
 
+impl BearerRejection {
     pub(crate) fn missing_credentials() -> Self {
-        Self::new(RejectionKind::MissingCredentials)
+        Self(Box::new(Repr::new(RejectionKind::MissingCredentials)))
     }
 
     pub(crate) fn invalid_request(description: &'static str) -> Self {
-        Self {
+        Self(Box::new(Repr {
             description: Some(description),
-            ..Self::new(RejectionKind::InvalidRequest)
-        }
+            ..Repr::new(RejectionKind::InvalidRequest)
+        }))
     }
 
     pub(crate) fn invalid_token(error: TokenError) -> Self {
@@ -106,18 +112,18 @@ impl BearerRejection {
         } else {
             RejectionKind::InvalidToken
         };
-        Self {
+        Self(Box::new(Repr {
             token_error: Some(error),
-            ..Self::new(kind)
-        }
+            ..Repr::new(kind)
+        }))
     }
 
     pub(crate) fn insufficient_scope(scope: Option<String>, description: &'static str) -> Self {
-        Self {
+        Self(Box::new(Repr {
             scope: scope.filter(|s| !s.is_empty()),
             description: Some(description),
-            ..Self::new(RejectionKind::InsufficientScope)
-        }
+            ..Repr::new(RejectionKind::InsufficientScope)
+        }))
     }
 
     /// A 401 `insufficient_claims` challenge carrying a claims request (JSON text; it is base64
@@ -131,12 +137,12 @@ impl BearerRejection {
         authorization_uri: Option<&str>,
         client_id: Option<&str>,
     ) -> Self {
-        Self {
+        Self(Box::new(Repr {
             claims: Some(claims_json.to_owned()),
             authorization_uri: authorization_uri.map(Arc::from),
             client_id: client_id.map(Arc::from),
-            ..Self::new(RejectionKind::InsufficientClaims)
-        }
+            ..Repr::new(RejectionKind::InsufficientClaims)
+        }))
     }
 
     /// An RFC 9470 step-up challenge.
@@ -144,37 +150,37 @@ impl BearerRejection {
         acr_values: Option<&str>,
         max_age: Option<u64>,
     ) -> Self {
-        Self {
+        Self(Box::new(Repr {
             acr_values: acr_values.map(str::to_owned),
             max_age,
             description: Some("multi-factor authentication is required"),
-            ..Self::new(RejectionKind::InsufficientUserAuthentication)
-        }
+            ..Repr::new(RejectionKind::InsufficientUserAuthentication)
+        }))
     }
 
     pub(crate) fn with_realm(mut self, realm: Option<&Arc<str>>) -> Self {
-        self.realm = realm.cloned();
+        self.0.realm = realm.cloned();
         self
     }
 
     /// What kind of rejection this is.
     pub fn kind(&self) -> RejectionKind {
-        self.kind
+        self.0.kind
     }
 
     /// The validation failure behind an `invalid_token` rejection.
     pub fn token_error(&self) -> Option<&TokenError> {
-        self.token_error.as_ref()
+        self.0.token_error.as_ref()
     }
 
     /// The claims request of an `insufficient_claims` rejection (JSON text, not base64).
     pub fn claims(&self) -> Option<&str> {
-        self.claims.as_deref()
+        self.0.claims.as_deref()
     }
 
     /// The HTTP status for this rejection.
     pub fn status(&self) -> StatusCode {
-        match self.kind {
+        match self.0.kind {
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::InsufficientScope => StatusCode::FORBIDDEN,
             RejectionKind::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -187,7 +193,7 @@ impl BearerRejection {
 
     /// The RFC 6750 / RFC 9470 / Entra error code, if the challenge carries one.
     pub fn error_code(&self) -> Option<&'static str> {
-        Some(match self.kind {
+        Some(match self.0.kind {
             RejectionKind::MissingCredentials | RejectionKind::KeysUnavailable => return None,
             RejectionKind::InvalidRequest => "invalid_request",
             RejectionKind::InvalidToken => "invalid_token",
@@ -199,10 +205,10 @@ impl BearerRejection {
 
     /// A short human-readable description (never contains any part of the token).
     pub fn description(&self) -> String {
-        if let Some(error) = &self.token_error {
+        if let Some(error) = &self.0.token_error {
             return error.to_string();
         }
-        match (self.description, self.kind) {
+        match (self.0.description, self.0.kind) {
             (Some(d), _) => d.to_owned(),
             (None, RejectionKind::MissingCredentials) => "a bearer token is required".to_owned(),
             (None, RejectionKind::InsufficientClaims) => {
@@ -224,10 +230,10 @@ impl BearerRejection {
     /// ```
     pub fn www_authenticate(&self) -> Option<String> {
         let mut params = Params(String::from("Bearer"), false);
-        if let Some(realm) = &self.realm {
+        if let Some(realm) = &self.0.realm {
             params.push("realm", realm);
         }
-        match self.kind {
+        match self.0.kind {
             RejectionKind::KeysUnavailable => return None,
             RejectionKind::MissingCredentials => {}
             RejectionKind::InvalidRequest | RejectionKind::InvalidToken => {
@@ -237,29 +243,29 @@ impl BearerRejection {
             RejectionKind::InsufficientScope => {
                 params.push("error", "insufficient_scope");
                 params.push("error_description", &self.description());
-                if let Some(scope) = &self.scope {
+                if let Some(scope) = &self.0.scope {
                     params.push("scope", scope);
                 }
             }
             RejectionKind::InsufficientClaims => {
                 // The order Microsoft's samples use: authorization_uri, client_id, error, claims.
-                if let Some(uri) = &self.authorization_uri {
+                if let Some(uri) = &self.0.authorization_uri {
                     params.push("authorization_uri", uri);
                 }
-                if let Some(client_id) = &self.client_id {
+                if let Some(client_id) = &self.0.client_id {
                     params.push("client_id", client_id);
                 }
                 params.push("error", "insufficient_claims");
-                let claims = self.claims.as_deref().unwrap_or("{}");
+                let claims = self.0.claims.as_deref().unwrap_or("{}");
                 params.push("claims", &STANDARD.encode(claims));
             }
             RejectionKind::InsufficientUserAuthentication => {
                 params.push("error", "insufficient_user_authentication");
                 params.push("error_description", &self.description());
-                if let Some(acr) = &self.acr_values {
+                if let Some(acr) = &self.0.acr_values {
                     params.push("acr_values", acr);
                 }
-                if let Some(max_age) = self.max_age {
+                if let Some(max_age) = self.0.max_age {
                     params.push("max_age", &max_age.to_string());
                 }
             }
@@ -269,7 +275,7 @@ impl BearerRejection {
 
     /// The small JSON body of the default response.
     pub fn json_body(&self) -> String {
-        let error = match self.kind {
+        let error = match self.0.kind {
             RejectionKind::MissingCredentials => "unauthorized",
             RejectionKind::KeysUnavailable => "temporarily_unavailable",
             _ => self.error_code().unwrap_or("unauthorized"),
@@ -286,7 +292,8 @@ impl fmt::Display for BearerRejection {
 
 impl std::error::Error for BearerRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.token_error
+        self.0
+            .token_error
             .as_ref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

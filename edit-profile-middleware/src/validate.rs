@@ -729,7 +729,7 @@ impl Validator {
 
     fn check_issuer(&self, c: &Claims) -> Result<(), TokenError> {
         let inner = &*self.inner;
-        if inner.issuers.iter().any(|i| *i == c.iss) {
+        if inner.issuers.contains(&c.iss) {
             return Ok(());
         }
         if inner.templates.is_empty() {

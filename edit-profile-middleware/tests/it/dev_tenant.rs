@@ -383,16 +383,11 @@ async fn dev_tenant_mfa_missing_for_cp1_client_is_insufficient_claims() {
     let answer = call_token(&app, &token).await;
     assert_eq!(answer.status, 401);
     // base64 of {"access_token":{"amr":{"essential":true,"values":["mfa"]}}}
-    assert_eq!(
-        answer.challenge.unwrap(),
-        format!(
-            r#"Bearer authorization_uri="{}", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYW1yIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWVzIjpbIm1mYSJdfX19""#,
-            format!(
-                "{}/{TENANT_ID}/oauth2/v2.0/authorize",
-                dev.tenant.base_url()
-            )
-        )
+    let base = dev.tenant.base_url();
+    let expected = format!(
+        r#"Bearer authorization_uri="{base}/{TENANT_ID}/oauth2/v2.0/authorize", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYW1yIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWVzIjpbIm1mYSJdfX19""#
     );
+    assert_eq!(answer.challenge.unwrap(), expected);
     assert_eq!(
         answer.rejection.unwrap().kind(),
         RejectionKind::InsufficientClaims

@@ -79,13 +79,11 @@ async fn missing_mfa_for_cp1_client_is_insufficient_claims() {
     let answer = call_token(&app, &token).await;
     assert_eq!(answer.status, 401);
     // base64 of {"access_token":{"acrs":{"essential":true,"value":"c1"}}}
-    assert_eq!(
-        answer.challenge.unwrap(),
-        format!(
-            r#"Bearer authorization_uri="{}/{TENANT_ID}/oauth2/v2.0/authorize", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
-            fixture.server.base
-        )
+    let expected = format!(
+        r#"Bearer authorization_uri="{}/{TENANT_ID}/oauth2/v2.0/authorize", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
+        fixture.server.base
     );
+    assert_eq!(answer.challenge.unwrap(), expected);
     let rejection = answer.rejection.unwrap();
     assert_eq!(rejection.kind(), RejectionKind::InsufficientClaims);
     assert_eq!(

@@ -268,7 +268,7 @@ pub(crate) struct Fixture {
 impl Fixture {
     pub(crate) async fn start() -> Self {
         let key = &*DEFAULT_KEY;
-        let server = KeyServer::start(jwks_of(&[&key])).await;
+        let server = KeyServer::start(jwks_of(&[key])).await;
         let validator = Validator::builder()
             .issuer(server.issuer())
             .jwks_uri(server.jwks_uri())
