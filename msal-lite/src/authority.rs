@@ -663,7 +663,7 @@ mod tests {
         }
 
         #[test]
-        fn ciam_hosts_always_get_a_tenant(sub in "[a-z][a-z0-9-]{0,20}", tenant in proptest::option::of("[A-Za-z0-9.-]{1,30}")) {
+        fn ciam_hosts_always_get_a_tenant(sub in "[a-z][a-z0-9-]{0,20}", tenant in proptest::option::of("[A-Za-z0-9][A-Za-z0-9.-]{0,29}")) {
             let input = match &tenant {
                 Some(t) => format!("https://{sub}.ciamlogin.com/{t}"),
                 None => format!("https://{sub}.ciamlogin.com"),
