@@ -28,3 +28,23 @@ pub fn claims_challenge(
 ) -> BearerRejection {
     BearerRejection::insufficient_claims(claims_json, authorization_uri, client_id)
 }
+
+/// The challenge for an msal-lite error, if it is `interaction_required` with claims.
+///
+/// ```
+/// # fn f(error: msal_lite::Error) -> Option<edit_profile_middleware::BearerRejection> {
+/// edit_profile_middleware::claims_challenge_from_msal(&error, None, None)
+/// # }
+/// ```
+#[cfg(feature = "msal-lite")]
+pub fn claims_challenge_from_msal(
+    error: &msal_lite::Error,
+    authorization_uri: Option<&str>,
+    client_id: Option<&str>,
+) -> Option<BearerRejection> {
+    if !error.is_interaction_required() {
+        return None;
+    }
+    let claims = error.claims().filter(|c| !c.is_empty())?;
+    Some(claims_challenge(claims, authorization_uri, client_id))
+}

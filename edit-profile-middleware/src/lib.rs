@@ -17,6 +17,8 @@ mod service;
 mod validate;
 
 pub use challenge::claims_challenge;
+#[cfg(feature = "msal-lite")]
+pub use challenge::claims_challenge_from_msal;
 pub use claims::Claims;
 #[cfg(feature = "axum")]
 pub use extract::{BearerClaims, MissingClaims};

@@ -767,3 +767,202 @@ fn decode_into(b64: &str, out: &mut [u8; 1024]) -> Result<usize, TokenError> {
         .decode_slice(b64, out)
         .map_err(|_| TokenError::Malformed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "f645ad92-e38d-4d1a-b510-d1b09a74a8ca";
+
+    fn jwks() -> String {
+        let n = URL_SAFE_NO_PAD.encode([0xC1u8; 256]);
+        format!(r#"{{"keys":[{{"kty":"RSA","kid":"k","n":"{n}","e":"AQAB"}}]}}"#)
+    }
+
+    fn validator(templates: &[&str], issuers: &[&str]) -> Validator {
+        let mut b = Validator::builder()
+            .jwks_json(jwks())
+            .audience("a")
+            .allow_tenant(TENANT);
+        for t in templates {
+            b = b.tenant_issuer_template(*t);
+        }
+        for i in issuers {
+            b = b.issuer(*i);
+        }
+        b.build().unwrap()
+    }
+
+    fn claims(iss: &str, tid: Option<&str>) -> Claims {
+        let tid = tid.map_or(String::new(), |t| format!(r#","tid":"{t}""#));
+        claims::parse_claims(format!(r#"{{"iss":"{iss}","aud":"a","exp":10{tid}}}"#)).unwrap()
+    }
+
+    /// Microsoft.IdentityModel `AadIssuerValidator` vectors (templated issuer, tid, iss, expected).
+    #[test]
+    fn issuer_template_vectors() {
+        let v1 = "https://sts.windows.net/{tenantid}/";
+        let v2 = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let v1_iss = format!("https://sts.windows.net/{TENANT}/");
+        let v2_iss = format!("https://login.microsoftonline.com/{TENANT}/v2.0");
+        let cases: &[(&str, Option<&str>, &str, bool)] = &[
+            (v1, Some(TENANT), &v1_iss, true),
+            (v2, Some(TENANT), &v2_iss, true),
+            (v1, Some(TENANT), &v2_iss, false),
+            (v2, Some(TENANT), &v1_iss, false),
+            (v1, Some(TENANT), "", false),
+            (v1, None, &v2_iss, false),
+            (
+                v2,
+                Some(TENANT),
+                "https://login.microsoftonline.com/{tenantid}/v2.0",
+                false,
+            ),
+            (
+                "https://login.windows-ppe.net/{tenantid}",
+                Some(TENANT),
+                "https://login.microsoftonline.com/f645ad92-e38d-4d1a-b510-d1b09a74a8ca",
+                false,
+            ),
+        ];
+        for (template, tid, iss, ok) in cases {
+            let v = validator(&[template], &[]);
+            assert_eq!(
+                v.check_issuer(&claims(iss, *tid)).is_ok(),
+                *ok,
+                "{template} {iss}"
+            );
+        }
+        // Exact issuers (both forms for one tenant).
+        let v = validator(&[], &[&v1_iss, &v2_iss]);
+        assert!(v.check_issuer(&claims(&v1_iss, None)).is_ok());
+        assert!(v.check_issuer(&claims(&v2_iss, None)).is_ok());
+        assert_eq!(
+            v.check_issuer(&claims(&format!("{v2_iss}/"), None)),
+            Err(TokenError::WrongIssuer)
+        );
+    }
+
+    #[test]
+    fn tenant_allow_list_is_enforced() {
+        let other = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let v = validator(&["https://login.microsoftonline.com/{tenantid}/v2.0"], &[]);
+        let iss = format!("https://login.microsoftonline.com/{other}/v2.0");
+        assert_eq!(
+            v.check_issuer(&claims(&iss, Some(other))),
+            Err(TokenError::TenantNotAllowed)
+        );
+    }
+
+    #[test]
+    fn lifetime_checks_use_the_skew() {
+        let v = Validator::builder()
+            .jwks_json(jwks())
+            .issuer("i")
+            .audience("a")
+            .clock_skew(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let c = |extra: &str| {
+            claims::parse_claims(format!(r#"{{"iss":"i","aud":"a","scp":"s"{extra}}}"#)).unwrap()
+        };
+        assert!(v.check_claims(&c(r#","exp":1000"#), 1059).is_ok());
+        assert_eq!(
+            v.check_claims(&c(r#","exp":1000"#), 1060),
+            Err(TokenError::Expired)
+        );
+        assert!(
+            v.check_claims(&c(r#","exp":2000,"nbf":1060"#), 1000)
+                .is_ok()
+        );
+        assert_eq!(
+            v.check_claims(&c(r#","exp":2000,"nbf":1061"#), 1000),
+            Err(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            v.check_claims(&c(r#","exp":2000,"iat":1061"#), 1000),
+            Err(TokenError::InvalidLifetime)
+        );
+        assert_eq!(
+            v.check_claims(&c(r#","exp":2000,"ver":"3.0""#), 1000),
+            Err(TokenError::UnsupportedVersion)
+        );
+    }
+
+    #[test]
+    fn structure_errors() {
+        let v = validator(&[], &["i"]);
+        let step = |t: &str| match v.validate_now(t) {
+            Step::Done(r) => r.err(),
+            Step::NeedKeys(_) => None,
+        };
+        assert_eq!(step("a.b"), Some(TokenError::Malformed));
+        assert_eq!(step("a.b.c.d.e"), Some(TokenError::Encrypted));
+        assert_eq!(step("a.b.c.d"), Some(TokenError::Malformed));
+        assert_eq!(step(&"a".repeat(9000)), Some(TokenError::TooLarge));
+        // `none`, HS256 and an unknown kid with a static key set.
+        let h = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        assert_eq!(
+            step(&format!("{}.e30.", h(r#"{"alg":"none"}"#))),
+            Some(TokenError::AlgorithmNotAllowed)
+        );
+        assert_eq!(
+            step(&format!("{}.e30.AA", h(r#"{"alg":"HS256","kid":"k"}"#))),
+            Some(TokenError::AlgorithmNotAllowed)
+        );
+        assert_eq!(
+            step(&format!("{}.e30.AA", h(r#"{"alg":"RS256","kid":"x"}"#))),
+            Some(TokenError::UnknownKey)
+        );
+        assert_eq!(
+            step(&format!("{}.e30.AA", h(r#"{"alg":"RS256"}"#))),
+            Some(TokenError::MissingClaim("kid"))
+        );
+        assert_eq!(
+            step(&format!(
+                "{}.e30.AA",
+                h(r#"{"alg":"RS256","kid":"k","typ":"dpop+jwt"}"#)
+            )),
+            Some(TokenError::WrongType)
+        );
+        assert_eq!(
+            step(&format!("{}.e30.AA", h(r#"{"alg":"RS256","kid":"k"}"#))),
+            Some(TokenError::BadSignature)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn validation_never_panics(token in "[A-Za-z0-9_.=+/ -]{0,300}") {
+            let v = validator(&[], &["i"]);
+            let _ = v.validate_now(&token);
+        }
+
+        #[test]
+        fn validation_never_panics_on_jws_shaped_input(
+            header in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let v = validator(&[], &["i"]);
+            let token = format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(&header),
+                URL_SAFE_NO_PAD.encode(&payload),
+                URL_SAFE_NO_PAD.encode(&signature)
+            );
+            let _ = v.validate_now(&token);
+        }
+    }
+
+    #[test]
+    fn errors_are_send_sync_and_debug_is_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<TokenError>();
+        assert_send_sync::<ConfigError>();
+        assert_send_sync::<Validator>();
+        let v = validator(&[], &["i"]);
+        let debug = format!("{v:?}");
+        assert!(debug.contains("Validator"), "{debug}");
+    }
+}
