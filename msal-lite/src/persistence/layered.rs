@@ -11,6 +11,11 @@ use crate::schema::{CacheDocument, PartitionKey};
 use super::{BoxFuture, CacheStore, MemoryStore, Partition, PersistenceError, SaveOutcome};
 
 /// Default bound on each L2 operation.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(msal_lite::persistence::DEFAULT_L2_TIMEOUT, Duration::from_millis(250));
+/// ```
 pub const DEFAULT_L2_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Attempts of the L2 compare-and-set loop before a partition is left dirty for later.

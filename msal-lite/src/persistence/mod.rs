@@ -79,9 +79,19 @@ pub use redis::{
 };
 
 /// A `Send` boxed future, the return type of [`CacheStore`]'s methods.
+///
+/// ```
+/// use msal_lite::persistence::BoxFuture;
+/// let fut: BoxFuture<'static, u8> = Box::pin(async { 1 });
+/// # let _ = fut;
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How many times [`update`] re-applies a change after a conflict before giving up.
+///
+/// ```
+/// assert_eq!(msal_lite::persistence::MAX_UPDATE_ATTEMPTS, 16);
+/// ```
 pub const MAX_UPDATE_ATTEMPTS: u32 = 16;
 
 /// One stored partition: its entries and the version they were stored under.
@@ -238,12 +248,34 @@ impl SaveOutcome {
 /// ```
 pub trait CacheStore: Send + Sync + 'static {
     /// Loads one partition.
+    ///
+    /// ```
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::PartitionKey;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert!(MemoryStore::new().load(&PartitionKey::user("u.t")).await?.is_none());
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
     fn load<'a>(
         &'a self,
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>>;
 
     /// Saves one partition if it is still at `expected_version` (see the trait docs).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::{CacheDocument, PartitionKey};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let outcome = MemoryStore::new()
+    ///     .save(&PartitionKey::user("u.t"), Arc::new(CacheDocument::new()), Some(0))
+    ///     .await?;
+    /// assert!(outcome.is_saved());
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
     fn save<'a>(
         &'a self,
         partition: &'a PartitionKey,
@@ -252,6 +284,15 @@ pub trait CacheStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<SaveOutcome, PersistenceError>>;
 
     /// Removes one partition.
+    ///
+    /// ```
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::PartitionKey;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// MemoryStore::new().remove(&PartitionKey::user("u.t")).await?;
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
     fn remove<'a>(
         &'a self,
         partition: &'a PartitionKey,

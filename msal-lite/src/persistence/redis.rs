@@ -14,11 +14,26 @@ use super::{
 };
 
 /// Default bound on each Redis operation (connect included).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(msal_lite::persistence::DEFAULT_OPERATION_TIMEOUT, Duration::from_millis(250));
+/// ```
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(250);
 /// Default pause after a failure before Redis is tried again (requests fail fast meanwhile).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(msal_lite::persistence::DEFAULT_RETRY_BACKOFF, Duration::from_secs(1));
+/// ```
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 /// Default lifetime of a partition holding a refresh token: Entra's default refresh-token
 /// lifetime for confidential clients, 90 days ("Microsoft identity platform: refresh tokens").
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(msal_lite::persistence::DEFAULT_REFRESH_TOKEN_TTL, Duration::from_secs(90 * 86_400));
+/// ```
 pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Compare-and-set of one partition. KEYS[1] = the partition's hash, KEYS[2] = the store's

@@ -24,12 +24,33 @@ const BOTH_SPELLINGS: u8 = 0b11;
 const FIRST_SPELLING: u8 = 0b01;
 
 /// The `credential_type` value of an access token.
+///
+/// ```
+/// use msal_lite::schema::{AccessToken, CacheSecret, UnixTime, CREDENTIAL_ACCESS_TOKEN};
+/// let at = AccessToken::new("e", "c", CacheSecret::new("t"), UnixTime::from_secs(1));
+/// assert_eq!(at.credential_type, CREDENTIAL_ACCESS_TOKEN);
+/// ```
 pub const CREDENTIAL_ACCESS_TOKEN: &str = "AccessToken";
 /// The `credential_type` value of a proof-of-possession (or other non-Bearer) access token.
+///
+/// ```
+/// use msal_lite::schema::CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME;
+/// assert_eq!(CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME.to_lowercase(), "accesstoken_with_authscheme");
+/// ```
 pub const CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME: &str = "AccessToken_With_AuthScheme";
 /// The `credential_type` value of a refresh token.
+///
+/// ```
+/// use msal_lite::schema::{CacheSecret, RefreshToken, CREDENTIAL_REFRESH_TOKEN};
+/// assert_eq!(RefreshToken::new("e", "c", CacheSecret::new("t")).credential_type, CREDENTIAL_REFRESH_TOKEN);
+/// ```
 pub const CREDENTIAL_REFRESH_TOKEN: &str = "RefreshToken";
 /// The `credential_type` value of an ID token.
+///
+/// ```
+/// use msal_lite::schema::{CacheSecret, IdToken, CREDENTIAL_ID_TOKEN};
+/// assert_eq!(IdToken::new("e", "c", CacheSecret::new("t")).credential_type, CREDENTIAL_ID_TOKEN);
+/// ```
 pub const CREDENTIAL_ID_TOKEN: &str = "IdToken";
 
 /// An entry of the `AccessToken` section.
