@@ -188,8 +188,8 @@ pub(crate) async fn authorize(
             &e,
         );
     }
-    if let Some((id, s)) = session.clone().filter(|_| !needs_mfa) {
-        return complete(&t, &request, &s.user_oid, &id, &s, None);
+    if let Some((_, s)) = session.clone().filter(|_| !needs_mfa) {
+        return complete(&t, &request, &s.user_oid, &s, None);
     }
     let tx_id = random_string(24);
     let mut tx = Transaction {
@@ -438,7 +438,6 @@ fn complete(
     t: &Tenant,
     request: &AuthRequest,
     user_oid: &str,
-    session_id: &str,
     session: &Session,
     new_cookie: Option<&str>,
 ) -> Response {
@@ -473,7 +472,6 @@ fn complete(
             "The user account does not exist in this directory.",
         );
     }
-    let _ = session_id;
     let mut fields = vec![("code", code)];
     if let Some(state) = &request.state {
         fields.push(("state", state.clone()));
@@ -583,14 +581,7 @@ pub(crate) async fn login(
         return response;
     }
     t.store().transactions.remove(&tx_id);
-    complete(
-        &t,
-        &tx.request,
-        &oid,
-        &session_id,
-        &session,
-        Some(&session_id),
-    )
+    complete(&t, &tx.request, &oid, &session, Some(&session_id))
 }
 
 /// POST `/{tenant}/oauth2/v2.0/mfa`: the one-time code.
@@ -662,7 +653,7 @@ pub(crate) async fn mfa(
     let session = session.clone();
     drop(store);
     let cookie = tx.new_session.then_some(sid.as_str());
-    complete(&t, &tx.request, &oid, &sid, &session, cookie)
+    complete(&t, &tx.request, &oid, &session, cookie)
 }
 
 /// GET or POST `/{tenant}/oauth2/v2.0/logout`: ends the SSO session and redirects to a

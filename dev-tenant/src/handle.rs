@@ -270,12 +270,33 @@ impl DevTenant {
         self.tenant.jose_header()
     }
 
-    /// Signs arbitrary JSON with the current key (RS256 over exactly the given header and
-    /// claims), for attack suites and fixtures. The result is a test fixture, not a secret.
+    /// Signs arbitrary JSON with the current key (RS256), for attack suites and fixtures.
+    ///
+    /// A string argument is taken as the exact JSON text to sign (so a test can sign duplicate
+    /// keys or odd spacing); anything else is serialized with `serde_json`. The header is used
+    /// as given: start from [`DevTenant::default_header`] for a well-formed token.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// let claims = serde_json::json!({"iss": tenant.issuer(), "aud": "someone-else", "exp": 1});
+    /// let token = tenant.mint_token(tenant.default_header(), &claims);
+    /// let raw = tenant.mint_token(r#"{"alg":"RS256","alg":"none"}"#, r#"{"sub":"x"}"#);
+    /// assert_eq!(token.split('.').count(), 3);
+    /// assert_eq!(raw.split('.').count(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn mint_token(&self, header: impl Serialize, claims: impl Serialize) -> String {
-        let header = serde_json::to_value(header).unwrap_or(Value::Null);
-        let claims = serde_json::to_value(claims).unwrap_or(Value::Null);
-        self.tenant.sign(&header, &claims)
+        let text = |v: serde_json::Result<Value>| match v {
+            Ok(Value::String(raw)) => raw.into_bytes(),
+            Ok(other) => other.to_string().into_bytes(),
+            Err(_) => b"null".to_vec(),
+        };
+        self.tenant.sign_raw(
+            &text(serde_json::to_value(header)),
+            &text(serde_json::to_value(claims)),
+        )
     }
 
     /// A delegated access token as the token endpoint would issue it to `client_id` for `user`

@@ -262,6 +262,11 @@ impl Tenant {
 
     /// Signs `header.claims` with the current key (RS256).
     pub(crate) fn sign(&self, header: &Value, claims: &Value) -> String {
+        self.sign_raw(header.to_string().as_bytes(), claims.to_string().as_bytes())
+    }
+
+    /// Signs exactly these header and claims bytes (RS256, current key).
+    pub(crate) fn sign_raw(&self, header: &[u8], claims: &[u8]) -> String {
         let key = self
             .keys
             .read()
@@ -269,8 +274,8 @@ impl Tenant {
             .current();
         let input = format!(
             "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
         );
         let sig = key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))

@@ -66,7 +66,10 @@ async fn counters_users_and_mfa_code() {
     assert_eq!(tenant.requests(dev_tenant::Endpoint::Authorize), 1);
     // The handle's Debug shows no secrets, codes or one-time codes.
     let debug = format!("{tenant:?}");
-    assert!(!debug.contains(&format!("\"{}\"", tenant.last_mfa_code().unwrap())), "{debug}");
+    assert!(
+        !debug.contains(&format!("\"{}\"", tenant.last_mfa_code().unwrap())),
+        "{debug}"
+    );
     assert!(
         !debug.contains(q::USER_PASSWORD) && !debug.contains(q::WEB_APP_CLIENT_SECRET),
         "{debug}"
