@@ -14,7 +14,7 @@ use super::{AccessToken, Account, AppMetadata, IdToken, RefreshToken};
 /// | entry | `MsalJs` (Node, browser) | `MsalNet` | `MsalPython` |
 /// |---|---|---|---|
 /// | access token | `home-env-type-client-realm-target-claimshash-scheme` | `home-env-type-client-realm-target[-scheme]` | `home-env-accesstoken-client-realm-target` |
-/// | refresh token | `home-env-refreshtoken-family_or_client--target--` | `home-env-refreshtoken-family_or_client--` | `home-env-refreshtoken-client--target` |
+/// | refresh token | `home-env-refreshtoken-family_or_client-realm-target--` | `home-env-refreshtoken-family_or_client--` | `home-env-refreshtoken-client--target` |
 /// | ID token | `home-env-idtoken-client-realm---` | `home-env-idtoken-client-realm-` | same as .NET |
 /// | account | `home-env-realm` | same | same |
 /// | app metadata | `appmetadata-env-client` | same | same, not lower-cased |
@@ -139,13 +139,14 @@ impl RefreshToken {
         };
         let target = normalize_target(self.target.as_deref().unwrap_or(""));
         match style {
-            // Deliberately an empty realm: refresh tokens are cross-tenant in every MSAL.
+            // msal-js keys whatever realm and target the entry has (normally none: refresh
+            // tokens are cross-tenant); .NET and Python always leave the realm empty.
             KeyStyle::MsalJs => join_lower(&[
                 home,
                 &self.environment,
                 "refreshtoken",
                 client_or_family,
-                "",
+                self.realm.as_deref().unwrap_or(""),
                 &target,
                 "",
                 "",
