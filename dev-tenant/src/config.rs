@@ -189,6 +189,11 @@ pub struct ServerConfig {
     /// The address to bind; `127.0.0.1:0` (an ephemeral loopback port) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddr>,
+    /// The host name put in URLs (base URL, issuer, endpoints), e.g. `localhost` so that a web
+    /// app on `http://localhost:3000` and the tenant are the same site for cookies; the bound IP
+    /// address when absent. It must resolve to the bound address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_host: Option<String>,
     /// Serve HTTPS with a generated self-signed certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https: Option<HttpsConfig>,
@@ -570,6 +575,11 @@ impl Config {
         let bad = |m: String| Err(Error::InvalidConfig(m));
         if self.tenant.subdomain.is_empty() || self.tenant.subdomain.contains(['/', '.', ' ']) {
             return bad("tenant.subdomain must be a single DNS label".to_owned());
+        }
+        if let Some(host) = &self.server.public_host
+            && (host.is_empty() || host.contains(['/', ':', ' ', '?', '#', '@']))
+        {
+            return bad("server.public_host must be a bare host name".to_owned());
         }
         if uuid::Uuid::parse_str(&self.tenant.tenant_id).is_err() {
             return bad("tenant.tenant_id must be a GUID".to_owned());

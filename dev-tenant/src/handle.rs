@@ -94,10 +94,11 @@ impl DevTenant {
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let https = config.server.https.clone();
         let scheme = if https.is_some() { "https" } else { "http" };
-        let host = match addr.ip() {
-            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            IpAddr::V4(ip) => ip.to_string(),
+        let host = match (&config.server.public_host, addr.ip()) {
+            (Some(host), _) => host.clone(),
+            (None, ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            (None, IpAddr::V6(ip)) => format!("[{ip}]"),
+            (None, IpAddr::V4(ip)) => ip.to_string(),
         };
         let base_url = format!("{scheme}://{host}:{}", addr.port());
         let https_on = https.is_some();

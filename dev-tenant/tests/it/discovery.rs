@@ -150,3 +150,24 @@ async fn logout_redirects_and_ends_session() {
         matches!(page, crate::common::Page::Other { status, location: None, .. } if status == 200)
     );
 }
+
+#[tokio::test]
+async fn public_host_names_the_urls() {
+    let mut config = dev_tenant::Config::quickstart();
+    config.server.public_host = Some("localhost".to_owned());
+    let tenant = crate::common::start_with(config).await;
+    assert!(tenant.base_url().starts_with("http://localhost:"));
+    assert!(tenant.issuer().starts_with("http://localhost:"));
+    let doc: Value = http()
+        .get(tenant.discovery_url().replace("localhost", "127.0.0.1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], tenant.issuer());
+    let mut bad = dev_tenant::Config::quickstart();
+    bad.server.public_host = Some("http://x".to_owned());
+    assert!(dev_tenant::DevTenant::start(bad).await.is_err());
+}
