@@ -7,6 +7,7 @@ use crate::cache::TokenCache;
 use crate::cache::single_flight::SingleFlight;
 use crate::http::{HttpClient, RetryPolicy};
 use crate::metadata::MetadataCache;
+use crate::persistence::CacheStore;
 use crate::time::SharedClock;
 use crate::{
     AuthenticationResult, Authority, ClientCredential, ClientCredentialsRequest, Error,
@@ -55,6 +56,14 @@ pub(crate) struct ClientInner {
     /// The app-token partition key for the default authority, built once.
     pub(crate) app_partition: Box<str>,
     pub(crate) app_flights: Arc<SingleFlight<Result<AuthenticationResult, Error>>>,
+    /// Declared client capabilities (`xms_cc`), merged into every `claims` parameter.
+    pub(crate) client_capabilities: Arc<[String]>,
+    /// Where user and on-behalf-of partitions are persisted (none: memory only).
+    #[expect(
+        dead_code,
+        reason = "read by the user-account and on-behalf-of partitions (in progress)"
+    )]
+    pub(crate) cache_store: Option<Arc<dyn CacheStore>>,
 }
 
 impl ConfidentialClient {
@@ -222,5 +231,15 @@ mod tests {
         let b = a.clone();
         assert!(Arc::ptr_eq(&a.inner, &b.inner));
         assert_eq!(b.client_id(), "id");
+    }
+}
+
+impl ClientInner {
+    /// The `claims` parameter to send: the request's claims merged with the client's declared
+    /// capabilities (`None` when there is nothing to send). Every flow goes through here so
+    /// capabilities reach authorize URLs and token requests alike.
+    pub(crate) fn merged_claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
+        crate::claims::merge_client_capabilities(claims, &self.client_capabilities)
+            .map_err(|e| Error::config(format!("invalid claims: {e}")))
     }
 }

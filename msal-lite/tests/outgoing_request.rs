@@ -191,3 +191,56 @@ async fn invalid_inputs_fail_before_any_request() {
         .unwrap_err();
     assert!(matches!(e, msal_lite::Error::Config { .. }));
 }
+
+#[tokio::test]
+async fn client_capabilities_are_merged_into_every_claims_parameter() {
+    let seen: Seen = Arc::default();
+    let client = ConfidentialClient::builder("my-client", AUTHORITY, ClientCredential::secret("s"))
+        .http_client(fake_entra(seen.clone()))
+        .retry_policy(RetryPolicy::none())
+        .client_capabilities(["cp1"])
+        .build()
+        .unwrap();
+
+    // Capabilities alone are sent (as msal-js does for client credentials)...
+    client
+        .acquire_token_for_client(["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
+    // ...and merged into a claims challenge.
+    client
+        .acquire_token_for_client_with(
+            ClientCredentialsRequest::new(["https://graph.microsoft.com/.default"])
+                .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1701477303"}}}"#),
+        )
+        .await
+        .unwrap();
+
+    let seen = seen.lock().unwrap();
+    let token_requests: Vec<_> = seen
+        .iter()
+        .filter(|r| r.uri().path().ends_with("/token"))
+        .collect();
+    assert_eq!(token_requests.len(), 2);
+    let first = form(token_requests[0]);
+    assert_eq!(
+        field(&first, "claims"),
+        Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#)
+    );
+    let second = form(token_requests[1]);
+    let merged: serde_json::Value =
+        serde_json::from_str(field(&second, "claims").unwrap()).unwrap();
+    assert_eq!(
+        merged,
+        serde_json::json!({"access_token":{"nbf":{"essential":true,"value":"1701477303"},"xms_cc":{"values":["cp1"]}}})
+    );
+}
+
+#[test]
+fn an_empty_client_capability_is_a_configuration_error() {
+    let err = ConfidentialClient::builder("my-client", AUTHORITY, ClientCredential::secret("s"))
+        .client_capabilities(["cp1", " "])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("capability"), "{err}");
+}

@@ -8,6 +8,7 @@ use crate::cache::single_flight::SingleFlight;
 use crate::cache::{TokenCache, app};
 use crate::http::{HttpClient, RetryPolicy};
 use crate::metadata::MetadataCache;
+use crate::persistence::CacheStore;
 use crate::time::SharedClock;
 use crate::{Authority, ClientCredential, Clock, Error};
 
@@ -45,6 +46,8 @@ pub struct ConfidentialClientBuilder {
     retry: RetryPolicy,
     clock: SharedClock,
     refresh_margin: Duration,
+    client_capabilities: Vec<String>,
+    cache_store: Option<Arc<dyn CacheStore>>,
 }
 
 impl ConfidentialClientBuilder {
@@ -61,7 +64,53 @@ impl ConfidentialClientBuilder {
             retry: RetryPolicy::default(),
             clock: SharedClock::default(),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            client_capabilities: Vec::new(),
+            cache_store: None,
         }
+    }
+
+    /// Declares client capabilities (e.g. `["cp1"]`: the app handles claims challenges, so
+    /// resources may issue continuous-access-evaluation tokens). They are sent as
+    /// `{"access_token":{"xms_cc":{"values":[...]}}}` merged into the `claims` parameter of
+    /// authorize URLs and token requests (Microsoft identity platform: "Claims challenges, claims
+    /// requests, and client capabilities").
+    ///
+    /// ```
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://contoso.ciamlogin.com/",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .client_capabilities(["cp1"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn client_capabilities<I, S>(mut self, capabilities: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Persists cache partitions (user accounts, on-behalf-of assertions) in `store`, e.g. a
+    /// [`Layered`](crate::persistence::Layered) memory + Redis store shared by several instances.
+    /// Without it, tokens live in this process's memory only.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://contoso.ciamlogin.com/",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .cache_store(Arc::new(msal_lite::persistence::MemoryStore::new()));
+    /// # let _ = builder;
+    /// ```
+    pub fn cache_store(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.cache_store = Some(store);
+        self
     }
 
     /// Uses this transport instead of the default reqwest one (required when the `reqwest`
@@ -100,6 +149,9 @@ impl ConfidentialClientBuilder {
             Some(http) => http,
             None => default_http()?,
         };
+        if self.client_capabilities.iter().any(|c| c.trim().is_empty()) {
+            return Err(Error::config("a client capability is empty"));
+        }
         let client_id: Arc<str> = client_id.into();
         let app_partition = app::partition_key(&client_id, &authority);
         Ok(ConfidentialClient {
@@ -115,6 +167,8 @@ impl ConfidentialClientBuilder {
                 cache: TokenCache::default(),
                 app_partition,
                 app_flights: SingleFlight::new(),
+                client_capabilities: self.client_capabilities.into(),
+                cache_store: self.cache_store,
             }),
         })
     }

@@ -227,8 +227,8 @@ async fn fetch_in_span(
             &mut request,
         )
         .await?;
-    if let Some(claims) = &claims {
-        request.form.push("claims", claims);
+    if let Some(claims) = inner.merged_claims(claims.as_deref())? {
+        request.form.push("claims", &claims);
     }
     tracing::debug!(scopes = scopes.as_str(), "requesting an app token");
     let response = match execute(http, &inner.retry, request, correlation_id).await {
