@@ -219,6 +219,10 @@ impl<L2: CacheStore> Layered<L2> {
     /// Starts a tokio task that calls [`Layered::flush_dirty`] every `every`; it stops when the
     /// returned handle is dropped or every clone of this `Layered` is.
     ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (like `tokio::spawn`), or if `every` is zero.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use msal_lite::persistence::{Layered, MemoryStore};

@@ -574,6 +574,34 @@ impl CacheDocument {
     }
 }
 
+/// Serializes as the cache JSON (see the warning on [`CacheDocument::to_json`]).
+///
+/// ```
+/// use msal_lite::schema::CacheDocument;
+/// assert_eq!(serde_json::to_string(&CacheDocument::new())?, "{}");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl serde::Serialize for CacheDocument {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
+/// Deserializes from cache JSON with the rules of [`CacheDocument::from_value`].
+///
+/// ```
+/// use msal_lite::schema::CacheDocument;
+/// let doc: CacheDocument = serde_json::from_str(r#"{"AccessToken": {}}"#)?;
+/// assert!(doc.is_empty());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl<'de> serde::Deserialize<'de> for CacheDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What merging needs from an entry type.
 trait Entry: Clone {
     /// When the entry was written, if the schema records it.
