@@ -172,6 +172,17 @@ impl fmt::Debug for ConfidentialClient {
     }
 }
 
+impl ClientInner {
+    /// The `claims` parameter to send: the request's claims merged with the client's declared
+    /// capabilities (`None` when there is nothing to send). Every flow goes through here so
+    /// capabilities reach authorize URLs and token requests alike.
+    pub(crate) fn merged_claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
+        crate::claims::merge_client_capabilities(claims, &self.client_capabilities)
+            .map_err(|e| Error::config(format!("invalid claims: {e}")))
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,15 +242,5 @@ mod tests {
         let b = a.clone();
         assert!(Arc::ptr_eq(&a.inner, &b.inner));
         assert_eq!(b.client_id(), "id");
-    }
-}
-
-impl ClientInner {
-    /// The `claims` parameter to send: the request's claims merged with the client's declared
-    /// capabilities (`None` when there is nothing to send). Every flow goes through here so
-    /// capabilities reach authorize URLs and token requests alike.
-    pub(crate) fn merged_claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
-        crate::claims::merge_client_capabilities(claims, &self.client_capabilities)
-            .map_err(|e| Error::config(format!("invalid claims: {e}")))
     }
 }
