@@ -534,7 +534,11 @@ impl Config {
     /// # Errors
     /// [`Error::ReadConfig`], [`Error::ParseConfig`] or [`Error::InvalidConfig`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(Error::ReadConfig)?;
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_toml_str(&text)
     }
 
@@ -723,6 +727,37 @@ mod tests {
             quickstart::GRAPH_APP_ID
         );
         assert!(c.resource("https://example.com").is_none());
+    }
+
+    #[test]
+    fn certificate_pem_in_toml() {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["d".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let mut c = Config::quickstart();
+        c.app_mut(quickstart::DAEMON_CLIENT_ID)
+            .unwrap()
+            .certificates
+            .push(cert.pem());
+        let text = c.to_toml_string().unwrap();
+        let back = Config::from_toml_str(&text).unwrap();
+        assert_eq!(
+            back.app(quickstart::DAEMON_CLIENT_ID).unwrap().certificates,
+            [cert.pem()]
+        );
+        c.app_mut(quickstart::DAEMON_CLIENT_ID)
+            .unwrap()
+            .certificates
+            .push("garbage".into());
+        assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
+        assert!(
+            Config::from_toml_str(&text.replace("[tenant]", "[tenant]\nextra = 1")).is_err(),
+            "unknown fields are refused"
+        );
     }
 
     #[test]

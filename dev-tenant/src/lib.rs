@@ -59,8 +59,14 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
     /// The configuration file could not be read.
-    #[error("cannot read the configuration file")]
-    ReadConfig(#[source] std::io::Error),
+    #[error("cannot read the configuration file {}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The configuration is not valid TOML for [`Config`].
     #[error("cannot parse the configuration")]
     ParseConfig(#[source] Box<toml::de::Error>),

@@ -50,6 +50,9 @@ async fn main() -> ExitCode {
                 source = s.source();
             }
             eprintln!("dev-tenant: {message}");
+            eprintln!(
+                "(the default configuration is dev-tenant/dev-tenant.toml in the workspace; without --config the quickstart tenant runs)"
+            );
             ExitCode::FAILURE
         }
     }
