@@ -165,3 +165,43 @@ async fn mfa_code(State(t): State<Arc<Tenant>>) -> Response {
         None => bad(StatusCode::NOT_FOUND, "no MFA code was issued yet"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    async fn status_from(peer: &str) -> StatusCode {
+        let tenant = Arc::new(
+            Tenant::new(
+                crate::Config::quickstart(),
+                "http://127.0.0.1:1".to_owned(),
+                false,
+                1,
+            )
+            .unwrap(),
+        );
+        let app = Router::new().nest("/_admin", router()).with_state(tenant);
+        let mut req = axum::http::Request::get("/_admin/requests")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        app.oneshot(req).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn admin_api_answers_loopback_only() {
+        assert_eq!(status_from("127.0.0.1:5000").await, StatusCode::OK);
+        assert_eq!(status_from("[::1]:5000").await, StatusCode::OK);
+        assert_eq!(
+            status_from("192.168.1.20:5000").await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status_from("[2001:db8::1]:5000").await,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
