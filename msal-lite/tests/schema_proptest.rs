@@ -72,3 +72,75 @@ proptest! {
         let _ = CacheDocument::from_slice(&bytes);
     }
 }
+
+mod merge {
+    use std::collections::BTreeMap;
+
+    use msal_lite::schema::{AccessToken, CacheDocument, CacheSecret, UnixTime};
+    use proptest::prelude::*;
+
+    /// A document of access tokens: scope name -> (secret, cached_at).
+    fn doc(entries: &BTreeMap<u8, (u8, i64)>) -> CacheDocument {
+        let mut d = CacheDocument::new();
+        for (scope, (secret, cached)) in entries {
+            let mut at = AccessToken::new(
+                "login.microsoftonline.com",
+                "cid",
+                CacheSecret::new(format!("s{secret}")),
+                UnixTime::from_secs(9_999_999_999),
+            );
+            at.home_account_id = Some("u.t".into());
+            at.target = Some(format!("scope{scope}"));
+            at.cached_at = Some(UnixTime::from_secs(*cached));
+            d.insert_access_token(at);
+        }
+        d
+    }
+
+    fn entries() -> impl Strategy<Value = BTreeMap<u8, (u8, i64)>> {
+        prop::collection::btree_map(0u8..8, (0u8..3, 0i64..4), 0..6)
+    }
+
+    fn secret_of(d: &CacheDocument, scope: u8) -> Option<String> {
+        d.access_tokens
+            .values()
+            .find(|at| at.target.as_deref() == Some(&format!("scope{scope}")))
+            .map(|at| at.secret.secret().to_owned())
+    }
+
+    proptest! {
+        /// The guarantees the layered cache relies on: a side that did not touch an entry
+        /// defers to the other; nothing one side added or changed is lost.
+        #[test]
+        fn three_way_merge_loses_no_change(base in entries(), ours in entries(), theirs in entries()) {
+            let (b, o, t) = (doc(&base), doc(&ours), doc(&theirs));
+            let merged = CacheDocument::merge_three_way(&b, &o, &t);
+            for scope in 0u8..8 {
+                let (sb, so, st) = (base.get(&scope), ours.get(&scope), theirs.get(&scope));
+                let m = secret_of(&merged, scope);
+                let name = |e: Option<&(u8, i64)>| e.map(|(s, _)| format!("s{s}"));
+                if so == sb {
+                    prop_assert_eq!(m, name(st), "ours untouched: theirs wins");
+                } else if st == sb {
+                    prop_assert_eq!(m, name(so), "theirs untouched: ours wins");
+                } else {
+                    // Both changed: an entry present on either side survives.
+                    prop_assert_eq!(m.is_some(), so.is_some() || st.is_some());
+                    if let (Some(o), Some(t)) = (so, st) {
+                        let expect = if t.1 > o.1 { t } else { o };
+                        prop_assert_eq!(m, name(Some(expect)));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn union_merge_keeps_every_key(ours in entries(), theirs in entries()) {
+            let mut merged = doc(&ours);
+            merged.merge_newest(&doc(&theirs));
+            for scope in ours.keys().chain(theirs.keys()) {
+                prop_assert!(secret_of(&merged, *scope).is_some());
+            }
+        }
+    }
+}
