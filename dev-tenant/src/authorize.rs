@@ -1,5 +1,6 @@
-//! The authorization endpoint, the login and MFA pages behind it, and the browser SSO session
-//! (Microsoft identity platform: "OAuth 2.0 authorization code flow"; RFC 7636 PKCE).
+//! The authorization endpoint: request validation, the decision between the login page, the MFA
+//! page and an immediate answer (SSO), and the authorization response (Microsoft identity
+//! platform: "OAuth 2.0 authorization code flow"; RFC 7636 PKCE; OAuth 2.0 Form Post Response Mode).
 
 use std::sync::Arc;
 
@@ -9,10 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::errors::EntraError;
+use crate::login::start_mfa;
 use crate::pages;
 use crate::parse::{ClaimsRequest, Params, parse_claims, parse_form, parse_query};
 use crate::scopes::{check_consent, mfa_policies_for_request, parse_scopes};
-use crate::state::{CodeRecord, Session, Tenant, Transaction, random_otp, random_string};
+use crate::session::{session_cookie, session_id};
+use crate::state::{CodeRecord, Session, Tenant, Transaction, random_string};
 
 /// How the authorization response is returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,39 +42,7 @@ pub(crate) struct AuthRequest {
     pub(crate) tenant_segment: String,
 }
 
-const TRANSACTION_SECS: i64 = 15 * 60;
-const MAX_MFA_ATTEMPTS: u32 = 5;
-
-fn cookie_name(t: &Tenant) -> String {
-    format!("devtenant_sso_{}", t.port)
-}
-
-fn session_cookie(t: &Tenant, id: &str) -> HeaderValue {
-    let secure = if t.https { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        cookie_name(t)
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-pub(crate) fn clear_cookie(t: &Tenant) -> HeaderValue {
-    HeaderValue::from_str(&format!("{}=; Path=/; HttpOnly; Max-Age=0", cookie_name(t)))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The SSO session id from the request's cookie.
-pub(crate) fn session_id(t: &Tenant, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(t);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
+pub(crate) const TRANSACTION_SECS: i64 = 15 * 60;
 
 /// Whether `requested` matches a registered redirect URI: exactly, or for loopback hosts
 /// (`localhost`, `127.0.0.1`, `[::1]`) with any port, as Entra allows for loopback.
@@ -91,7 +62,7 @@ pub(crate) fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
         && b.fragment().is_none()
 }
 
-fn bad_page(status: StatusCode, code: u32, message: &str) -> Response {
+pub(crate) fn bad_page(status: StatusCode, code: u32, message: &str) -> Response {
     pages::message(
         status,
         "Sorry, but we're having trouble signing you in.",
@@ -434,7 +405,7 @@ fn respond(redirect_uri: &str, mode: ResponseMode, fields: &[(&str, String)]) ->
 }
 
 /// Issues the code and returns it to the client (plus the SSO cookie when the session is new).
-fn complete(
+pub(crate) fn complete(
     t: &Tenant,
     request: &AuthRequest,
     user_oid: &str,
@@ -484,237 +455,6 @@ fn complete(
             .headers_mut()
             .append(header::SET_COOKIE, session_cookie(t, id));
     }
-    response
-}
-
-fn start_mfa(t: &Tenant, tx: &mut Transaction, email: &str) -> String {
-    let code = random_otp();
-    tracing::info!(user = %email, code = %code, "dev-tenant one-time MFA code (development only)");
-    tx.mfa_code = Some(code.clone());
-    tx.mfa_attempts = 0;
-    t.store().last_mfa_code = Some(code.clone());
-    code
-}
-
-fn expired_page() -> Response {
-    pages::message(
-        StatusCode::BAD_REQUEST,
-        "This sign-in request is no longer valid",
-        "The sign-in took too long or was already completed. Go back to the application and sign in again.",
-    )
-}
-
-/// POST `/{tenant}/oauth2/v2.0/login`: email + password.
-pub(crate) async fn login(
-    State(t): State<Arc<Tenant>>,
-    Path(tenant): Path<String>,
-    body: Bytes,
-) -> Response {
-    if !t.tenant_matches(&tenant) {
-        return bad_page(
-            StatusCode::BAD_REQUEST,
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
-    }
-    let Ok(p) = parse_form(&body) else {
-        return expired_page();
-    };
-    let tx_id = p.get("tx").unwrap_or_default().to_owned();
-    let email = p.get("email").unwrap_or_default().trim().to_owned();
-    let password = p.get("password").unwrap_or_default();
-    let now = crate::time::now();
-    let (tx, user) = {
-        let store = t.store();
-        let Some(tx) = store
-            .transactions
-            .get(&tx_id)
-            .filter(|tx| tx.expires_at > now && tx.user_oid.is_none())
-            .cloned()
-        else {
-            return expired_page();
-        };
-        let user = store
-            .user_by_email(&email)
-            .filter(|u| u.password.matches(password))
-            .map(|u| (u.profile.id.clone(), u.profile.mail.clone()));
-        (tx, user)
-    };
-    let Some((oid, mail)) = user else {
-        tracing::info!(user = %email, "dev-tenant sign-in failed: wrong email or password");
-        let app_name = t
-            .app(&tx.request.client_id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
-        let action = format!("/{}/oauth2/v2.0/login", tx.request.tenant_segment);
-        return pages::login(
-            &action,
-            &tx_id,
-            &t.domain(),
-            &app_name,
-            &email,
-            Some("Your account or password is incorrect."),
-        );
-    };
-    let session_id = random_string(32);
-    let session = Session {
-        user_oid: oid.clone(),
-        auth_time: now,
-        mfa: false,
-        session_state: uuid::Uuid::new_v4().to_string(),
-    };
-    t.store()
-        .sessions
-        .insert(session_id.clone(), session.clone());
-    let mut tx = tx;
-    tx.user_oid = Some(oid.clone());
-    tx.session_id = Some(session_id.clone());
-    tx.new_session = true;
-    if tx.needs_mfa {
-        let code = start_mfa(&t, &mut tx, &mail);
-        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
-        t.store().transactions.insert(tx_id.clone(), tx);
-        let mut response = pages::mfa(&action, &tx_id, &mail, &code, None);
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, session_cookie(&t, &session_id));
-        return response;
-    }
-    t.store().transactions.remove(&tx_id);
-    complete(&t, &tx.request, &oid, &session, Some(&session_id))
-}
-
-/// POST `/{tenant}/oauth2/v2.0/mfa`: the one-time code.
-pub(crate) async fn mfa(
-    State(t): State<Arc<Tenant>>,
-    Path(tenant): Path<String>,
-    body: Bytes,
-) -> Response {
-    if !t.tenant_matches(&tenant) {
-        return bad_page(
-            StatusCode::BAD_REQUEST,
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
-    }
-    let Ok(p) = parse_form(&body) else {
-        return expired_page();
-    };
-    let tx_id = p.get("tx").unwrap_or_default().to_owned();
-    let code = p.get("code").unwrap_or_default().trim().to_owned();
-    let now = crate::time::now();
-    let mut store = t.store();
-    let Some(mut tx) = store
-        .transactions
-        .get(&tx_id)
-        .filter(|tx| tx.expires_at > now)
-        .cloned()
-    else {
-        return expired_page();
-    };
-    let (Some(expected), Some(oid), Some(sid)) = (
-        tx.mfa_code.clone(),
-        tx.user_oid.clone(),
-        tx.session_id.clone(),
-    ) else {
-        return expired_page();
-    };
-    let email = store
-        .user_by_oid(&oid)
-        .map(|u| u.profile.mail.clone())
-        .unwrap_or_default();
-    let ok =
-        code.len() == expected.len() && crate::config::Secret::new(expected.clone()).matches(&code);
-    if !ok {
-        tx.mfa_attempts += 1;
-        if tx.mfa_attempts >= MAX_MFA_ATTEMPTS {
-            store.transactions.remove(&tx_id);
-            return pages::message(
-                StatusCode::BAD_REQUEST,
-                "Too many attempts",
-                "Go back to the application and sign in again.",
-            );
-        }
-        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
-        store.transactions.insert(tx_id.clone(), tx);
-        return pages::mfa(
-            &action,
-            &tx_id,
-            &email,
-            &expected,
-            Some("That code didn't work. Check the code and try again."),
-        );
-    }
-    store.transactions.remove(&tx_id);
-    let Some(session) = store.sessions.get_mut(&sid) else {
-        return expired_page();
-    };
-    session.mfa = true;
-    let session = session.clone();
-    drop(store);
-    let cookie = tx.new_session.then_some(sid.as_str());
-    complete(&t, &tx.request, &oid, &session, cookie)
-}
-
-/// GET or POST `/{tenant}/oauth2/v2.0/logout`: ends the SSO session and redirects to a
-/// registered `post_logout_redirect_uri`.
-pub(crate) async fn logout(
-    State(t): State<Arc<Tenant>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    if !t.tenant_matches(&tenant) {
-        return bad_page(
-            StatusCode::BAD_REQUEST,
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
-    }
-    let params = if method == Method::POST {
-        parse_form(&body)
-    } else {
-        parse_query(query.as_deref().unwrap_or(""))
-    };
-    let params = params.unwrap_or_default();
-    if let Some(id) = session_id(&t, &headers) {
-        t.store().sessions.remove(&id);
-    }
-    let target = params.non_empty("post_logout_redirect_uri").filter(|uri| {
-        let client = params.non_empty("client_id");
-        t.config
-            .apps
-            .iter()
-            .filter(|a| client.is_none_or(|c| a.client_id.eq_ignore_ascii_case(c)))
-            .any(|a| {
-                a.post_logout_redirect_uris
-                    .iter()
-                    .chain(&a.redirect_uris)
-                    .any(|r| redirect_uri_matches(r, uri))
-            })
-    });
-    let mut response = match target.and_then(|uri| url::Url::parse(uri).ok()) {
-        Some(mut url) => {
-            if let Some(state) = params.get("state") {
-                url.query_pairs_mut().append_pair("state", state);
-            }
-            let mut r = StatusCode::FOUND.into_response();
-            if let Ok(v) = HeaderValue::from_str(url.as_str()) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            r
-        }
-        None => pages::message(
-            StatusCode::OK,
-            "You signed out of your account",
-            "It's a good idea to close all browser windows.",
-        ),
-    };
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, clear_cookie(&t));
     response
 }
 

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 
 use crate::errors::EntraError;
 use crate::state::Tenant;
-use crate::{admin, authorize, discovery, graph, token};
+use crate::{admin, authorize, discovery, graph, login, logout, token};
 
 pub(crate) fn router(tenant: Arc<Tenant>) -> Router {
     Router::new()
@@ -22,12 +22,12 @@ pub(crate) fn router(tenant: Arc<Tenant>) -> Router {
             "/{tenant}/oauth2/v2.0/authorize",
             get(authorize::authorize).post(authorize::authorize),
         )
-        .route("/{tenant}/oauth2/v2.0/login", post(authorize::login))
-        .route("/{tenant}/oauth2/v2.0/mfa", post(authorize::mfa))
+        .route("/{tenant}/oauth2/v2.0/login", post(login::login))
+        .route("/{tenant}/oauth2/v2.0/mfa", post(login::mfa))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
         .route(
             "/{tenant}/oauth2/v2.0/logout",
-            get(authorize::logout).post(authorize::logout),
+            get(logout::logout).post(logout::logout),
         )
         .route("/v1.0/me", get(graph::get_me).patch(graph::patch_me))
         .nest("/_admin", admin::router())
