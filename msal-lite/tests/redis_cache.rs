@@ -99,7 +99,11 @@ impl RedisServer {
                 return None;
             }
             if ping(port).await {
-                return Some(server);
+                // Another test's server may have won the port race: only ours counts.
+                let pid = server.child.as_ref().map(Child::id);
+                if pid.is_some() && server_pid(port).await == pid {
+                    return Some(server);
+                }
             }
             tokio::time::sleep(POLL_STEP).await;
         }
@@ -153,6 +157,25 @@ async fn raw(port: u16, command: &str) -> Option<String> {
     let mut buf = [0u8; 256];
     let n = s.read(&mut buf).await.ok()?;
     Some(String::from_utf8_lossy(&buf[..n]).trim_end().to_owned())
+}
+
+/// The `process_id` of the server answering on `port` (`INFO server`, a RESP bulk string).
+async fn server_pid(port: u16) -> Option<u32> {
+    use tokio::io::AsyncBufReadExt;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(b"INFO server\r\n").await.ok()?;
+    let mut reader = tokio::io::BufReader::new(s);
+    let mut header = String::new();
+    reader.read_line(&mut header).await.ok()?;
+    let len: usize = header.trim_end().strip_prefix('$')?.parse().ok()?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).await.ok()?;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
 }
 
 async fn ping(port: u16) -> bool {
