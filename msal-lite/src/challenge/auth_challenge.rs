@@ -11,7 +11,8 @@ use super::syntax::{is_ctl, is_token, is_token68};
 /// Scheme and parameter names keep the case they were sent with; [`is_scheme`](Self::is_scheme)
 /// and [`param`](Self::param) compare them case-insensitively, as RFC 7235 §2.1 requires.
 /// Parameter values are stored unescaped (RFC 7230 §3.2.6 quoted-pairs resolved), and the
-/// `Display` impl renders the challenge back into header syntax.
+/// `Display` impl renders the challenge back into header syntax. Equality (`==`) is exact:
+/// it compares names with their case and params in order, which is what round-trip tests need.
 ///
 /// ```
 /// use msal_lite::challenge::{parse_www_authenticate, Challenge};
