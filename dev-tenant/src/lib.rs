@@ -19,6 +19,7 @@ mod login;
 mod logout;
 mod pages;
 pub mod parse;
+pub mod quickstart;
 mod routes;
 mod scopes;
 mod server;
@@ -30,7 +31,7 @@ mod tokens;
 
 pub use config::{
     AppRegistration, ApplicationPermission, ConditionalAccessPolicy, Config, DelegatedPermission,
-    HttpsConfig, Lifetimes, Secret, ServerConfig, TenantConfig, UserConfig, quickstart,
+    HttpsConfig, Lifetimes, Secret, ServerConfig, TenantConfig, UserConfig,
 };
 pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};
 pub use handle::{DevTenant, TokenOptions};
