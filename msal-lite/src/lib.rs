@@ -13,9 +13,11 @@ mod credential;
 mod error;
 pub mod http;
 mod metadata;
+pub mod persistence;
 mod request;
 mod response;
 mod result;
+pub mod schema;
 mod scopes;
 mod time;
 
