@@ -137,3 +137,88 @@ proptest! {
         let _ = parse::decode_jwt(&format!("{a}.{b}.{c}"));
     }
 }
+
+/// One tenant and runtime shared by the HTTP property test (starting a tenant per case would
+/// spend the time generating RSA keys).
+fn shared() -> &'static (tokio::runtime::Runtime, dev_tenant::DevTenant) {
+    static SHARED: std::sync::OnceLock<(tokio::runtime::Runtime, dev_tenant::DevTenant)> =
+        std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let tenant = rt
+            .block_on(dev_tenant::DevTenant::start(
+                dev_tenant::Config::quickstart(),
+            ))
+            .unwrap();
+        (rt, tenant)
+    })
+}
+
+fn param_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("grant_type".to_owned()),
+        Just("client_id".to_owned()),
+        Just("client_secret".to_owned()),
+        Just("scope".to_owned()),
+        Just("code".to_owned()),
+        Just("code_verifier".to_owned()),
+        Just("refresh_token".to_owned()),
+        Just("assertion".to_owned()),
+        Just("requested_token_use".to_owned()),
+        Just("client_assertion".to_owned()),
+        Just("client_assertion_type".to_owned()),
+        Just("claims".to_owned()),
+        "[a-z_%+-]{0,12}",
+    ]
+}
+
+fn param_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("client_credentials".to_owned()),
+        Just("authorization_code".to_owned()),
+        Just("refresh_token".to_owned()),
+        Just("urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+        Just("urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()),
+        Just("on_behalf_of".to_owned()),
+        Just(q::DAEMON_CLIENT_ID.to_owned()),
+        Just(q::DAEMON_CLIENT_SECRET.to_owned()),
+        Just(q::API_CLIENT_ID.to_owned()),
+        Just(q::API_CLIENT_SECRET.to_owned()),
+        Just("https://graph.microsoft.com/.default".to_owned()),
+        Just("User.Read openid offline_access".to_owned()),
+        Just(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#.to_owned()),
+        Just("eyJhbGciOiJSUzI1NiJ9.e30.c2ln".to_owned()),
+        ".{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_requests_get_json_and_never_5xx(pairs in proptest::collection::vec((param_name(), param_value()), 0..8), encode in any::<bool>()) {
+        let (rt, tenant) = shared();
+        let body = if encode {
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish()
+        } else {
+            pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+        };
+        let (status, json) = rt.block_on(async {
+            let r = http().post(tenant.token_endpoint()).body(body.clone()).send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await)
+        });
+        prop_assert!(!status.is_server_error(), "{status} for {body}");
+        let json = json.map_err(|e| TestCaseError::fail(format!("not JSON for {body}: {e}")))?;
+        prop_assert!(json.get("error").is_some() || json.get("access_token").is_some(), "{json}");
+        if status.is_success() {
+            prop_assert!(json["access_token"].is_string());
+        } else {
+            prop_assert!(json["error_codes"][0].is_u64(), "{json}");
+        }
+    }
+}
