@@ -91,6 +91,11 @@ pub struct Config {
 }
 
 /// The tenant's names.
+///
+/// ```
+/// let config = dev_tenant::Config::quickstart();
+/// assert_eq!(config.tenant.domain(), "contoso.onmicrosoft.com");
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -109,6 +114,12 @@ impl TenantConfig {
 }
 
 /// Listener settings.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.server.bind = Some("127.0.0.1:0".parse().unwrap());
+/// config.server.public_host = Some("localhost".into());
+/// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -127,6 +138,11 @@ pub struct ServerConfig {
 }
 
 /// HTTPS settings: a self-signed certificate for `127.0.0.1` and `localhost` is generated at start.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.server.https = Some(dev_tenant::HttpsConfig::new(Some(std::env::temp_dir().join("dev-tenant-ca.pem"))));
+/// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -144,6 +160,13 @@ impl HttpsConfig {
 }
 
 /// Lifetimes in seconds.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.lifetimes.access_token_secs = 60;
+/// config.lifetimes.code_secs = 0; // every code is already expired
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -180,6 +203,17 @@ impl Default for Lifetimes {
 }
 
 /// An app registration (a client, a resource, or both).
+///
+/// ```
+/// use dev_tenant::{AppRegistration, Config, DelegatedPermission, Secret, quickstart};
+/// let mut app = AppRegistration::new("my-app", "0d3f1c2b-aaaa-4bbb-8ccc-123456789abc");
+/// app.client_secrets.push(Secret::new("my-secret"));
+/// app.redirect_uris.push("http://localhost:8080/callback".into());
+/// app.delegated_permissions.push(DelegatedPermission::new(quickstart::GRAPH_APP_ID, ["User.Read"]));
+/// let mut config = Config::quickstart();
+/// config.apps.push(app);
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -251,6 +285,11 @@ impl AppRegistration {
 }
 
 /// Delegated permissions (scopes) granted to a client on a resource, admin consented.
+///
+/// ```
+/// let p = dev_tenant::DelegatedPermission::new("https://graph.microsoft.com", ["User.Read"]);
+/// assert_eq!(p.scopes, ["User.Read"]);
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -275,6 +314,11 @@ impl DelegatedPermission {
 }
 
 /// Application permissions (app roles) granted to a client on a resource.
+///
+/// ```
+/// let p = dev_tenant::ApplicationPermission::new("https://graph.microsoft.com", ["User.Read.All"]);
+/// assert_eq!(p.roles, ["User.Read.All"]);
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -299,6 +343,12 @@ impl ApplicationPermission {
 }
 
 /// A seeded user.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.users.push(dev_tenant::UserConfig::new("carol@contoso.com", "Passw0rd!", "Carol", "5a5a5a5a-0000-4000-8000-000000000003"));
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -339,6 +389,15 @@ impl UserConfig {
 }
 
 /// A Conditional Access policy that requires MFA for the listed resources.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.conditional_access.push(dev_tenant::ConditionalAccessPolicy::require_mfa(
+///     "0b0b0b0b-0000-4000-8000-000000000000",
+///     ["https://graph.microsoft.com"],
+/// ));
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

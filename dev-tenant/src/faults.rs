@@ -94,6 +94,10 @@ impl fmt::Display for Endpoint {
 }
 
 /// The error for an unknown endpoint name.
+///
+/// ```
+/// assert!("nope".parse::<dev_tenant::Endpoint>().is_err());
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown endpoint")]
 #[non_exhaustive]
@@ -110,6 +114,11 @@ impl FromStr for Endpoint {
 }
 
 /// What an injected fault does.
+///
+/// ```
+/// use dev_tenant::{Fault, FaultKind};
+/// assert_eq!(Fault::status(503).kind, FaultKind::Status { status: 503 });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]

@@ -204,6 +204,16 @@ impl DevTenant {
 
     /// Injects `fault` on `endpoint`; faults apply in the order injected. A fault with
     /// `times(0)` is ignored.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// use dev_tenant::{Endpoint, Fault};
+    /// tenant.inject_fault(Endpoint::Jwks, Fault::drop_connection().times(2));
+    /// tenant.clear_faults(Endpoint::Jwks);
+    /// # Ok(()) }
+    /// ```
     pub fn inject_fault(&self, endpoint: Endpoint, fault: Fault) {
         if fault.validate().is_ok() {
             self.tenant.faults.inject(endpoint, fault);
@@ -227,6 +237,17 @@ impl DevTenant {
     ///
     /// # Panics
     /// Only if the crypto library cannot generate an RSA key, which leaves no usable tenant.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// let old = tenant.current_kid();
+    /// let new = tenant.rotate_keys(std::time::Duration::ZERO);
+    /// assert_ne!(old, new);
+    /// assert_eq!(tenant.current_kid(), new);
+    /// # Ok(()) }
+    /// ```
     pub fn rotate_keys(&self, grace: Duration) -> String {
         match rotate(&self.tenant, grace) {
             Ok(kid) => kid,
@@ -249,6 +270,15 @@ impl DevTenant {
     /// fail with `invalid_grant`, and Graph answers tokens issued before now that carry
     /// `xms_cc` = `cp1` with a 401 `insufficient_claims` challenge whose `nbf` is the returned
     /// Unix time. `None` when no user has this email.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// assert!(tenant.revoke_user("alice@contoso.com").is_some());
+    /// assert!(tenant.revoke_user("nobody@contoso.com").is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn revoke_user(&self, email: &str) -> Option<i64> {
         revoke(&self.tenant, email)
     }
@@ -305,6 +335,18 @@ impl DevTenant {
     ///
     /// # Errors
     /// [`Error::UnknownUser`], [`Error::UnknownClient`] or [`Error::Rejected`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// use dev_tenant::{TokenOptions, quickstart as q};
+    /// let token = tenant.access_token_for(q::ALICE_EMAIL, q::WEB_APP_CLIENT_ID, [q::API_SCOPE_URI], TokenOptions::default().mfa(true))?;
+    /// assert_eq!(token.split('.').count(), 3);
+    /// // Consent is checked: the web app was not granted User.ReadWrite.
+    /// assert!(tenant.access_token_for(q::ALICE_EMAIL, q::WEB_APP_CLIENT_ID, ["User.ReadWrite"], TokenOptions::default()).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn access_token_for(
         &self,
         user: &str,
@@ -358,6 +400,15 @@ impl DevTenant {
     ///
     /// # Errors
     /// [`Error::UnknownClient`] or [`Error::Rejected`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+    /// let token = tenant.app_token_for(dev_tenant::quickstart::DAEMON_CLIENT_ID, "https://graph.microsoft.com/.default")?;
+    /// assert_eq!(token.split('.').count(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn app_token_for(&self, client_id: &str, scope: &str) -> Result<String, Error> {
         let t = &self.tenant;
         let client = t.app(client_id).ok_or(Error::UnknownClient)?;

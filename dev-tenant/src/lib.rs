@@ -37,6 +37,16 @@ pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};
 pub use handle::{DevTenant, TokenOptions};
 
 /// A user's Microsoft Graph profile (the fields of `GET /v1.0/me`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), dev_tenant::Error> {
+/// # let tenant = dev_tenant::DevTenant::start(dev_tenant::Config::quickstart()).await?;
+/// let alice = tenant.user(dev_tenant::quickstart::ALICE_EMAIL).unwrap();
+/// assert_eq!(alice.display_name, "Alice Example");
+/// assert_eq!(alice.given_name.as_deref(), Some("Alice"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -56,6 +66,11 @@ pub struct UserProfile {
 }
 
 /// Errors from configuring, starting or steering a dev tenant.
+///
+/// ```
+/// let err = dev_tenant::Config::from_toml_str("tenant = 1").unwrap_err();
+/// assert!(matches!(err, dev_tenant::Error::ParseConfig(_)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

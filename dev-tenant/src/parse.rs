@@ -22,6 +22,11 @@ pub const MAX_INPUT: usize = 256 * 1024;
 pub const MAX_JWT: usize = 64 * 1024;
 
 /// Why input was rejected.
+///
+/// ```
+/// use dev_tenant::parse::{ParseError, parse_form};
+/// assert_eq!(parse_form(b"a=1&a=2").unwrap_err(), ParseError::Duplicate("a".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
@@ -37,6 +42,13 @@ pub enum ParseError {
 }
 
 /// Decoded `name=value` pairs in their original order.
+///
+/// ```
+/// let p = dev_tenant::parse::parse_query("scope=&state=x").unwrap();
+/// assert_eq!(p.get("scope"), Some(""));
+/// assert_eq!(p.non_empty("scope"), None);
+/// assert_eq!(p.iter().count(), 2);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -102,6 +114,10 @@ pub fn parse_query(query: &str) -> Result<Params, ParseError> {
 }
 
 /// Decodes `%XX` escapes and `+`, keeping malformed escapes literally.
+///
+/// ```
+/// assert_eq!(dev_tenant::parse::percent_decode(b"a%20b+c%zz"), "a b c%zz");
+/// ```
 pub fn percent_decode(input: &[u8]) -> String {
     let hex = |b: u8| match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -129,6 +145,14 @@ pub fn percent_decode(input: &[u8]) -> String {
 }
 
 /// Reads `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
+///
+/// ```
+/// // base64("client:s%3Acret")
+/// assert_eq!(
+///     dev_tenant::parse::parse_basic_auth("Basic Y2xpZW50OnMlM0FjcmV0"),
+///     Some(("client".to_owned(), "s:cret".to_owned()))
+/// );
+/// ```
 pub fn parse_basic_auth(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -146,6 +170,11 @@ pub fn parse_basic_auth(header: &str) -> Option<(String, String)> {
 }
 
 /// What a `claims` request parameter (OpenID Connect Core section 5.5) asks of the access token.
+///
+/// ```
+/// let c = dev_tenant::parse::parse_claims(r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#).unwrap();
+/// assert!(c.demands_mfa());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClaimsRequest {
@@ -236,6 +265,12 @@ pub fn parse_claims(json: &str) -> Result<ClaimsRequest, ParseError> {
 }
 
 /// A compact JWS split and decoded, not yet verified.
+///
+/// ```
+/// let jwt = dev_tenant::parse::decode_jwt("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOiIxNyJ9.c2ln").unwrap();
+/// assert_eq!(jwt.alg(), Some("RS256"));
+/// assert_eq!(jwt.time_claim("exp"), Some(17));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Jwt {
     /// The JOSE header.
@@ -287,6 +322,10 @@ fn b64url() -> GeneralPurpose {
 ///
 /// # Errors
 /// [`ParseError::Malformed`] or [`ParseError::TooLarge`].
+///
+/// ```
+/// assert!(dev_tenant::parse::decode_jwt("not-a-jwt").is_err());
+/// ```
 pub fn decode_jwt(token: &str) -> Result<Jwt, ParseError> {
     if token.len() > MAX_JWT {
         return Err(ParseError::TooLarge);
