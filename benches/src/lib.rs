@@ -3,11 +3,14 @@
 //! The token mirrors an Entra v2.0 access token for the EditProfileService API: RS256 with a
 //! 2048-bit key, a `kid`, and 20 claims (about 1.3 KB), so that the numbers compare with the
 //! figures in the performance notes.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! Everything is deterministic (fixed key, fixed timestamps, PKCS#1 v1.5 signatures), so that
+//! instruction counts under callgrind repeat exactly. `fixture-key.der` (RFC 8017 `RSAPrivateKey`) is a throwaway 2048-bit
+//! RSA key made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -outform DER`;
+//! it signs bench fixtures and nothing else.
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::rsa::KeyPair;
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,15 +44,14 @@ pub struct Fixture {
 
 /// The 20 claims of the fixture token.
 pub fn claims_json() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // Fixed: issued 2025-11-24, expires 2096 (far beyond any bench run).
+    let now: u64 = 1_764_000_000;
     serde_json::json!({
         "aud": API_CLIENT_ID,
         "iss": issuer(),
         "iat": now - 60,
         "nbf": now - 60,
-        "exp": now + 24 * 3600,
+        "exp": 4_000_000_000u64,
         "aio": "AWQAm/8ZAAAAx3RVhyd4YQgR0q/sV6Qz+9cLpYhN4aMv3Qv2PpZQm1Q3jMZ0oRB8G4P6kD8b8QfbQ",
         "azp": "8a1f4c2e-6b3d-4e5f-9a7b-1c2d3e4f5a6b",
         "azpacr": "1",
@@ -70,13 +72,13 @@ pub fn claims_json() -> String {
 }
 
 impl Fixture {
-    /// Generates a fresh 2048-bit key and signs the fixture token.
+    /// Signs the fixture token with the fixture key.
     ///
     /// # Panics
     ///
-    /// If aws-lc-rs cannot generate or use an RSA key (a broken build, not a data problem).
+    /// If aws-lc-rs cannot load or use the checked-in key (a broken build, not a data problem).
     pub fn new() -> Self {
-        let pair = KeyPair::generate(KeySize::Rsa2048).expect("rsa key generation");
+        let pair = KeyPair::from_der(include_bytes!("fixture-key.der")).expect("fixture key");
         let public = pair.public_key();
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
         let e = public.exponent().big_endian_without_leading_zero().to_vec();

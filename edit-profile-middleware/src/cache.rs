@@ -19,7 +19,7 @@ use crate::claims::Claims;
 
 struct Entry {
     hash: u64,
-    token: Box<str>,
+    token: Box<[u8]>,
     expires_at: u64,
     generation: u64,
     claims: Arc<Claims>,
@@ -81,7 +81,7 @@ impl ValidationCache {
     /// The cached claims for `token`, if it was validated under key-set `generation` and is still
     /// within its lifetime at `now` (Unix seconds).
     #[inline]
-    pub(crate) fn get(&self, token: &str, now: u64, generation: u64) -> Option<Arc<Claims>> {
+    pub(crate) fn get(&self, token: &[u8], now: u64, generation: u64) -> Option<Arc<Claims>> {
         if !self.is_enabled() {
             return None;
         }
@@ -96,7 +96,7 @@ impl ValidationCache {
 
     pub(crate) fn insert(
         &self,
-        token: &str,
+        token: &[u8],
         claims: Arc<Claims>,
         expires_at: u64,
         generation: u64,
@@ -172,19 +172,22 @@ mod tests {
     #[test]
     fn hit_requires_exact_token_generation_and_lifetime() {
         let cache = ValidationCache::new(10);
-        cache.insert("a.b.c", claims(), 100, 1, 10);
-        assert!(cache.get("a.b.c", 10, 1).is_some());
-        assert!(cache.get("a.b.C", 10, 1).is_none());
-        assert!(cache.get("a.b.c ", 10, 1).is_none());
-        assert!(cache.get("a.b.c", 100, 1).is_none(), "expired at its bound");
-        assert!(cache.get("a.b.c", 10, 2).is_none(), "flushed by rotation");
+        cache.insert(b"a.b.c", claims(), 100, 1, 10);
+        assert!(cache.get(b"a.b.c", 10, 1).is_some());
+        assert!(cache.get(b"a.b.C", 10, 1).is_none());
+        assert!(cache.get(b"a.b.c ", 10, 1).is_none());
+        assert!(
+            cache.get(b"a.b.c", 100, 1).is_none(),
+            "expired at its bound"
+        );
+        assert!(cache.get(b"a.b.c", 10, 2).is_none(), "flushed by rotation");
     }
 
     #[test]
     fn rotation_clears_on_insert() {
         let cache = ValidationCache::new(10);
-        cache.insert("t1", claims(), 100, 1, 10);
-        cache.insert("t2", claims(), 100, 2, 10);
+        cache.insert(b"t1", claims(), 100, 1, 10);
+        cache.insert(b"t2", claims(), 100, 2, 10);
         assert_eq!(cache.len(), 1);
     }
 
@@ -193,7 +196,7 @@ mod tests {
         for capacity in [1, 7, 2000] {
             let cache = ValidationCache::new(capacity);
             for i in 0..(capacity * 3) {
-                cache.insert(&format!("token-{i}"), claims(), 100, 1, 10);
+                cache.insert(format!("token-{i}").as_bytes(), claims(), 100, 1, 10);
             }
             assert!(cache.len() <= capacity, "{} > {capacity}", cache.len());
             assert!(cache.len() >= capacity / 2);
@@ -203,14 +206,14 @@ mod tests {
     #[test]
     fn disabled_cache_stores_nothing() {
         let cache = ValidationCache::new(0);
-        cache.insert("t", claims(), 100, 1, 10);
-        assert!(cache.get("t", 10, 1).is_none());
+        cache.insert(b"t", claims(), 100, 1, 10);
+        assert!(cache.get(b"t", 10, 1).is_none());
     }
 
     #[test]
     fn debug_does_not_print_tokens() {
         let cache = ValidationCache::new(10);
-        cache.insert("secret-token", claims(), 100, 1, 10);
+        cache.insert(b"secret-token", claims(), 100, 1, 10);
         let debug = format!("{cache:?}");
         assert!(!debug.contains("secret"), "{debug}");
     }

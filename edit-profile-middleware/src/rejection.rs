@@ -3,7 +3,7 @@
 //! | case | status | `WWW-Authenticate` |
 //! |---|---|---|
 //! | no bearer credentials | 401 | `Bearer` (+ `realm`), no `error` (RFC 6750 §3.1) |
-//! | two `Authorization` headers, non-ASCII value, empty token | 400 | `error="invalid_request"` |
+//! | two `Authorization` headers, or `Bearer` without a token | 400 | `error="invalid_request"` |
 //! | malformed, expired, badly signed, wrong issuer or audience, ... | 401 | `error="invalid_token"` |
 //! | scopes or roles missing, custom check failed | 403 | `error="insufficient_scope"`, `scope="..."` |
 //! | MFA missing, client announced `xms_cc` `cp1` | 401 | `error="insufficient_claims"`, `claims="<base64>"` |

@@ -89,7 +89,7 @@ impl<S, R> BearerAuth<S, R> {
 
 /// Finds the bearer token, or says why there is none (RFC 6750 §2.1, §3.1).
 #[inline]
-fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerRejection> {
+fn bearer_token(headers: &HeaderMap) -> Result<&[u8], BearerRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(BearerRejection::missing_credentials());
@@ -108,17 +108,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerRejection> {
     if bytes.len() > 6 && bytes[6] != b' ' {
         return Err(BearerRejection::missing_credentials());
     }
-    // `from_utf8` rather than `HeaderValue::to_str`: same outcome for a token (anything that is not
-    // base64url fails validation later), but SIMD-fast on a 1–2 KB value.
-    let Ok(value) = std::str::from_utf8(&bytes[6..]) else {
+    // Bytes, not `&str`: a cache hit then costs no UTF-8 scan of the 1–2 KB value, and anything
+    // that is not base64url (spaces, non-ASCII) fails validation as `invalid_token` anyway.
+    let token = bytes[6..].trim_ascii();
+    if token.is_empty() {
         return Err(BearerRejection::invalid_request(
-            "the authorization header is not ascii",
-        ));
-    };
-    let token = value.trim_matches(' ');
-    if token.is_empty() || token.contains(' ') {
-        return Err(BearerRejection::invalid_request(
-            "the authorization header has no single bearer token",
+            "the authorization header has no bearer token",
         ));
     }
     Ok(token)
@@ -210,7 +205,7 @@ where
             Step::Done(Ok(claims)) => shared.authorize(claims, &mut req),
             Step::Done(Err(error)) => Err(BearerRejection::invalid_token(error)),
             Step::NeedKeys(generation) => {
-                let token = token.to_owned();
+                let token = token.to_vec();
                 return self.wait_for_keys(req, token, generation);
             }
         };
@@ -230,7 +225,7 @@ impl<S, R> BearerAuth<S, R> {
     fn wait_for_keys<ReqBody, ResBody>(
         &mut self,
         mut req: Request<ReqBody>,
-        token: String,
+        token: Vec<u8>,
         generation: u64,
     ) -> ResponseFuture<S::Future>
     where
@@ -280,8 +275,11 @@ mod tests {
 
     #[test]
     fn bearer_token_extraction() {
-        assert_eq!(bearer_token(&headers(&[b"Bearer abc"])).unwrap(), "abc");
-        assert_eq!(bearer_token(&headers(&[b"bearer  abc "])).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(&[b"Bearer abc"])).unwrap(), b"abc");
+        assert_eq!(bearer_token(&headers(&[b"bearer  abc "])).unwrap(), b"abc");
+        // Left to validation (401 invalid_token): not a single base64url token.
+        assert_eq!(bearer_token(&headers(&[b"Bearer a b"])).unwrap(), b"a b");
+        assert_eq!(bearer_token(&headers(&[b"Bearer \xff"])).unwrap(), b"\xff");
         let kind = |v: &[&[u8]]| bearer_token(&headers(v)).unwrap_err().kind();
         use crate::RejectionKind::*;
         assert_eq!(kind(&[]), MissingCredentials);
@@ -289,8 +287,6 @@ mod tests {
         assert_eq!(kind(&[b"Bearerabc"]), MissingCredentials);
         assert_eq!(kind(&[b"Bearer"]), InvalidRequest);
         assert_eq!(kind(&[b"Bearer "]), InvalidRequest);
-        assert_eq!(kind(&[b"Bearer a b"]), InvalidRequest);
-        assert_eq!(kind(&[b"Bearer \xff"]), InvalidRequest);
         assert_eq!(kind(&[b"Bearer a", b"Bearer b"]), InvalidRequest);
     }
 }

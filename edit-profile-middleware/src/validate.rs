@@ -546,6 +546,7 @@ impl Validator {
     ///
     /// The [`TokenError`] for the first check that failed.
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let token = token.as_bytes();
         match self.validate_now(token) {
             Step::Done(result) => result,
             Step::NeedKeys(generation) => self.validate_after_refresh(token, generation).await,
@@ -554,7 +555,7 @@ impl Validator {
 
     pub(crate) async fn validate_after_refresh(
         &self,
-        token: &str,
+        token: &[u8],
         generation: u64,
     ) -> Result<Arc<Claims>, TokenError> {
         match self.inner.jwks.refresh_for_unknown_kid(generation).await {
@@ -585,7 +586,10 @@ impl Validator {
     }
 
     /// Everything that can be done without waiting for the network.
-    pub(crate) fn validate_now(&self, token: &str) -> Step {
+    ///
+    /// Takes bytes: a cache hit needs no UTF-8 check (the cached token was valid text), and a
+    /// miss checks once before parsing.
+    pub(crate) fn validate_now(&self, token: &[u8]) -> Step {
         let inner = &*self.inner;
         #[cfg(feature = "__bench")]
         if let Some(claims) = &inner.noop {
@@ -600,6 +604,9 @@ impl Validator {
         if let Some(claims) = inner.cache.get(token, now, generation) {
             return Step::Done(Ok(claims));
         }
+        let Ok(token) = std::str::from_utf8(token) else {
+            return Step::Done(Err(TokenError::Malformed));
+        };
         Step::Done(match self.validate_uncached(token, now) {
             Ok(Verified::Claims(claims)) => Ok(claims),
             Ok(Verified::NeedKeys(generation)) => return Step::NeedKeys(generation),
@@ -679,9 +686,13 @@ impl Validator {
 
         let claims = Arc::new(claims);
         let expires_at = claims.exp.min(now.saturating_add(inner.cache_max_ttl));
-        inner
-            .cache
-            .insert(token, claims.clone(), expires_at, generation, now);
+        inner.cache.insert(
+            token.as_bytes(),
+            claims.clone(),
+            expires_at,
+            generation,
+            now,
+        );
         Ok(Verified::Claims(claims))
     }
 
@@ -892,7 +903,7 @@ mod tests {
     #[test]
     fn structure_errors() {
         let v = validator(&[], &["i"]);
-        let step = |t: &str| match v.validate_now(t) {
+        let step = |t: &str| match v.validate_now(t.as_bytes()) {
             Step::Done(r) => r.err(),
             Step::NeedKeys(_) => None,
         };
@@ -935,7 +946,7 @@ mod tests {
         #[test]
         fn validation_never_panics(token in "[A-Za-z0-9_.=+/ -]{0,300}") {
             let v = validator(&[], &["i"]);
-            let _ = v.validate_now(&token);
+            let _ = v.validate_now(token.as_bytes());
         }
 
         #[test]
@@ -951,6 +962,12 @@ mod tests {
                 URL_SAFE_NO_PAD.encode(&payload),
                 URL_SAFE_NO_PAD.encode(&signature)
             );
+            let _ = v.validate_now(token.as_bytes());
+        }
+
+        #[test]
+        fn validation_never_panics_on_bytes(token in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let v = validator(&[], &["i"]);
             let _ = v.validate_now(&token);
         }
     }

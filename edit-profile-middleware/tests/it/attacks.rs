@@ -370,7 +370,7 @@ async fn missing_credentials_get_a_challenge_without_error() {
     assert_eq!(
         answer.challenge.as_deref(),
         Some(
-            r#"Bearer realm="EditProfileService", error="invalid_request", error_description="the authorization header has no single bearer token""#
+            r#"Bearer realm="EditProfileService", error="invalid_request", error_description="the authorization header has no bearer token""#
         )
     );
     // Routes outside `route_layer` are not affected.

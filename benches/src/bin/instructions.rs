@@ -1,0 +1,100 @@
+//! Runs one bench path `n` times, for deterministic instruction counts under callgrind:
+//!
+//! ```text
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/instructions miss 0
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/instructions miss 1000
+//! ```
+//!
+//! (instructions(1000) − instructions(0)) / 1000 is the cost of one operation; the ratios between
+//! paths do not depend on machine noise. `benches/README.md` records the results.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use benches::{API_CLIENT_ID, Fixture, SCOPE, issuer};
+use edit_profile_middleware::{BearerAuthLayer, Validator};
+use http::{Request, Response, header};
+use tower::{Layer, Service, service_fn};
+
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("bench futures complete synchronously"),
+    }
+}
+
+fn request(authorization: &str) -> Request<String> {
+    Request::get("/users/update")
+        .header(header::AUTHORIZATION, authorization)
+        .body(String::new())
+        .expect("valid request")
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "miss".to_owned());
+    let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+
+    let fixture = Fixture::new();
+    let authorization = format!("Bearer {}", fixture.token);
+    let (signed, signature_b64) = fixture.token.rsplit_once('.').expect("three parts");
+    let signature = URL_SAFE_NO_PAD.decode(signature_b64).expect("base64url");
+    let key = RsaPublicKeyComponents {
+        n: &fixture.n,
+        e: &fixture.e,
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .expect("rsa key");
+    let inner = service_fn(|_req: Request<String>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    });
+    let builder = || {
+        Validator::builder()
+            .issuer(issuer())
+            .audience(API_CLIENT_ID)
+            .jwks_json(fixture.jwks.clone())
+    };
+    let validator = match path.as_str() {
+        "miss" => builder().cache_capacity(0).build().expect("valid config"),
+        "noop" => {
+            let template = builder().build().expect("valid config");
+            Validator::__insecure_noop(&template, &fixture.claims_json).expect("claims")
+        }
+        _ => builder().build().expect("valid config"),
+    };
+    let mut layered = BearerAuthLayer::new(validator)
+        .require_scopes([SCOPE])
+        .layer(inner);
+    let mut bare = inner;
+    // Warm the cache (and everything else) outside the counted iterations.
+    let warm = ready(layered.call(request(&authorization))).expect("infallible");
+    assert_eq!(warm.status(), 200);
+
+    if path == "verify" {
+        for _ in 0..n {
+            key.verify_sig(black_box(signed.as_bytes()), black_box(&signature))
+                .expect("valid signature");
+        }
+        return;
+    }
+    // Requests are built before the loop; building them is in both counts and cancels out
+    // between paths that take a request (bare, noop, hit, miss).
+    let requests: Vec<_> = (0..n).map(|_| request(&authorization)).collect();
+    for req in requests {
+        match path.as_str() {
+            "bare" => {
+                black_box(ready(bare.call(req)).expect("infallible"));
+            }
+            _ => {
+                black_box(ready(layered.call(req)).expect("infallible"));
+            }
+        }
+    }
+}
