@@ -36,6 +36,8 @@ pub(crate) struct AuthRequest {
     pub(crate) nonce: Option<String>,
     pub(crate) code_challenge: String,
     pub(crate) prompt: Option<String>,
+    /// OpenID Connect `max_age`: re-authenticate when the session is older (0: always).
+    pub(crate) max_age: Option<i64>,
     pub(crate) login_hint: Option<String>,
     pub(crate) claims: ClaimsRequest,
     pub(crate) mfa_policies: Vec<String>,
@@ -126,7 +128,10 @@ pub(crate) async fn authorize(
     };
     let needs_mfa_for_request = !request.mfa_policies.is_empty() || request.claims.demands_mfa();
     let session = session.filter(|(_, s)| {
-        let fresh_enough = request.claims.nbf.is_none_or(|nbf| s.auth_time >= nbf);
+        let fresh_enough = request.claims.nbf.is_none_or(|nbf| s.auth_time >= nbf)
+            && request
+                .max_age
+                .is_none_or(|max| max > 0 && now - s.auth_time <= max);
         let hint_ok = request.login_hint.as_deref().is_none_or(|h| {
             user_email
                 .as_deref()
@@ -338,6 +343,10 @@ fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Box<Rej
         nonce: p.get("nonce").map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
         prompt: p.non_empty("prompt").map(str::to_owned),
+        max_age: p
+            .non_empty("max_age")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|v| v.max(0)),
         login_hint: p.non_empty("login_hint").map(str::to_owned),
         mfa_policies: mfa_policies_for_request(&t.config, &scopes),
         claims,

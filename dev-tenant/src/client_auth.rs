@@ -56,6 +56,16 @@ pub(crate) fn authenticate<'a>(
         .app(client_id)
         .ok_or_else(|| EntraError::unknown_client(client_id, &t.domain()))?;
 
+    let presents_credential = assertion_claims.is_some()
+        || p.non_empty("client_secret").is_some()
+        || basic.as_ref().is_some_and(|(_, s)| !s.is_empty());
+    if presents_credential && !app.is_confidential() {
+        return Err(EntraError::invalid_client(
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        ));
+    }
+
     if let Some(jwt) = assertion_claims {
         if p.get("client_assertion_type") != Some(ASSERTION_TYPE) {
             return Err(EntraError::invalid_request(

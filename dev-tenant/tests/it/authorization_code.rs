@@ -84,7 +84,25 @@ async fn sso_cookie_skips_the_password_the_second_time() {
         panic!("expected a direct answer, got {page:?}")
     };
     assert_eq!(field(&fields, "state"), Some("s2"));
-    // prompt=login forces the password page again.
+    // max_age=0 and prompt=login force the password page again.
+    let page = browser
+        .get(&authorize_url(
+            &tenant,
+            GRAPH_SCOPES,
+            "s3",
+            &[("max_age", "0")],
+        ))
+        .await;
+    assert!(matches!(page, Page::Login { .. }), "{page:?}");
+    let page = browser
+        .get(&authorize_url(
+            &tenant,
+            GRAPH_SCOPES,
+            "s3",
+            &[("max_age", "3600")],
+        ))
+        .await;
+    assert!(matches!(page, Page::FormPost { .. }), "{page:?}");
     let page = browser
         .get(&authorize_url(
             &tenant,
@@ -398,4 +416,71 @@ async fn prompt_none_without_session_is_login_required() {
         panic!("{page:?}")
     };
     assert_eq!(field(&fields, "error"), Some("login_required"));
+}
+
+#[tokio::test]
+async fn public_client_without_secret() {
+    let mut config = Config::quickstart();
+    let mut public =
+        dev_tenant::AppRegistration::new("spa-like", "6f6f6f6f-0000-4000-8000-000000000006");
+    public.redirect_uris.push("http://localhost:5173/".into());
+    public
+        .delegated_permissions
+        .push(dev_tenant::DelegatedPermission::new(
+            q::GRAPH_APP_ID,
+            ["User.Read"],
+        ));
+    config.apps.push(public);
+    let tenant = start_with(config).await;
+    let mut browser = Browser::default();
+    let mut url = url::Url::parse(&authorize_url(&tenant, GRAPH_SCOPES, "s", &[])).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    url.query_pairs_mut().clear();
+    for (k, v) in &pairs {
+        let v = match k.as_str() {
+            "client_id" => "6f6f6f6f-0000-4000-8000-000000000006",
+            "redirect_uri" => "http://localhost:5173/",
+            _ => v.as_str(),
+        };
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    let Page::Login { action, tx, .. } = browser.get(url.as_str()).await else {
+        panic!()
+    };
+    let Page::FormPost {
+        action: target,
+        fields,
+    } = browser
+        .post(
+            &tenant,
+            &action,
+            &[
+                ("tx", &tx),
+                ("email", q::ALICE_EMAIL),
+                ("password", q::USER_PASSWORD),
+            ],
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(target, "http://localhost:5173/");
+    let code = field(&fields, "code").unwrap();
+    let form = [
+        ("client_id", "6f6f6f6f-0000-4000-8000-000000000006"),
+        ("redirect_uri", "http://localhost:5173/"),
+        ("code", code),
+        ("code_verifier", crate::common::VERIFIER),
+        ("grant_type", "authorization_code"),
+        ("scope", GRAPH_SCOPES),
+    ];
+    // A public client must not present a secret.
+    let mut with_secret = form.to_vec();
+    with_secret.push(("client_secret", "anything"));
+    let (s, b) = crate::common::token(&tenant, &with_secret).await;
+    assert_entra_error(s, &b, 401, "invalid_client", 700025);
+    // The failed attempt was refused before the code was looked at, so it still works.
+    let (s, b) = crate::common::token(&tenant, &form).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(claims(b["access_token"].as_str().unwrap())["azpacr"], "0");
 }
