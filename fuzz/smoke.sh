@@ -9,9 +9,13 @@ cd "$(dirname "$0")"
 # toolchain accept them; with a nightly toolchain it is harmless.
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-10}"
+mode=()
+if [[ "${FUZZ_DEV:-0}" == 1 ]]; then
+    mode=(--dev)
+fi
 
 # Build all targets once (release + debug assertions, AddressSanitizer).
-cargo fuzz build
+cargo fuzz build "${mode[@]}"
 
 for target in $(cargo fuzz list); do
     mkdir -p "corpus/$target"
@@ -20,6 +24,6 @@ for target in $(cargo fuzz list); do
         seeds=("seeds/$target")
     fi
     # New inputs go to corpus/<target> (git-ignored); seeds/<target> is read only.
-    cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
+    cargo fuzz run "${mode[@]}" "$target" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=20000
 done
