@@ -72,12 +72,40 @@ pub fn claims_json() -> String {
 }
 
 impl Fixture {
-    /// Signs the fixture token with the fixture key.
+    /// The checked-in fixture token (`fixture-token.txt`, made by [`Fixture::sign`]) with its key.
+    ///
+    /// Loading it draws no randomness: RSA signing does (blinding), and the first use of the
+    /// random generator costs millions of instructions, which would swamp instruction counts.
+    ///
+    /// # Panics
+    ///
+    /// If the checked-in fixture files are broken.
+    pub fn new() -> Self {
+        let token = include_str!("fixture-token.txt").trim().to_owned();
+        let pair = KeyPair::from_der(include_bytes!("fixture-key.der")).expect("fixture key");
+        let public = pair.public_key();
+        let n = public.modulus().big_endian_without_leading_zero().to_vec();
+        let e = public.exponent().big_endian_without_leading_zero().to_vec();
+        let payload = token.split('.').nth(1).expect("three parts");
+        let claims_json =
+            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("utf-8");
+        let jwks = jwks_json(&n, &e);
+        Self {
+            token,
+            jwks,
+            n,
+            e,
+            claims_json,
+        }
+    }
+
+    /// Signs a fresh fixture token with the fixture key (`cargo run -p benches --bin
+    /// instructions print-token > benches/src/fixture-token.txt`).
     ///
     /// # Panics
     ///
     /// If aws-lc-rs cannot load or use the checked-in key (a broken build, not a data problem).
-    pub fn new() -> Self {
+    pub fn sign() -> Self {
         let pair = KeyPair::from_der(include_bytes!("fixture-key.der")).expect("fixture key");
         let public = pair.public_key();
         let n = public.modulus().big_endian_without_leading_zero().to_vec();
@@ -98,11 +126,7 @@ impl Fixture {
         )
         .expect("rsa signing");
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature));
-        let jwks = serde_json::json!({"keys": [{
-            "kty": "RSA", "use": "sig", "kid": "bench-key-1",
-            "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e),
-        }]})
-        .to_string();
+        let jwks = jwks_json(&n, &e);
         Self {
             token,
             jwks,
@@ -111,6 +135,14 @@ impl Fixture {
             claims_json,
         }
     }
+}
+
+fn jwks_json(n: &[u8], e: &[u8]) -> String {
+    serde_json::json!({"keys": [{
+        "kty": "RSA", "use": "sig", "kid": "bench-key-1",
+        "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
+    }]})
+    .to_string()
 }
 
 impl Default for Fixture {

@@ -623,11 +623,15 @@ impl Validator {
             return Err(TokenError::Malformed);
         }
         let middle = &token[first + 1..last];
-        match middle.bytes().filter(|b| *b == b'.').count() {
-            0 => {}
+        // `contains` is a vectorised memchr; counting bytes one by one cost more than all other
+        // structure checks together on a 1.3 KB token.
+        if middle.contains('.') {
             // RFC 7516 §7.1: the JWE compact serialization has five parts.
-            2 => return Err(TokenError::Encrypted),
-            _ => return Err(TokenError::Malformed),
+            return Err(if middle.split('.').count() == 3 {
+                TokenError::Encrypted
+            } else {
+                TokenError::Malformed
+            });
         }
         let (header_b64, payload_b64, signature_b64) =
             (&token[..first], middle, &token[last + 1..]);

@@ -42,6 +42,13 @@ fn main() {
     let path = args.next().unwrap_or_else(|| "miss".to_owned());
     let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
 
+    if path == "print-token" {
+        #[expect(clippy::print_stdout, reason = "a command-line tool")]
+        {
+            println!("{}", Fixture::sign().token);
+        }
+        return;
+    }
     let fixture = Fixture::new();
     let authorization = format!("Bearer {}", fixture.token);
     let (signed, signature_b64) = fixture.token.rsplit_once('.').expect("three parts");

@@ -2,8 +2,8 @@
 //! the tenant's token logic (`access_token_for`) or signed by its current key (`mint_token`),
 //! JWKS fetches counted by the tenant, and its fault injection.
 //!
-//! Duplicate-member attacks are covered in `attacks.rs` only: `mint_token` takes JSON values,
-//! which cannot hold a member twice.
+//! `mint_token` signs a `&str` argument as exact JSON text, which is how the duplicate-member
+//! tokens are made.
 
 use std::time::{Duration, Instant};
 
@@ -174,6 +174,21 @@ async fn dev_tenant_string_typed_exp_and_nbf_are_rejected() {
         .await;
     let token = dev.edited(|c| c["nbf"] = json!(c["nbf"].to_string()));
     dev.assert_rejected(&token, TokenError::InvalidClaimType("nbf"))
+        .await;
+}
+
+#[tokio::test]
+async fn dev_tenant_duplicate_json_keys_in_header_or_claims_are_rejected() {
+    let dev = Dev::start().await;
+    let kid = dev.tenant.current_kid();
+    let header = format!(r#"{{"typ":"JWT","alg":"RS256","kid":"{kid}","alg":"none"}}"#);
+    let token = dev.mint(json!(header), dev.claims());
+    dev.assert_rejected(&token, TokenError::DuplicateMember)
+        .await;
+    let claims = dev.claims().to_string();
+    let claims = format!(r#"{},"aud":"someone-else"}}"#, &claims[..claims.len() - 1]);
+    let token = dev.mint(dev.header(), json!(claims));
+    dev.assert_rejected(&token, TokenError::DuplicateMember)
         .await;
 }
 
