@@ -1,0 +1,588 @@
+//! The on-behalf-of flow (Microsoft identity platform: "OAuth 2.0 On-Behalf-Of flow"; RFC 7523
+//! §2.1 JWT bearer grant): a web API exchanges the token its caller sent for a token to a
+//! downstream API, with a cache partitioned by the hash of the incoming token.
+//!
+//! Order of work for one call:
+//!
+//! 1. Memory lookup in the assertion's partition (allocation-free; the hash was computed when
+//!    the [`UserAssertion`] was made). A hit returns at once.
+//! 2. On a miss, with a [`CacheStore`](crate::persistence::CacheStore) configured: load the
+//!    partition (another instance may have stored it) and look again.
+//! 3. Single flight per (partition, scopes): redeem the partition's OBO refresh token when there
+//!    is one (MSAL's long-running OBO); if the server refuses it, or there is none, exchange the
+//!    assertion. Store the result in memory and in the store.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use tracing::Instrument as _;
+
+use crate::cache::obo::{self, EntryContext, RefreshSecret, StoredPartition};
+use crate::cache::{CachedToken, Lookup, persist};
+use crate::client::ClientInner;
+use crate::request::{TokenRequest, execute};
+use crate::response::{TokenResponse, jwt_tenant_id};
+use crate::result::AccessToken;
+use crate::schema::PartitionKey;
+use crate::{
+    AuthenticationResult, Authority, ConfidentialClient, CorrelationId, Error, IntoAuthority,
+    IntoScopes, Scopes, TokenSource, UserAssertion,
+};
+
+/// The JWT bearer grant type (RFC 7523 §2.1), which the on-behalf-of flow uses.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Added to every OBO and OBO-refresh request, as MSAL Node and MSAL Python do: `offline_access`
+/// brings the refresh token that renews an expired OBO token without the assertion.
+const OIDC_SCOPES: &str = "openid profile offline_access";
+
+/// Options for [`ConfidentialClient::acquire_token_on_behalf_of_with`].
+///
+/// ```no_run
+/// # async fn demo(client: msal_lite::ConfidentialClient, incoming: &str) -> Result<(), msal_lite::Error> {
+/// use msal_lite::{CorrelationId, OboRequest, UserAssertion};
+///
+/// let request = OboRequest::new(UserAssertion::new(incoming), ["User.ReadWrite"])
+///     .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#)
+///     .correlation_id(CorrelationId::random());
+/// let graph = client.acquire_token_on_behalf_of_with(request).await?;
+/// # let _ = graph; Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct OboRequest {
+    assertion: UserAssertion,
+    scopes: Result<Scopes, Error>,
+    force_refresh: bool,
+    claims: Option<String>,
+    authority: Option<Result<Authority, Error>>,
+    tenant: Option<String>,
+    correlation_id: Option<CorrelationId>,
+}
+
+impl OboRequest {
+    /// A request to exchange `assertion` for a token for `scopes` (the downstream API's
+    /// scopes, e.g. `User.ReadWrite` or `api://downstream/.default`). Invalid scopes are
+    /// reported when the request is made.
+    ///
+    /// ```
+    /// let request = msal_lite::OboRequest::new(msal_lite::UserAssertion::new("eyJ..."), ["User.Read"]);
+    /// # let _ = request;
+    /// ```
+    pub fn new(assertion: UserAssertion, scopes: impl IntoScopes) -> Self {
+        Self {
+            assertion,
+            scopes: scopes.into_scopes(),
+            force_refresh: false,
+            claims: None,
+            authority: None,
+            tenant: None,
+            correlation_id: None,
+        }
+    }
+
+    /// Skips the cache and the refresh token: exchanges the assertion for a new token (which
+    /// then replaces the cached one).
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"]).force_refresh(true);
+    /// # let _ = request;
+    /// ```
+    pub fn force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Sends a `claims` request parameter: the JSON of a claims challenge from the downstream
+    /// API (see [`ClaimsChallenge::claims`](crate::challenge::ClaimsChallenge::claims)) or from an
+    /// `interaction_required` error. The client's capabilities are merged in. A request with
+    /// claims skips the cache and the refresh token; its result is cached.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"])
+    ///     .claims(r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#);
+    /// # let _ = request;
+    /// ```
+    pub fn claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self
+    }
+
+    /// Uses another authority for this request. Its tokens get their own memory partition and
+    /// are not persisted.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"])
+    ///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com");
+    /// # let _ = request;
+    /// ```
+    pub fn authority(mut self, authority: impl IntoAuthority) -> Self {
+        self.authority = Some(authority.into_authority());
+        self
+    }
+
+    /// Uses another tenant of the client's (or this request's) authority. Like
+    /// [`authority`](Self::authority), memory-only.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"]).tenant("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c");
+    /// # let _ = request;
+    /// ```
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sends this `client-request-id` instead of a random one.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"])
+    ///     .correlation_id(msal_lite::CorrelationId::random());
+    /// # let _ = request;
+    /// ```
+    pub fn correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+}
+
+impl ConfidentialClient {
+    /// Exchanges the token a web API received (`assertion`) for a token to a downstream API
+    /// (`scopes`) on behalf of the same user: the on-behalf-of flow.
+    ///
+    /// - **Cache.** Tokens are cached per assertion (its SHA-256, MSAL's `AssertionHash`): the
+    ///   same assertion and scopes again is a hit with no network call, while the token has
+    ///   more than the refresh margin left. Pass a prebuilt [`Scopes`] to make hits
+    ///   allocation-free. With a [`cache_store`](crate::ConfidentialClientBuilder::cache_store),
+    ///   partitions are shared with other instances through it.
+    /// - **Renewal.** An expired token is renewed with the OBO refresh token (the request asks
+    ///   for `offline_access`), as MSAL's long-running OBO does; if the server refuses it, the
+    ///   assertion is exchanged again.
+    /// - **Tenant.** With a `common` or `organizations` authority the request goes to the
+    ///   assertion's tenant (its `tid` claim), as the OBO flow requires a tenant endpoint. The
+    ///   claim is read without verifying the signature: validate the incoming token first
+    ///   (signature, issuer, audience, expiry), as every API must before using it.
+    /// - **Errors.** When the user must do more (Conditional Access demands MFA, consent is
+    ///   missing), the error is [`interaction required`](Error::is_interaction_required) and
+    ///   carries the server's [`claims`](Error::claims): return them to your caller as a
+    ///   claims challenge (`401`, `WWW-Authenticate: Bearer error="insufficient_claims",
+    ///   claims="<base64>"`), since an API cannot prompt the user.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, bearer: &str) -> Result<(), msal_lite::Error> {
+    /// use msal_lite::UserAssertion;
+    ///
+    /// // `bearer` is the validated token from the caller's `Authorization` header.
+    /// match client.acquire_token_on_behalf_of(UserAssertion::new(bearer), ["User.ReadWrite"]).await {
+    ///     Ok(graph) => {
+    ///         let authorization = format!("Bearer {}", graph.access_token().secret());
+    ///         # let _ = authorization;
+    ///     }
+    ///     Err(e) if e.is_interaction_required() => {
+    ///         // Send e.claims() back to the caller in a WWW-Authenticate claims challenge.
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire_token_on_behalf_of(
+        &self,
+        assertion: UserAssertion,
+        scopes: impl IntoScopes,
+    ) -> Result<AuthenticationResult, Error> {
+        self.acquire_token_on_behalf_of_with(OboRequest::new(assertion, scopes))
+            .await
+    }
+
+    /// [`acquire_token_on_behalf_of`](Self::acquire_token_on_behalf_of) with options: force
+    /// refresh, claims (a downstream API's claims challenge), another authority or tenant, a
+    /// caller-chosen correlation id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, bearer: &str, www_authenticate: http::HeaderMap) -> Result<(), msal_lite::Error> {
+    /// use msal_lite::challenge::ClaimsChallenge;
+    /// use msal_lite::{OboRequest, UserAssertion};
+    ///
+    /// // Graph answered 401 with a claims challenge (continuous access evaluation):
+    /// if let Some(challenge) = ClaimsChallenge::from_headers(&www_authenticate) {
+    ///     let request = OboRequest::new(UserAssertion::new(bearer), ["User.ReadWrite"])
+    ///         .claims(challenge.claims());
+    ///     let fresh = client.acquire_token_on_behalf_of_with(request).await?;
+    ///     # let _ = fresh;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire_token_on_behalf_of_with(
+        &self,
+        request: OboRequest,
+    ) -> Result<AuthenticationResult, Error> {
+        acquire(&self.inner, request).await
+    }
+}
+
+type FlightResult = Result<AuthenticationResult, Error>;
+
+/// Everything one network acquisition needs (owned: it may run in a shared flight).
+struct Acquisition {
+    inner: Arc<ClientInner>,
+    assertion: UserAssertion,
+    /// A per-request authority, when one was given (memory-only partition).
+    authority_override: Option<Authority>,
+    partition: Box<str>,
+    scopes: Scopes,
+    claims: Option<String>,
+    /// Skip the refresh token (force refresh, claims).
+    use_refresh_token: bool,
+    correlation_id: CorrelationId,
+}
+
+/// Cache lookup, then the store, then (single-flight) network.
+async fn acquire(inner: &Arc<ClientInner>, request: OboRequest) -> FlightResult {
+    let scopes = request.scopes?;
+    let assertion = request.assertion;
+    if assertion.secret().trim().is_empty() {
+        return Err(Error::config("the user assertion is empty"));
+    }
+    let authority_override = match (request.authority, request.tenant) {
+        (None, None) => None,
+        (Some(authority), None) => Some(authority?),
+        (None, Some(tenant)) => Some(inner.authority.with_tenant(&tenant)?),
+        (Some(authority), Some(tenant)) => Some(authority?.with_tenant(&tenant)?),
+    };
+    let partition: Cow<'_, str> = match &authority_override {
+        None => Cow::Borrowed(assertion.hash()),
+        Some(a) => Cow::Owned(format!("{}|{}", assertion.hash(), a.as_str())),
+    };
+    let margin = inner.refresh_margin_secs;
+    let caller_id = request.correlation_id;
+    let bypass_cache = request.force_refresh || request.claims.is_some();
+    let cached = |token| {
+        Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        ))
+    };
+
+    let mut due = None;
+    if !bypass_cache {
+        let now = inner.clock.unix_seconds();
+        match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
+            Lookup::Fresh(token) => return cached(token),
+            Lookup::RefreshDue(token) => due = Some(token),
+            Lookup::Miss => {}
+        }
+    }
+
+    // Before access: another instance (or an earlier run) may have stored this partition. A
+    // claims request needs neither its tokens nor its refresh token.
+    if let (Some(store), None, None) = (&inner.cache_store, &authority_override, &request.claims) {
+        let key = PartitionKey::obo(assertion.hash());
+        if let Some(stored) = persist::load(store.as_ref(), &key).await {
+            let deadline = assertion.identity().and_then(|i| i.exp).unwrap_or(0);
+            let stored = StoredPartition {
+                document: stored.document(),
+                client_id: &inner.client_id,
+                environment: inner.authority.environment(),
+                assertion_hash: assertion.hash(),
+                deadline,
+            };
+            let now = inner.clock.unix_seconds();
+            inner.obo.import(&partition, &stored, now);
+            if !bypass_cache && due.is_none() {
+                match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
+                    Lookup::Fresh(token) => return cached(token),
+                    Lookup::RefreshDue(token) => due = Some(token),
+                    Lookup::Miss => {}
+                }
+            }
+        }
+    }
+
+    let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+    let outcome = if let Some(claims) = request.claims {
+        // Deliberately not single-flight: each claims challenge is its own request.
+        fetch(Acquisition {
+            inner: inner.clone(),
+            assertion: assertion.clone(),
+            authority_override,
+            partition: partition.into(),
+            scopes,
+            claims: Some(claims),
+            use_refresh_token: false,
+            correlation_id,
+        })
+        .await
+    } else {
+        let key = format!("obo|{partition}|{}", scopes.key());
+        let force = request.force_refresh;
+        let recheck = || {
+            if force {
+                return None;
+            }
+            let now = inner.clock.unix_seconds();
+            match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
+                Lookup::Fresh(token) => Some(cached(token)),
+                _ => None,
+            }
+        };
+        let start = || {
+            fetch(Acquisition {
+                inner: inner.clone(),
+                assertion: assertion.clone(),
+                authority_override,
+                partition: partition.as_ref().into(),
+                scopes: scopes.clone(),
+                claims: None,
+                use_refresh_token: !force,
+                correlation_id,
+            })
+        };
+        inner.obo.flights.run(&key, recheck, start).await
+    };
+    match (outcome, due) {
+        (Err(e), Some(token)) if e.is_retryable() => {
+            // Past `refresh_in` but not expired: the server asked for an early refresh so
+            // that an outage like this one does not hurt. Serve the cached token.
+            tracing::warn!(error = %e, "proactive on-behalf-of refresh failed; serving the cached token");
+            cached(token)
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+/// One network acquisition, traced in its own span.
+async fn fetch(job: Acquisition) -> FlightResult {
+    let span = tracing::debug_span!(
+        "acquire_token_on_behalf_of",
+        client_id = &*job.inner.client_id,
+        %job.correlation_id,
+    );
+    fetch_in_span(job).instrument(span).await
+}
+
+/// The authority to send the request to: the override or the client's, with `common` and
+/// `organizations` replaced by the assertion's tenant (the OBO flow needs a tenant endpoint;
+/// MSAL.NET logs an error for such authorities, msal-lite routes them).
+fn effective_authority(job: &Acquisition) -> Result<Authority, Error> {
+    let authority = job
+        .authority_override
+        .clone()
+        .unwrap_or_else(|| job.inner.authority.clone());
+    let multi_tenant = authority.tenant().is_some_and(|t| {
+        t.eq_ignore_ascii_case("common") || t.eq_ignore_ascii_case("organizations")
+    });
+    if !multi_tenant {
+        return Ok(authority);
+    }
+    match job.assertion.identity().and_then(|i| i.tid) {
+        Some(tid) => authority.with_tenant(&tid),
+        None => {
+            tracing::warn!(
+                "the assertion has no tid claim; sending the on-behalf-of request to a multi-tenant authority"
+            );
+            Ok(authority)
+        }
+    }
+}
+
+async fn fetch_in_span(job: Acquisition) -> FlightResult {
+    let inner = &job.inner;
+    let authority = effective_authority(&job)?;
+    let http = inner.http.as_ref();
+    let metadata = inner
+        .metadata
+        .get(http, &inner.retry, &authority, job.correlation_id)
+        .await?;
+    let wire_scopes = Scopes::new([job.scopes.as_str(), OIDC_SCOPES])?;
+
+    if job.use_refresh_token
+        && let Some(rt) = inner.obo.refresh_token(&job.partition)
+    {
+        let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+        request.form.push("client_id", &inner.client_id);
+        request.form.push("scope", wire_scopes.as_str());
+        request.form.push("grant_type", "refresh_token");
+        request.form.push("refresh_token", rt.secret());
+        request.form.push("client_info", "1");
+        let requested_at = inner.clock.unix_seconds();
+        match send(&job, &authority, &metadata.token_endpoint, request, None).await {
+            Ok(response) => {
+                tracing::debug!("renewed an on-behalf-of token with its refresh token");
+                return store(&job, &authority, response, requested_at).await;
+            }
+            Err(e) if refused(&e) => {
+                // Expired, revoked or unknown refresh token: the assertion may still be good.
+                tracing::debug!(error = %e, "on-behalf-of refresh token refused; exchanging the assertion");
+                inner.obo.forget_refresh_token(&job.partition, &rt);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+    request.form.push("client_id", &inner.client_id);
+    request.form.push("scope", wire_scopes.as_str());
+    request.form.push("grant_type", JWT_BEARER);
+    request.form.push("client_info", "1");
+    request.form.push("requested_token_use", "on_behalf_of");
+    request.form.push("assertion", job.assertion.secret());
+    let requested_at = inner.clock.unix_seconds();
+    tracing::debug!(
+        scopes = job.scopes.as_str(),
+        "exchanging an assertion on behalf of its user"
+    );
+    let response = send(
+        &job,
+        &authority,
+        &metadata.token_endpoint,
+        request,
+        job.claims.as_deref(),
+    )
+    .await?;
+    store(&job, &authority, response, requested_at).await
+}
+
+/// The server refused the refresh token itself (as opposed to being unavailable).
+fn refused(e: &Error) -> bool {
+    e.server_error().is_some_and(|s| !s.is_retryable())
+}
+
+/// Adds the credential and `claims` (merged with the client's capabilities; sent even without
+/// claims when capabilities are declared, as msal-js does), then sends.
+async fn send(
+    job: &Acquisition,
+    authority: &Authority,
+    token_endpoint: &str,
+    mut request: TokenRequest,
+    claims: Option<&str>,
+) -> Result<TokenResponse, Error> {
+    let inner = &job.inner;
+    inner
+        .credential
+        .apply(
+            &inner.client_id,
+            token_endpoint,
+            inner.clock.unix_seconds(),
+            &mut request,
+        )
+        .await?;
+    if let Some(claims) = inner.merged_claims(claims)? {
+        request.form.push("claims", &claims);
+    }
+    match execute(
+        inner.http.as_ref(),
+        &inner.retry,
+        request,
+        job.correlation_id,
+    )
+    .await
+    {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            if matches!(
+                e,
+                Error::Connect { .. } | Error::Tls { .. } | Error::HttpStatus { status: 404, .. }
+            ) {
+                // The endpoint may have moved: discover again next time.
+                inner.metadata.invalidate(authority);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Stores a token response in memory and ("after access") in the cache store.
+async fn store(
+    job: &Acquisition,
+    authority: &Authority,
+    response: TokenResponse,
+    requested_at: u64,
+) -> FlightResult {
+    let inner = &job.inner;
+    let identity = job.assertion.identity().unwrap_or_default();
+    let granted = response
+        .scope
+        .as_deref()
+        .and_then(Scopes::from_server)
+        .unwrap_or_else(|| job.scopes.clone());
+    let tenant_id = jwt_tenant_id(&response.access_token)
+        .or_else(|| identity.tid.clone())
+        .map(String::into_boxed_str)
+        .or_else(|| authority.tenant().map(Box::from));
+    let token = Arc::new(CachedToken {
+        access_token: AccessToken::new(response.access_token),
+        token_type: response.token_type.into_boxed_str(),
+        scopes: granted,
+        expires_on: requested_at.saturating_add(response.expires_in),
+        ext_expires_on: response
+            .ext_expires_in
+            .map(|ext| requested_at.saturating_add(ext)),
+        refresh_on: response
+            .refresh_in
+            .filter(|r| *r > 0)
+            .map(|r| requested_at.saturating_add(r)),
+        tenant_id,
+    });
+    let refresh_token = response
+        .refresh_token
+        .filter(|rt| !rt.is_empty())
+        .map(RefreshSecret::new);
+    let now = inner.clock.unix_seconds();
+    inner.obo.store(
+        &job.partition,
+        &job.scopes,
+        token.clone(),
+        refresh_token.clone(),
+        identity.exp.unwrap_or(0),
+        now,
+    );
+    if let (Some(cache_store), None) = (&inner.cache_store, &job.authority_override) {
+        let home_account_id = identity.home_account_id();
+        let cx = EntryContext {
+            client_id: &inner.client_id,
+            environment: inner.authority.environment(),
+            assertion_hash: job.assertion.hash(),
+            home_account_id: home_account_id.as_deref(),
+            cached_at: requested_at,
+        };
+        let at = obo::to_schema(&token, &cx);
+        let rt = refresh_token
+            .as_ref()
+            .map(|rt| obo::refresh_to_schema(rt, &cx));
+        let key = PartitionKey::obo(job.assertion.hash());
+        persist::save(cache_store.as_ref(), &key, |doc| {
+            obo::apply(doc, &at, rt.as_ref(), now);
+        })
+        .await;
+    }
+    Ok(AuthenticationResult::new(
+        token,
+        TokenSource::Network,
+        Some(job.correlation_id),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_debug_never_shows_the_assertion() {
+        let r = OboRequest::new(UserAssertion::new("eyJ.secret.sig"), ["a"]).claims("{}");
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
+    }
+
+    #[test]
+    fn wire_scopes_add_oidc_scopes_once() {
+        let s = Scopes::new(["User.ReadWrite openid", OIDC_SCOPES]).unwrap();
+        assert_eq!(s.as_str(), "User.ReadWrite openid profile offline_access");
+    }
+}
