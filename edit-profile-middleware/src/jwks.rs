@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -388,8 +388,9 @@ struct Inner {
     cooldown: Duration,
     /// Milliseconds since `epoch` of the last unknown-`kid` fetch; `u64::MAX` = never.
     last_attempt_ms: AtomicU64,
-    /// Milliseconds since `epoch` when the periodic refresh is due.
-    next_refresh_ms: AtomicU64,
+    /// Unix seconds (on the validator's clock) when the periodic refresh is due; `u64::MAX` = never.
+    next_refresh_secs: AtomicU64,
+    time_fn: Option<TimeFn>,
     in_flight: AtomicBool,
     /// Serialises fetches; never taken on the request path for known keys.
     fetch_lock: tokio::sync::Mutex<()>,
@@ -424,6 +425,7 @@ impl JwksCache {
         algorithms: Vec<Algorithm>,
         refresh_interval: Duration,
         cooldown: Duration,
+        time_fn: Option<TimeFn>,
     ) -> Self {
         Self::new(
             Source::Remote { uri, fetch },
@@ -431,6 +433,7 @@ impl JwksCache {
             KeySet::empty(),
             refresh_interval,
             cooldown,
+            time_fn,
         )
     }
 
@@ -443,6 +446,7 @@ impl JwksCache {
             set,
             Duration::MAX,
             Duration::MAX,
+            None,
         ))
     }
 
@@ -452,6 +456,7 @@ impl JwksCache {
         set: KeySet,
         refresh_interval: Duration,
         cooldown: Duration,
+        time_fn: Option<TimeFn>,
     ) -> Self {
         let generation = set.generation;
         let is_static = matches!(source, Source::Static);
@@ -465,7 +470,8 @@ impl JwksCache {
                 refresh_interval,
                 cooldown,
                 last_attempt_ms: AtomicU64::new(u64::MAX),
-                next_refresh_ms: AtomicU64::new(if is_static { u64::MAX } else { 0 }),
+                next_refresh_secs: AtomicU64::new(if is_static { u64::MAX } else { 0 }),
+                time_fn,
                 in_flight: AtomicBool::new(false),
                 fetch_lock: tokio::sync::Mutex::new(()),
             }),
@@ -540,14 +546,11 @@ impl JwksCache {
         }
     }
 
-    /// Starts the periodic refresh in the background when it is due (request path: two atomics).
+    /// Starts the periodic refresh in the background when it is due. Request path: one atomic
+    /// load and a compare with the `now` the validator already read (a clock read costs more).
     #[inline]
-    pub(crate) fn maybe_refresh_in_background(&self) {
-        let due = self.inner.next_refresh_ms.load(Ordering::Relaxed);
-        if due == u64::MAX {
-            return;
-        }
-        let now = self.now_ms();
+    pub(crate) fn maybe_refresh_in_background(&self, now: u64) {
+        let due = self.inner.next_refresh_secs.load(Ordering::Relaxed);
         if now < due {
             return;
         }
@@ -557,10 +560,10 @@ impl JwksCache {
     #[cold]
     fn spawn_refresh(&self, due: u64, now: u64) {
         // Claim this refresh: only the caller that moves the due time forward spawns it.
-        let retry_at = now.saturating_add(duration_ms(self.inner.cooldown));
+        let retry_at = now.saturating_add(self.inner.cooldown.as_secs().max(1));
         if self
             .inner
-            .next_refresh_ms
+            .next_refresh_secs
             .compare_exchange(due, retry_at, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
@@ -576,6 +579,10 @@ impl JwksCache {
                 tracing::warn!(%error, "background jwks refresh failed; keeping the current keys");
             }
         });
+    }
+
+    fn unix_now(&self) -> u64 {
+        unix_secs(self.inner.time_fn.as_ref())
     }
 
     fn cooldown_elapsed(&self) -> bool {
@@ -626,11 +633,23 @@ impl JwksCache {
             self.inner.generation.store(generation, Ordering::Release);
         }
         let next = self
-            .now_ms()
-            .saturating_add(jittered_ms(self.inner.refresh_interval));
-        self.inner.next_refresh_ms.store(next, Ordering::Release);
+            .unix_now()
+            .saturating_add(jittered_ms(self.inner.refresh_interval) / 1000);
+        self.inner.next_refresh_secs.store(next, Ordering::Release);
         Ok(())
     }
+}
+
+/// The validator's clock (default [`SystemTime::now`]).
+pub(crate) type TimeFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Seconds since the Unix epoch on `time_fn`, or on the system clock.
+pub(crate) fn unix_secs(time_fn: Option<&TimeFn>) -> u64 {
+    let now = match time_fn {
+        Some(f) => f(),
+        None => SystemTime::now(),
+    };
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::cache::ValidationCache;
 use crate::claims::{self, Claims};
 use crate::jwks::{
-    self, Algorithm, FetchError, HttpFetch, JwksCache, KeyLookup, Lookup, Refreshed,
+    self, Algorithm, FetchError, HttpFetch, JwksCache, KeyLookup, Lookup, Refreshed, TimeFn,
 };
 
 /// Why a token was rejected.
@@ -138,8 +138,6 @@ pub enum ConfigError {
     #[error("invalid jwks")]
     InvalidJwks(#[source] FetchError),
 }
-
-type TimeFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 enum JwksConfig {
     None,
@@ -411,6 +409,7 @@ impl ValidatorBuilder {
                 algorithms.clone(),
                 self.refresh_interval,
                 self.refresh_cooldown,
+                self.time_fn.clone(),
             ),
         };
         Ok(Validator {
@@ -547,7 +546,7 @@ impl Validator {
     /// The [`TokenError`] for the first check that failed.
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
         let token = token.as_bytes();
-        match self.validate_now(token) {
+        match self.validate_now(token, self.now()) {
             Step::Done(result) => result,
             Step::NeedKeys(generation) => self.validate_after_refresh(token, generation).await,
         }
@@ -559,7 +558,7 @@ impl Validator {
         generation: u64,
     ) -> Result<Arc<Claims>, TokenError> {
         match self.inner.jwks.refresh_for_unknown_kid(generation).await {
-            Refreshed::Retry => match self.validate_now(token) {
+            Refreshed::Retry => match self.validate_now(token, self.now()) {
                 Step::Done(result) => result,
                 Step::NeedKeys(_) => Err(TokenError::UnknownKey),
             },
@@ -578,18 +577,16 @@ impl Validator {
     }
 
     pub(crate) fn now(&self) -> u64 {
-        let now = match &self.inner.time_fn {
-            Some(f) => f(),
-            None => SystemTime::now(),
-        };
-        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        jwks::unix_secs(self.inner.time_fn.as_ref())
     }
 
     /// Everything that can be done without waiting for the network.
     ///
     /// Takes bytes: a cache hit needs no UTF-8 check (the cached token was valid text), and a
     /// miss checks once before parsing.
-    pub(crate) fn validate_now(&self, token: &[u8]) -> Step {
+    ///
+    /// `now` is [`Validator::now`], read once per request by the caller.
+    pub(crate) fn validate_now(&self, token: &[u8], now: u64) -> Step {
         let inner = &*self.inner;
         #[cfg(feature = "__bench")]
         if let Some(claims) = &inner.noop {
@@ -598,8 +595,7 @@ impl Validator {
         if token.len() > inner.max_token_bytes {
             return Step::Done(Err(TokenError::TooLarge));
         }
-        let now = self.now();
-        inner.jwks.maybe_refresh_in_background();
+        inner.jwks.maybe_refresh_in_background(now);
         let generation = inner.jwks.generation();
         if let Some(claims) = inner.cache.get(token, now, generation) {
             return Step::Done(Ok(claims));
@@ -907,7 +903,7 @@ mod tests {
     #[test]
     fn structure_errors() {
         let v = validator(&[], &["i"]);
-        let step = |t: &str| match v.validate_now(t.as_bytes()) {
+        let step = |t: &str| match v.validate_now(t.as_bytes(), 0) {
             Step::Done(r) => r.err(),
             Step::NeedKeys(_) => None,
         };
@@ -950,7 +946,7 @@ mod tests {
         #[test]
         fn validation_never_panics(token in "[A-Za-z0-9_.=+/ -]{0,300}") {
             let v = validator(&[], &["i"]);
-            let _ = v.validate_now(token.as_bytes());
+            let _ = v.validate_now(token.as_bytes(), 0);
         }
 
         #[test]
@@ -966,13 +962,13 @@ mod tests {
                 URL_SAFE_NO_PAD.encode(&payload),
                 URL_SAFE_NO_PAD.encode(&signature)
             );
-            let _ = v.validate_now(token.as_bytes());
+            let _ = v.validate_now(token.as_bytes(), 0);
         }
 
         #[test]
         fn validation_never_panics_on_bytes(token in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             let v = validator(&[], &["i"]);
-            let _ = v.validate_now(&token);
+            let _ = v.validate_now(&token, 0);
         }
     }
 
