@@ -40,7 +40,7 @@ pub use builder::ConfidentialClientBuilder;
 /// ```
 #[derive(Clone)]
 pub struct ConfidentialClient {
-    inner: Arc<ClientInner>,
+    pub(crate) inner: Arc<ClientInner>,
 }
 
 pub(crate) struct ClientInner {
@@ -59,11 +59,9 @@ pub(crate) struct ClientInner {
     /// Declared client capabilities (`xms_cc`), merged into every `claims` parameter.
     pub(crate) client_capabilities: Arc<[String]>,
     /// Where user and on-behalf-of partitions are persisted (none: memory only).
-    #[expect(
-        dead_code,
-        reason = "read by the user-account and on-behalf-of partitions (in progress)"
-    )]
     pub(crate) cache_store: Option<Arc<dyn CacheStore>>,
+    /// On-behalf-of tokens, partitioned by the hash of the incoming assertion.
+    pub(crate) obo: crate::cache::obo::OboCache,
 }
 
 impl ConfidentialClient {

@@ -20,6 +20,7 @@ mod result;
 pub mod schema;
 mod scopes;
 mod time;
+mod user_assertion;
 
 pub use authority::{Authority, AuthorityKind, IntoAuthority};
 pub use client::{ConfidentialClient, ConfidentialClientBuilder};
@@ -30,7 +31,8 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, ServerError};
 pub use http::RetryPolicy;
-pub use request::ClientCredentialsRequest;
+pub use request::{ClientCredentialsRequest, OboRequest};
 pub use result::{AccessToken, AuthenticationResult, TokenSource};
 pub use scopes::{IntoScopes, Scopes};
 pub use time::{Clock, SystemClock};
+pub use user_assertion::UserAssertion;

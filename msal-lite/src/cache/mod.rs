@@ -20,6 +20,8 @@ use crate::Scopes;
 use crate::result::AccessToken;
 
 pub(crate) mod app;
+pub(crate) mod obo;
+pub(crate) mod persist;
 pub(crate) mod single_flight;
 
 /// Above this many entries in one partition, only exact scope matches are looked for, keeping
@@ -35,7 +37,6 @@ pub(crate) struct CachedToken {
     /// Unix seconds.
     pub(crate) expires_on: u64,
     /// Unix seconds; kept for MSAL-compatible serialization.
-    #[expect(dead_code, reason = "kept for MSAL-compatible cache serialization")]
     pub(crate) ext_expires_on: Option<u64>,
     /// Unix seconds: when the server asked us to refresh proactively (`refresh_in`).
     pub(crate) refresh_on: Option<u64>,

@@ -169,6 +169,7 @@ impl ConfidentialClientBuilder {
                 app_flights: SingleFlight::new(),
                 client_capabilities: self.client_capabilities.into(),
                 cache_store: self.cache_store,
+                obo: Default::default(),
             }),
         })
     }
