@@ -1,7 +1,7 @@
 //! Client authentication at the token endpoint: `client_secret` in the body or HTTP Basic
 //! (RFC 6749 section 2.3.1), or a `private_key_jwt` client assertion (RFC 7523; Microsoft
-//! identity platform: "Certificate credentials") checked for signature, `aud`, `exp` and `jti`
-//! replay.
+//! identity platform: "Certificate credentials") checked for signature, `aud`, `exp`, and `jti`
+//! replay when `reject_replayed_assertions` is on.
 
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
@@ -177,18 +177,25 @@ fn verify_assertion(
         .get(&app.client_id.to_ascii_lowercase())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let s256 = jwt.header.get("x5t#S256").and_then(Value::as_str);
-    let sha1 = jwt.header.get("x5t").and_then(Value::as_str);
+    // MSAL Python pads its thumbprints (`urlsafe_b64encode`); compare them unpadded.
+    let thumbprint = |name: &str| {
+        jwt.header
+            .get(name)
+            .and_then(Value::as_str)
+            .map(|t| t.trim_end_matches('=').replace('+', "-").replace('/', "_"))
+    };
+    let s256 = thumbprint("x5t#S256");
+    let sha1 = thumbprint("x5t");
     let candidates: Vec<_> = keys
         .iter()
-        .filter(|k| match (s256, sha1) {
-            (Some(t), _) => k.x5t_s256.as_deref() == Some(t),
-            (None, Some(t)) => k.x5t.as_deref() == Some(t),
+        .filter(|k| match (&s256, &sha1) {
+            (Some(t), _) => k.x5t_s256.as_deref() == Some(t.as_str()),
+            (None, Some(t)) => k.x5t.as_deref() == Some(t.as_str()),
             (None, None) => true,
         })
         .collect();
     if candidates.is_empty() {
-        let thumbprint = s256.or(sha1).unwrap_or("none");
+        let thumbprint = s256.or(sha1).unwrap_or_else(|| "none".to_owned());
         return Err(EntraError::invalid_client(
             700027,
             format!(
@@ -211,6 +218,9 @@ fn verify_assertion(
         .ok_or_else(|| {
             EntraError::invalid_client(700027, "Client assertion must contain a 'jti' claim.")
         })?;
+    if !t.config.reject_replayed_assertions {
+        return Ok(());
+    }
     let key = format!("{}|{jti}", app.client_id.to_ascii_lowercase());
     let mut store = t.store();
     if store.used_jti.contains_key(&key) {

@@ -75,6 +75,11 @@ pub struct Config {
     /// the first resource (Entra's documented default).
     #[serde(default)]
     pub reject_multi_resource_scopes: bool,
+    /// Refuse a client assertion whose `jti` was already used (RFC 7523 section 3 allows it).
+    /// Off by default, as in Entra: MSAL Node, MSAL Python and MSAL.NET reuse a signed
+    /// assertion until it nears expiry, so a strict check would break them.
+    #[serde(default)]
+    pub reject_replayed_assertions: bool,
     /// App registrations, including resources such as Microsoft Graph.
     #[serde(default, rename = "app", skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppRegistration>,
@@ -499,6 +504,7 @@ impl Config {
             server: ServerConfig::default(),
             lifetimes: Lifetimes::default(),
             reject_multi_resource_scopes: false,
+            reject_replayed_assertions: false,
             apps: vec![graph, web, api, daemon],
             users: vec![alice, bob],
             conditional_access: vec![policy],

@@ -273,12 +273,46 @@ async fn private_key_jwt_ps256_and_rs256() {
     );
     let (s, b) = assertion_request(&tenant, &rs).await;
     assert_eq!(s, 200, "{b}");
+    // MSAL Python pads its thumbprints (base64.urlsafe_b64encode).
+    let padded = base64::engine::general_purpose::URL_SAFE.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &cert.der,
+    ));
+    assert!(padded.ends_with('='));
+    let py = sign(
+        &cert,
+        &json!({"alg": "PS256", "typ": "JWT", "x5t#S256": padded}),
+        &assertion_claims(&tenant, "jti-3"),
+    );
+    let (s, b) = assertion_request(&tenant, &py).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn reused_assertion_is_accepted_by_default_like_entra() {
+    // MSAL Node and MSAL Python reuse a signed assertion until it nears expiry.
+    let cert = make_cert();
+    let tenant = with_cert(&cert).await;
+    let a = sign(
+        &cert,
+        &json!({"alg": "PS256", "x5t#S256": thumb_s256(&cert.der)}),
+        &assertion_claims(&tenant, "reused"),
+    );
+    assert_eq!(assertion_request(&tenant, &a).await.0, 200);
+    assert_eq!(assertion_request(&tenant, &a).await.0, 200);
 }
 
 #[tokio::test]
 async fn replayed_assertion_is_refused() {
     let cert = make_cert();
-    let tenant = with_cert(&cert).await;
+    let mut config = Config::quickstart();
+    config.reject_replayed_assertions = true;
+    config
+        .app_mut(q::DAEMON_CLIENT_ID)
+        .unwrap()
+        .certificates
+        .push(cert.pem.clone());
+    let tenant = start_with(config).await;
     let a = sign(
         &cert,
         &json!({"alg": "PS256", "x5t#S256": thumb_s256(&cert.der)}),
