@@ -62,6 +62,8 @@ pub(crate) struct ClientInner {
     pub(crate) cache_store: Option<Arc<dyn CacheStore>>,
     /// On-behalf-of tokens, partitioned by the hash of the incoming assertion.
     pub(crate) obo: crate::cache::obo::OboCache,
+    /// Signed-in users: their token partitions, single flights and the ID-token keys.
+    pub(crate) users: crate::request::UserState,
 }
 
 impl ConfidentialClient {
@@ -179,7 +181,6 @@ impl ClientInner {
             .map_err(|e| Error::config(format!("invalid claims: {e}")))
     }
 }
-
 
 #[cfg(test)]
 mod tests {

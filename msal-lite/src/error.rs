@@ -153,6 +153,26 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The `state` returned to the redirect URI is not the one this sign-in sent (a forged or
+    /// replayed response, RFC 6749 §10.12). Nothing was sent to the token endpoint.
+    #[error("the returned state does not match the sign-in request")]
+    StateMismatch,
+    /// The ID token failed validation (OpenID Connect Core 1.0 §3.1.3.7): signature, issuer,
+    /// audience, expiry, nonce or issue time.
+    #[error("invalid id token: {reason}")]
+    #[non_exhaustive]
+    InvalidIdToken {
+        /// What was wrong (never the token itself).
+        reason: Cow<'static, str>,
+    },
+    /// No token can be obtained without the user (no cached refresh token for the account, or
+    /// the account is unknown): start an interactive sign-in.
+    #[error("interaction required: {reason}")]
+    #[non_exhaustive]
+    InteractionRequired {
+        /// Why.
+        reason: Cow<'static, str>,
+    },
 }
 
 impl Error {
@@ -203,7 +223,11 @@ impl Error {
     /// # }
     /// ```
     pub fn is_interaction_required(&self) -> bool {
-        matches!(self, Self::Server(e) if e.is_interaction_required())
+        match self {
+            Self::Server(e) => e.is_interaction_required(),
+            Self::InteractionRequired { .. } => true,
+            _ => false,
+        }
     }
 
     /// The claims challenge the server sent with an error (a JSON object as text), if any.

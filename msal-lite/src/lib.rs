@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod account;
 mod authority;
 mod cache;
 pub mod challenge;
@@ -12,6 +13,7 @@ mod correlation;
 mod credential;
 mod error;
 pub mod http;
+mod id_token;
 mod metadata;
 pub mod persistence;
 mod request;
@@ -22,6 +24,7 @@ mod scopes;
 mod time;
 mod user_assertion;
 
+pub use account::Account;
 pub use authority::{Authority, AuthorityKind, IntoAuthority};
 pub use client::{ConfidentialClient, ConfidentialClientBuilder};
 pub use correlation::CorrelationId;
@@ -31,6 +34,9 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, ServerError};
 pub use http::RetryPolicy;
+pub use request::{
+    AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode, SilentRequest,
+};
 pub use request::{ClientCredentialsRequest, OboRequest};
 pub use result::{AccessToken, AuthenticationResult, TokenSource};
 pub use scopes::{IntoScopes, Scopes};

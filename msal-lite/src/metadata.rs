@@ -16,17 +16,13 @@ use crate::{Authority, CorrelationId, Error};
 /// The metadata fields msal-lite uses.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OpenIdMetadata {
-    #[expect(dead_code, reason = "checked by ID-token validation in the user flows")]
     pub(crate) issuer: String,
     pub(crate) token_endpoint: String,
     #[serde(default)]
-    #[expect(dead_code, reason = "used by the authorization-code flow")]
     pub(crate) authorization_endpoint: Option<String>,
     #[serde(default)]
-    #[expect(dead_code, reason = "used by ID-token validation")]
     pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
-    #[expect(dead_code, reason = "used by sign-out URLs")]
     pub(crate) end_session_endpoint: Option<String>,
 }
 

@@ -76,6 +76,7 @@ pub struct AuthenticationResult {
     token: Arc<CachedToken>,
     source: TokenSource,
     correlation_id: Option<CorrelationId>,
+    account: Option<Arc<crate::Account>>,
 }
 
 impl AuthenticationResult {
@@ -88,7 +89,29 @@ impl AuthenticationResult {
             token,
             source,
             correlation_id,
+            account: None,
         }
+    }
+
+    /// Attaches the signed-in user (user flows).
+    pub(crate) fn with_account(mut self, account: Option<Arc<crate::Account>>) -> Self {
+        self.account = account;
+        self
+    }
+
+    /// The signed-in user the token was acquired for (sign-in and silent acquisition); `None`
+    /// for app-only tokens.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, flow: msal_lite::AuthCodeFlow) -> Result<(), msal_lite::Error> {
+    /// let result = client.acquire_token_by_code("code", "state", flow).await?;
+    /// if let Some(account) = result.account() {
+    ///     println!("{}", account.home_account_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn account(&self) -> Option<&crate::Account> {
+        self.account.as_deref()
     }
 
     /// The access token.

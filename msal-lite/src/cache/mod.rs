@@ -23,6 +23,7 @@ pub(crate) mod app;
 pub(crate) mod obo;
 pub(crate) mod persist;
 pub(crate) mod single_flight;
+pub(crate) mod user;
 
 /// Above this many entries in one partition, only exact scope matches are looked for, keeping
 /// a lookup O(1) for app partitions with many resources.

@@ -48,6 +48,7 @@ pub struct ConfidentialClientBuilder {
     refresh_margin: Duration,
     client_capabilities: Vec<String>,
     cache_store: Option<Arc<dyn CacheStore>>,
+    cache_byte_budget: Option<usize>,
 }
 
 impl ConfidentialClientBuilder {
@@ -66,6 +67,7 @@ impl ConfidentialClientBuilder {
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             client_capabilities: Vec::new(),
             cache_store: None,
+            cache_byte_budget: None,
         }
     }
 
@@ -110,6 +112,24 @@ impl ConfidentialClientBuilder {
     /// ```
     pub fn cache_store(mut self, store: Arc<dyn CacheStore>) -> Self {
         self.cache_store = Some(store);
+        self
+    }
+
+    /// The memory budget, in bytes, of the signed-in users' token partitions (default 256 MiB).
+    /// Over it, the least recently used users are dropped from memory (they are read back
+    /// from the [`cache_store`](Self::cache_store) on their next request, or sign in again).
+    ///
+    /// ```
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://contoso.ciamlogin.com/",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .cache_byte_budget(64 * 1024 * 1024);
+    /// # let _ = builder;
+    /// ```
+    pub fn cache_byte_budget(mut self, bytes: usize) -> Self {
+        self.cache_byte_budget = Some(bytes);
         self
     }
 
@@ -170,6 +190,7 @@ impl ConfidentialClientBuilder {
                 client_capabilities: self.client_capabilities.into(),
                 cache_store: self.cache_store,
                 obo: Default::default(),
+                users: crate::request::UserState::new(self.cache_byte_budget),
             }),
         })
     }

@@ -1,0 +1,133 @@
+//! The signed-in user, as MSAL models it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// A signed-in user: who they are and which cache partition holds their tokens.
+///
+/// `home_account_id` (`<uid>.<utid>` from the token endpoint's `client_info`) identifies the
+/// account across tenants and is the key of the user's token-cache partition, so a web app
+/// only needs to keep that string in its session and can find the account again with
+/// [`ConfidentialClient::account`](crate::ConfidentialClient::account) (from memory, or from
+/// the cache store after a restart or on another instance).
+///
+/// Cloning is cheap (the claims are shared).
+///
+/// ```no_run
+/// # async fn demo(client: msal_lite::ConfidentialClient, home_account_id: String) -> Result<(), msal_lite::Error> {
+/// if let Some(account) = client.account(&home_account_id).await {
+///     println!("{:?} ({:?}) in tenant {}", account.name(), account.username(), account.tenant_id());
+///     let given_name = account.id_token_claims().get("given_name");
+///     # let _ = given_name;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Account {
+    pub(crate) home_account_id: Arc<str>,
+    pub(crate) environment: Arc<str>,
+    pub(crate) tenant_id: Arc<str>,
+    pub(crate) local_account_id: Option<Arc<str>>,
+    pub(crate) username: Option<Arc<str>>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) claims: Arc<Map<String, Value>>,
+}
+
+impl Account {
+    /// `<uid>.<utid>`: the object id and tenant id of the user's home account, from
+    /// `client_info` (MSAL's account model). Stable for the user; safe to keep in a session.
+    pub fn home_account_id(&self) -> &str {
+        &self.home_account_id
+    }
+
+    /// The authority host (MSAL's "environment"), e.g. `contoso.ciamlogin.com`.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The tenant that signed the user in (the ID token's `tid`, else the home tenant).
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The user's object id in [`tenant_id`](Self::tenant_id) (the ID token's `oid`).
+    pub fn local_account_id(&self) -> Option<&str> {
+        self.local_account_id.as_deref()
+    }
+
+    /// The ID token's `preferred_username` (an email address or UPN; display only, never an
+    /// identifier: users can change it).
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// The ID token's `name`.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// All claims of the ID token the account was last seen with ("Microsoft identity
+    /// platform: ID token claims reference"). Empty when the account was read from a cache
+    /// store that held no ID token for it.
+    pub fn id_token_claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    pub(crate) fn claim_str(claims: &Map<String, Value>, name: &str) -> Option<Arc<str>> {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Arc::from)
+    }
+}
+
+impl fmt::Debug for Account {
+    // The claims can hold personal data; they are left out (the fields shown identify the
+    // account as MSAL's logs do).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("home_account_id", &self.home_account_id)
+            .field("environment", &self.environment)
+            .field("tenant_id", &self.tenant_id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Account {
+    /// Two values are the same account when their home account id and environment match.
+    fn eq(&self, other: &Self) -> bool {
+        self.home_account_id == other.home_account_id && self.environment == other.environment
+    }
+}
+
+impl Eq for Account {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_out_claims() {
+        let mut claims = Map::new();
+        claims.insert("secret_ish".into(), Value::from("do-not-print"));
+        let a = Account {
+            home_account_id: "u.t".into(),
+            environment: "e".into(),
+            tenant_id: "t".into(),
+            local_account_id: None,
+            username: Some("alice@contoso.com".into()),
+            name: None,
+            claims: Arc::new(claims),
+        };
+        let debug = format!("{a:?}");
+        assert!(
+            debug.contains("u.t") && !debug.contains("do-not-print"),
+            "{debug}"
+        );
+        assert_eq!(a, a.clone());
+    }
+}

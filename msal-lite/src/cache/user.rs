@@ -1,0 +1,657 @@
+//! User partitions: the tokens and account of each signed-in user, keyed by
+//! `home_account_id`.
+//!
+//! Same shape as the app partitions: one hash lookup finds the user, a second the scope key,
+//! and a scope-superset scan runs only inside that user's (small) partition. A hit takes one
+//! read lock, allocates nothing and returns an `Arc` clone.
+//!
+//! Memory is bounded by a byte budget for all users together. Each partition's size is kept
+//! up to date on every change (an O(partition) sum), and the total in an atomic counter. Only
+//! when an insert takes the total over the budget does an eviction pass run: it drops the
+//! least recently used partitions until the total is under 90% of the budget, so a pass frees
+//! at least a tenth of the budget and inserts do not scan. An evicted user is read back from
+//! the cache store on their next request (or signs in again when there is none). Expired
+//! access tokens are dropped lazily, when their partition changes.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
+
+use super::{CachedToken, Lookup, SUPERSET_SCAN_LIMIT};
+use crate::Scopes;
+use crate::account::Account;
+use crate::result::AccessToken;
+use crate::schema::{self, CacheDocument, CacheSecret, UnixTime};
+
+/// Default byte budget for all user partitions: 256 MiB (about 40 000 users with a few tokens
+/// each).
+pub(crate) const DEFAULT_BYTE_BUDGET: usize = 256 * 1024 * 1024;
+
+/// Fixed per-entry overhead counted on top of string lengths (map slots, `Arc` headers).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A refresh token (redacted `Debug`, no `Display`).
+pub(crate) struct RefreshSecret(Box<str>);
+
+impl RefreshSecret {
+    pub(crate) fn new(secret: impl Into<Box<str>>) -> Self {
+        Self(secret.into())
+    }
+
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshSecret([redacted])")
+    }
+}
+
+/// One user's entries.
+#[derive(Default)]
+pub(crate) struct UserPartition {
+    pub(crate) account: Option<Arc<Account>>,
+    /// Access tokens by scope key (requested and granted).
+    pub(crate) tokens: HashMap<Box<str>, Arc<CachedToken>, RandomState>,
+    pub(crate) refresh_token: Option<Arc<RefreshSecret>>,
+    pub(crate) id_token: Option<Arc<str>>,
+    bytes: usize,
+    last_used: AtomicU64,
+}
+
+impl UserPartition {
+    fn measure(&self) -> usize {
+        let mut bytes = ENTRY_OVERHEAD;
+        if let Some(a) = &self.account {
+            bytes += ENTRY_OVERHEAD
+                + a.home_account_id.len()
+                + a.environment.len()
+                + a.tenant_id.len()
+                + a.username.as_deref().map_or(0, str::len)
+                + a.name.as_deref().map_or(0, str::len)
+                // The claims were parsed from the ID token, so its length bounds them.
+                + self.id_token.as_deref().map_or(0, str::len);
+        }
+        for (key, token) in &self.tokens {
+            bytes += ENTRY_OVERHEAD
+                + key.len()
+                + token.access_token.secret().len()
+                + token.scopes.as_str().len() * 2;
+        }
+        bytes += self.refresh_token.as_ref().map_or(0, |r| r.0.len());
+        bytes += self.id_token.as_deref().map_or(0, str::len);
+        bytes
+    }
+}
+
+/// What a lookup found.
+pub(crate) struct UserLookup {
+    pub(crate) token: Lookup,
+    /// The partition's account (an `Arc` clone).
+    pub(crate) account: Option<Arc<Account>>,
+    /// Whether the partition is in memory (if not, the cache store may have it).
+    pub(crate) in_memory: bool,
+}
+
+/// All user partitions of a client.
+pub(crate) struct UserCache {
+    partitions: RwLock<HashMap<Box<str>, UserPartition, RandomState>>,
+    bytes: AtomicUsize,
+    budget: usize,
+    /// A logical clock for least-recently-used eviction.
+    tick: AtomicU64,
+}
+
+/// What a token acquisition adds to a partition.
+pub(crate) struct Acquired {
+    pub(crate) account: Arc<Account>,
+    pub(crate) requested: Scopes,
+    pub(crate) token: Arc<CachedToken>,
+    /// A new refresh token (replaces the old one: rotation).
+    pub(crate) refresh_token: Option<Arc<RefreshSecret>>,
+    pub(crate) id_token: Option<Arc<str>>,
+    /// Unix seconds, for `cached_at` and lazy eviction.
+    pub(crate) now: u64,
+}
+
+impl UserCache {
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            partitions: RwLock::new(HashMap::default()),
+            bytes: AtomicUsize::new(0),
+            budget,
+            tick: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self, partition: &UserPartition) {
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        partition.last_used.store(tick, Ordering::Relaxed);
+    }
+
+    /// Finds an access token for `scopes` in the user's partition.
+    pub(crate) fn lookup(&self, home: &str, scopes: &Scopes, now: u64, margin: u64) -> UserLookup {
+        // A poisoned lock means a panic during an insert; hashbrown inserts are panic-safe.
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        let Some(partition) = partitions.get(home) else {
+            return UserLookup {
+                token: Lookup::Miss,
+                account: None,
+                in_memory: false,
+            };
+        };
+        self.touch(partition);
+        let token = if let Some(token) = partition.tokens.get(scopes.key()) {
+            token.classify(now, margin)
+        } else if partition.tokens.len() > SUPERSET_SCAN_LIMIT {
+            Lookup::Miss
+        } else {
+            let mut best = Lookup::Miss;
+            for token in partition.tokens.values() {
+                if !token.scopes.contains_all(scopes) {
+                    continue;
+                }
+                match token.classify(now, margin) {
+                    fresh @ Lookup::Fresh(_) => {
+                        best = fresh;
+                        break;
+                    }
+                    due @ Lookup::RefreshDue(_) => best = due,
+                    Lookup::Miss => {}
+                }
+            }
+            best
+        };
+        UserLookup {
+            token,
+            account: partition.account.clone(),
+            in_memory: true,
+        }
+    }
+
+    pub(crate) fn contains(&self, home: &str) -> bool {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(home)
+    }
+
+    pub(crate) fn account(&self, home: &str) -> Option<Arc<Account>> {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        partitions.get(home).and_then(|p| p.account.clone())
+    }
+
+    pub(crate) fn accounts(&self) -> Vec<Arc<Account>> {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        partitions
+            .values()
+            .filter_map(|p| p.account.clone())
+            .collect()
+    }
+
+    pub(crate) fn refresh_token(&self, home: &str) -> Option<Arc<RefreshSecret>> {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        partitions.get(home).and_then(|p| p.refresh_token.clone())
+    }
+
+    /// Puts a partition read from the cache store into memory, unless one appeared meanwhile
+    /// (memory is then newer).
+    pub(crate) fn insert_loaded(&self, home: &str, mut partition: UserPartition) {
+        partition.bytes = partition.measure();
+        let added = partition.bytes;
+        {
+            let mut partitions = self.partitions.write().unwrap_or_else(|p| p.into_inner());
+            if partitions.contains_key(home) {
+                return;
+            }
+            self.touch(&partition);
+            partitions.insert(home.into(), partition);
+        }
+        self.bytes.fetch_add(added, Ordering::Relaxed);
+        self.evict_if_over_budget(home);
+    }
+
+    /// Adds what a token acquisition returned.
+    pub(crate) fn store(&self, acquired: &Acquired) {
+        let home = acquired.account.home_account_id();
+        let (before, after) = {
+            let mut partitions = self.partitions.write().unwrap_or_else(|p| p.into_inner());
+            let partition = match partitions.get_mut(home) {
+                Some(p) => p,
+                None => partitions.entry(home.into()).or_default(),
+            };
+            let before = partition.bytes;
+            partition.account = Some(acquired.account.clone());
+            partition.tokens.retain(|_, t| t.expires_on > acquired.now);
+            let token = &acquired.token;
+            if token.scopes.key() != acquired.requested.key() {
+                partition
+                    .tokens
+                    .insert(token.scopes.key().into(), token.clone());
+            }
+            partition
+                .tokens
+                .insert(acquired.requested.key().into(), token.clone());
+            if let Some(rt) = &acquired.refresh_token {
+                partition.refresh_token = Some(rt.clone());
+            }
+            if let Some(id) = &acquired.id_token {
+                partition.id_token = Some(id.clone());
+            }
+            partition.bytes = partition.measure();
+            self.touch(partition);
+            (before, partition.bytes)
+        };
+        self.adjust(before, after);
+        self.evict_if_over_budget(home);
+    }
+
+    /// Forgets a user (sign-out).
+    pub(crate) fn remove(&self, home: &str) {
+        let removed = self
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(home);
+        if let Some(p) = removed {
+            self.adjust(p.bytes, 0);
+        }
+    }
+
+    fn adjust(&self, before: usize, after: usize) {
+        if after >= before {
+            self.bytes.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.bytes.fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+
+    /// Total bytes accounted (for tests and metrics).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn evict_if_over_budget(&self, keep: &str) {
+        if self.bytes() <= self.budget {
+            return;
+        }
+        let target = self.budget / 10 * 9;
+        let mut partitions = self.partitions.write().unwrap_or_else(|p| p.into_inner());
+        let mut by_age: Vec<(u64, Box<str>)> = partitions
+            .iter()
+            .filter(|(k, _)| &***k != keep)
+            .map(|(k, p)| (p.last_used.load(Ordering::Relaxed), k.clone()))
+            .collect();
+        by_age.sort_unstable_by_key(|(age, _)| *age);
+        let mut evicted = 0usize;
+        for (_, key) in by_age {
+            if self.bytes() <= target {
+                break;
+            }
+            if let Some(p) = partitions.remove(&key) {
+                self.adjust(p.bytes, 0);
+                evicted += 1;
+            }
+        }
+        tracing::debug!(evicted, "user token cache over its byte budget");
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+}
+
+/// The identity of the client a partition is written for.
+pub(crate) struct Owner<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) environment: &'a str,
+}
+
+/// Applies an acquisition to a stored (MSAL schema) partition: the account, the ID token, the
+/// access token (replacing one with the same scopes, dropping expired ones) and the refresh
+/// token (replacing this client's previous one: rotation).
+pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acquired: &Acquired) {
+    let account = &acquired.account;
+    let home = account.home_account_id();
+    let now = i64::try_from(acquired.now).unwrap_or(i64::MAX);
+    let mut entry = schema::Account::new(home, owner.environment, account.tenant_id());
+    entry.local_account_id = account.local_account_id().map(str::to_owned);
+    entry.username = account.username().map(str::to_owned);
+    entry.name = account.name().map(str::to_owned);
+    entry.authority_type = Some("MSSTS".to_owned());
+    entry.client_info = client_info_for(home);
+    // Keep what another MSAL stored about the account (tenant profiles, ...).
+    let key = entry.cache_key(doc.key_style());
+    if let Some(old) = doc.accounts.get(&key) {
+        entry.extra = old.extra.clone();
+    }
+    doc.accounts.insert(key, entry);
+
+    if let Some(id_token) = &acquired.id_token {
+        let mut idt = schema::IdToken::new(
+            owner.environment,
+            owner.client_id,
+            CacheSecret::new(&**id_token),
+        );
+        idt.home_account_id = Some(home.to_owned());
+        idt.realm = Some(account.tenant_id().to_owned());
+        doc.insert_id_token(idt);
+    }
+
+    let token = &acquired.token;
+    doc.access_tokens.retain(|_, at| {
+        let mine = at.client_id == owner.client_id
+            && at.home_account_id.as_deref() == Some(home)
+            && at.user_assertion_hash.is_none();
+        let same_target = at
+            .target
+            .as_deref()
+            .and_then(Scopes::from_server)
+            .is_some_and(|s| s.key() == token.scopes.key());
+        !(mine && (same_target || at.expires_on.as_secs() <= now))
+    });
+    let mut at = schema::AccessToken::new(
+        owner.environment,
+        owner.client_id,
+        CacheSecret::new(token.access_token.secret()),
+        UnixTime::from_secs(secs(token.expires_on)),
+    );
+    at.home_account_id = Some(home.to_owned());
+    at.realm = Some(
+        token
+            .tenant_id
+            .as_deref()
+            .unwrap_or(account.tenant_id())
+            .to_owned(),
+    );
+    at.target = Some(token.scopes.as_str().to_owned());
+    at.cached_at = Some(UnixTime::from_secs(now));
+    at.extended_expires_on = token.ext_expires_on.map(|t| UnixTime::from_secs(secs(t)));
+    at.refresh_on = token.refresh_on.map(|t| UnixTime::from_secs(secs(t)));
+    if !token.token_type.eq_ignore_ascii_case("bearer") {
+        at.token_type = Some(token.token_type.to_string());
+        at.credential_type = schema::CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME.to_owned();
+    }
+    doc.insert_access_token(at);
+
+    if let Some(rt) = &acquired.refresh_token {
+        doc.refresh_tokens.retain(|_, old| {
+            !(old.client_id == owner.client_id
+                && old.home_account_id.as_deref() == Some(home)
+                && old.user_assertion_hash.is_none())
+        });
+        let mut entry = schema::RefreshToken::new(
+            owner.environment,
+            owner.client_id,
+            CacheSecret::new(rt.secret()),
+        );
+        entry.home_account_id = Some(home.to_owned());
+        doc.insert_refresh_token(entry);
+    }
+
+    let metadata = schema::AppMetadata::new(owner.environment, owner.client_id);
+    let key = metadata.cache_key(doc.key_style());
+    doc.app_metadata.entry(key).or_insert(metadata);
+}
+
+fn secs(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+/// `client_info` for an account entry, rebuilt from `uid.utid` (MSAL.NET and msal-node read
+/// it to recover the home account id).
+fn client_info_for(home: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (uid, utid) = home.split_once('.')?;
+    let json = serde_json::json!({ "uid": uid, "utid": utid }).to_string();
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+/// Reads one user's entries for this client out of a stored partition. Access tokens that have
+/// expired, are not Bearer, or were acquired with claims or on behalf of someone are skipped.
+pub(crate) fn partition_from_document(
+    doc: &CacheDocument,
+    owner: &Owner<'_>,
+    home: &str,
+    now: u64,
+) -> Option<UserPartition> {
+    let mine = |client_id: &str, env: &str, h: Option<&str>| {
+        client_id == owner.client_id
+            && env.eq_ignore_ascii_case(owner.environment)
+            && h == Some(home)
+    };
+    let id_token = doc
+        .id_tokens
+        .values()
+        .find(|t| mine(&t.client_id, &t.environment, t.home_account_id.as_deref()))
+        .map(|t| Arc::<str>::from(t.secret.secret()));
+    let claims = id_token
+        .as_deref()
+        .and_then(crate::id_token::unverified_claims)
+        .unwrap_or_default();
+    let account = doc
+        .accounts
+        .values()
+        .find(|a| {
+            a.home_account_id == home && a.environment.eq_ignore_ascii_case(owner.environment)
+        })
+        .map(|a| {
+            Arc::new(Account {
+                home_account_id: a.home_account_id.as_str().into(),
+                environment: owner.environment.into(),
+                tenant_id: a.realm.as_str().into(),
+                local_account_id: a.local_account_id.as_deref().map(Arc::from),
+                username: a.username.as_deref().map(Arc::from),
+                name: a.name.as_deref().map(Arc::from),
+                claims: Arc::new(claims),
+            })
+        });
+    let refresh_token = doc
+        .refresh_tokens
+        .values()
+        .find(|t| {
+            mine(&t.client_id, &t.environment, t.home_account_id.as_deref())
+                && t.user_assertion_hash.is_none()
+        })
+        .map(|t| Arc::new(RefreshSecret::new(t.secret.secret())));
+    let mut tokens = HashMap::default();
+    for at in doc.access_tokens.values() {
+        let usable = mine(
+            &at.client_id,
+            &at.environment,
+            at.home_account_id.as_deref(),
+        ) && at.user_assertion_hash.is_none()
+            && at.requested_claims.is_none()
+            && at.credential_type == schema::CREDENTIAL_ACCESS_TOKEN
+            && u64::try_from(at.expires_on.as_secs()).is_ok_and(|e| e > now);
+        if !usable {
+            continue;
+        }
+        let Some(scopes) = at.target.as_deref().and_then(Scopes::from_server) else {
+            continue;
+        };
+        let to_u64 = |t: UnixTime| u64::try_from(t.as_secs()).ok();
+        let token = Arc::new(CachedToken {
+            access_token: AccessToken::new(at.secret.secret()),
+            token_type: at.token_type.as_deref().unwrap_or("Bearer").into(),
+            expires_on: to_u64(at.expires_on).unwrap_or(0),
+            ext_expires_on: at.extended_expiry().and_then(to_u64),
+            refresh_on: at.refresh_on.and_then(to_u64),
+            tenant_id: at.realm.as_deref().map(Box::from),
+            scopes,
+        });
+        tokens.insert(Box::from(token.scopes.key()), token);
+    }
+    if account.is_none() && refresh_token.is_none() && tokens.is_empty() {
+        return None;
+    }
+    Some(UserPartition {
+        account,
+        tokens,
+        refresh_token,
+        id_token,
+        bytes: 0,
+        last_used: AtomicU64::new(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(home: &str) -> Arc<Account> {
+        Arc::new(Account {
+            home_account_id: home.into(),
+            environment: "login.example.com".into(),
+            tenant_id: "utid".into(),
+            local_account_id: Some("uid".into()),
+            username: Some("alice@contoso.com".into()),
+            name: Some("Alice".into()),
+            claims: Arc::default(),
+        })
+    }
+
+    fn token(scopes: &str, expires_on: u64) -> Arc<CachedToken> {
+        Arc::new(CachedToken {
+            access_token: AccessToken::new(format!("at-{scopes}")),
+            token_type: "Bearer".into(),
+            scopes: Scopes::new([scopes]).unwrap(),
+            expires_on,
+            ext_expires_on: Some(expires_on),
+            refresh_on: None,
+            tenant_id: Some("utid".into()),
+        })
+    }
+
+    fn acquired(home: &str, requested: &str, granted: &str, rt: &str) -> Acquired {
+        Acquired {
+            account: account(home),
+            requested: Scopes::new([requested]).unwrap(),
+            token: token(granted, 10_000),
+            refresh_token: Some(Arc::new(RefreshSecret::new(rt))),
+            id_token: Some("h.eyJzdWIiOiJzIn0.s".into()),
+            now: 1000,
+        }
+    }
+
+    fn fresh(l: UserLookup) -> Option<String> {
+        match l.token {
+            Lookup::Fresh(t) => Some(t.access_token.secret().to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn lookups_superset_and_rotation() {
+        let cache = UserCache::new(DEFAULT_BYTE_BUDGET);
+        cache.store(&acquired(
+            "u.t",
+            "User.Read",
+            "User.Read openid profile",
+            "rt1",
+        ));
+        assert!(
+            fresh(cache.lookup("u.t", &Scopes::new(["user.read"]).unwrap(), 2000, 300)).is_some()
+        );
+        assert!(fresh(cache.lookup("u.t", &Scopes::new(["openid"]).unwrap(), 2000, 300)).is_some());
+        assert!(
+            fresh(cache.lookup("u.t", &Scopes::new(["Mail.Read"]).unwrap(), 2000, 300)).is_none()
+        );
+        assert!(
+            fresh(cache.lookup("u.t", &Scopes::new(["User.Read"]).unwrap(), 9800, 300)).is_none(),
+            "margin"
+        );
+        let miss = cache.lookup("other", &Scopes::new(["a"]).unwrap(), 0, 0);
+        assert!(!miss.in_memory);
+        cache.store(&acquired("u.t", "User.Read", "User.Read", "rt2"));
+        assert_eq!(cache.refresh_token("u.t").unwrap().secret(), "rt2");
+        assert_eq!(cache.accounts().len(), 1);
+        cache.remove("u.t");
+        assert!(cache.account("u.t").is_none());
+        assert_eq!(cache.bytes(), 0);
+        assert_eq!(
+            format!("{:?}", RefreshSecret::new("rt")),
+            "RefreshSecret([redacted])"
+        );
+    }
+
+    #[test]
+    fn byte_budget_evicts_least_recently_used_users() {
+        let one = {
+            let c = UserCache::new(usize::MAX);
+            c.store(&acquired("u0.t", "a", "a", "rt"));
+            c.bytes()
+        };
+        // Room for about ten users.
+        let cache = UserCache::new(one * 10);
+        for i in 0..10 {
+            cache.store(&acquired(&format!("u{i}.t"), "a", "a", "rt"));
+        }
+        assert_eq!(cache.len(), 10);
+        // Use u0 so that it is the most recent.
+        assert!(fresh(cache.lookup("u0.t", &Scopes::new(["a"]).unwrap(), 1000, 0)).is_some());
+        cache.store(&acquired("u10.t", "a", "a", "rt"));
+        assert!(cache.bytes() <= one * 10);
+        assert!(cache.len() < 11);
+        assert!(cache.contains("u0.t"), "recently used survives");
+        assert!(cache.contains("u10.t"), "the new one survives");
+        assert!(!cache.contains("u1.t"), "least recently used goes first");
+    }
+
+    #[test]
+    fn document_round_trip() {
+        let owner = Owner {
+            client_id: "cid",
+            environment: "login.example.com",
+        };
+        let mut doc = CacheDocument::new();
+        apply_to_document(
+            &mut doc,
+            &owner,
+            &acquired("u.t", "User.Read", "User.Read openid", "rt1"),
+        );
+        apply_to_document(
+            &mut doc,
+            &owner,
+            &acquired("u.t", "User.Read", "User.Read openid", "rt2"),
+        );
+        assert_eq!(doc.refresh_tokens.len(), 1, "rotation replaces");
+        assert_eq!(doc.access_tokens.len(), 1, "same scopes replace");
+        assert_eq!(doc.accounts.len(), 1);
+        assert_eq!(doc.app_metadata.len(), 1);
+        // What MSAL would read.
+        let json = doc.to_json();
+        let back = CacheDocument::from_json(&json).unwrap();
+        let p = partition_from_document(&back, &owner, "u.t", 2000).unwrap();
+        assert_eq!(p.refresh_token.unwrap().secret(), "rt2");
+        assert_eq!(
+            p.account.as_ref().unwrap().username(),
+            Some("alice@contoso.com")
+        );
+        assert_eq!(p.account.unwrap().id_token_claims()["sub"], "s");
+        assert_eq!(p.tokens.len(), 1);
+        // Expired tokens and other users are not loaded.
+        let p = partition_from_document(&back, &owner, "u.t", 20_000).unwrap();
+        assert!(p.tokens.is_empty());
+        assert!(partition_from_document(&back, &owner, "x.y", 0).is_none());
+        let other = Owner {
+            client_id: "other",
+            environment: "login.example.com",
+        };
+        assert!(
+            partition_from_document(&back, &other, "u.t", 0)
+                .unwrap()
+                .refresh_token
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,583 @@
+//! ID-token validation (OpenID Connect Core 1.0 §3.1.3.7) with a JWKS cache.
+//!
+//! The ID token comes from the token endpoint over TLS, but it is still checked in full: RS256
+//! signature against the authority's JWKS, `iss` equal to the discovered issuer byte for byte
+//! (External ID issuers carry the tenant GUID as host, so a hand-built string would be wrong),
+//! `aud` containing the client id (and `azp` equal to it when there are several audiences),
+//! `exp` and `nbf` with a bounded clock skew, `iat` not in the future, and `nonce` equal to the
+//! one the sign-in sent.
+//!
+//! Signing keys are fetched once and kept. A token whose `kid` is unknown (the authority rotated
+//! its keys) triggers one refresh; further unknown-`kid` refreshes are allowed only after a
+//! cooldown, and concurrent ones share a single fetch, so invented key ids cannot make the client
+//! hammer the JWKS endpoint. A failed refresh keeps the keys already known.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::http::{HttpClient, RetryPolicy, send_with_retry};
+use crate::request::common_headers;
+use crate::{CorrelationId, Error};
+
+/// Tolerated clock difference between us and the identity provider for `exp`, `nbf` and `iat`
+/// (5 minutes, the default of Microsoft.IdentityModel and of MSAL's own ID-token checks).
+pub(crate) const CLOCK_SKEW_SECS: u64 = 300;
+
+/// Minimum time between two refreshes triggered by an unknown `kid`.
+pub(crate) const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// Bound on the token size we are willing to decode (Entra ID tokens are a few KiB).
+const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// base64url, padding optional: some servers (and MSAL's own fixtures) pad JWT segments.
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// What the ID token must say.
+pub(crate) struct Expected<'a> {
+    /// The discovered `issuer` (a `{tenantid}` template is filled from the token's `tid`).
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    /// The sign-in's nonce; `None` for ID tokens from a refresh (OpenID Connect Core §12.2:
+    /// they carry none).
+    pub(crate) nonce: Option<&'a str>,
+    /// Unix seconds.
+    pub(crate) now: u64,
+}
+
+/// The signing keys of one JWKS document.
+struct KeySet {
+    uri: Box<str>,
+    keys: HashMap<Box<str>, Arc<RsaPublicKeyComponents<Vec<u8>>>, RandomState>,
+}
+
+/// Signing keys per client (one authority, so one JWKS URI).
+pub(crate) struct JwksCache {
+    keys: RwLock<Option<Arc<KeySet>>>,
+    /// Serialises fetches; holds when the last unknown-`kid` refresh happened.
+    refresh: tokio::sync::Mutex<Option<Instant>>,
+    cooldown: Duration,
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self::with_cooldown(UNKNOWN_KID_COOLDOWN)
+    }
+}
+
+enum Found {
+    Key(Arc<RsaPublicKeyComponents<Vec<u8>>>),
+    /// No key set yet for this URI.
+    NoKeys,
+    /// A key set, without this `kid`.
+    Unknown,
+}
+
+impl JwksCache {
+    pub(crate) fn with_cooldown(cooldown: Duration) -> Self {
+        Self {
+            keys: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(None),
+            cooldown,
+        }
+    }
+
+    fn find(&self, uri: &str, kid: &str) -> Found {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        match keys.as_ref() {
+            Some(set) if &*set.uri == uri => match set.keys.get(kid) {
+                Some(key) => Found::Key(key.clone()),
+                None => Found::Unknown,
+            },
+            _ => Found::NoKeys,
+        }
+    }
+
+    /// The key for `kid`, fetching the JWKS when there is none yet or (rate-limited) when the
+    /// `kid` is unknown.
+    async fn key(
+        &self,
+        http: &dyn HttpClient,
+        retry: &RetryPolicy,
+        uri: &str,
+        kid: &str,
+        correlation_id: CorrelationId,
+    ) -> Result<Arc<RsaPublicKeyComponents<Vec<u8>>>, Error> {
+        if let Found::Key(key) = self.find(uri, kid) {
+            return Ok(key);
+        }
+        let mut last_forced = self.refresh.lock().await;
+        // Another task may have fetched while we waited.
+        let forced = match self.find(uri, kid) {
+            Found::Key(key) => return Ok(key),
+            Found::NoKeys => false,
+            Found::Unknown => {
+                if last_forced.is_some_and(|at| at.elapsed() < self.cooldown) {
+                    return Err(Error::InvalidIdToken {
+                        reason: "the id token is signed with an unknown key".into(),
+                    });
+                }
+                true
+            }
+        };
+        let set = fetch_jwks(http, retry, uri, correlation_id).await?;
+        if forced {
+            *last_forced = Some(Instant::now());
+        }
+        let key = set.keys.get(kid).cloned();
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(set));
+        key.ok_or_else(|| Error::InvalidIdToken {
+            reason: "the id token is signed with an unknown key".into(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct JwksDocument {
+    #[serde(default)]
+    keys: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    kid: String,
+    n: String,
+    e: String,
+}
+
+async fn fetch_jwks(
+    http: &dyn HttpClient,
+    retry: &RetryPolicy,
+    uri: &str,
+    correlation_id: CorrelationId,
+) -> Result<KeySet, Error> {
+    let mut request = http::Request::get(uri)
+        .body(bytes::Bytes::new())
+        .map_err(|_| Error::malformed("the jwks_uri is not a valid URI", None, None))?;
+    common_headers(request.headers_mut(), correlation_id);
+    request.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    tracing::debug!(%correlation_id, "fetching the authority's signing keys");
+    let response = send_with_retry(http, retry, request)
+        .await
+        .map_err(|e| e.into_error(Some(correlation_id)))?;
+    let document: JwksDocument = crate::response::parse_json(&response, Some(correlation_id))?;
+    let mut keys = HashMap::default();
+    for value in document.keys {
+        // Keys we cannot use are skipped, never an error: a JWKS may hold other key types.
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+            continue;
+        };
+        if jwk.kty != "RSA"
+            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
+            || jwk.alg.as_deref().is_some_and(|a| a != "RS256")
+        {
+            continue;
+        }
+        let (Ok(n), Ok(e)) = (B64URL.decode(&jwk.n), B64URL.decode(&jwk.e)) else {
+            continue;
+        };
+        let e_start = e.iter().position(|b| *b != 0).unwrap_or(e.len());
+        let n_start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+        // RFC 8725 §3.5 / NIST: no RSA keys under 2048 bits.
+        if n.len() - n_start < 256 {
+            continue;
+        }
+        keys.insert(
+            jwk.kid.into_boxed_str(),
+            Arc::new(RsaPublicKeyComponents {
+                n: n[n_start..].to_vec(),
+                e: e[e_start..].to_vec(),
+            }),
+        );
+    }
+    Ok(KeySet {
+        uri: uri.into(),
+        keys,
+    })
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+fn invalid(reason: &'static str) -> Error {
+    Error::InvalidIdToken {
+        reason: reason.into(),
+    }
+}
+
+/// Validates `raw` and returns its claims.
+pub(crate) async fn validate(
+    http: &dyn HttpClient,
+    retry: &RetryPolicy,
+    jwks: &JwksCache,
+    jwks_uri: Option<&str>,
+    raw: &str,
+    expected: &Expected<'_>,
+    correlation_id: CorrelationId,
+) -> Result<Map<String, Value>, Error> {
+    if raw.len() > MAX_TOKEN_LEN {
+        return Err(invalid("the id token is too large"));
+    }
+    let mut parts = raw.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("the id token is not a signed JWT"));
+    };
+    let header: Header = B64URL
+        .decode(header_b64)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("the id token header does not decode"))?;
+    // Deliberately only RS256: what Entra signs with. `none` and HMAC algorithms (whose "key"
+    // would be public) are refused before any key lookup.
+    if header.alg != "RS256" {
+        return Err(invalid("the id token is not signed with RS256"));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| invalid("the id token header has no kid"))?;
+    let signature_bytes = B64URL
+        .decode(signature_b64)
+        .map_err(|_| invalid("the id token signature does not decode"))?;
+    let uri = jwks_uri.ok_or_else(|| invalid("the authority publishes no jwks_uri"))?;
+    let key = jwks.key(http, retry, uri, &kid, correlation_id).await?;
+    let signed = &raw[..header_b64.len() + 1 + payload_b64.len()];
+    key.verify(
+        &signature::RSA_PKCS1_2048_8192_SHA256,
+        signed.as_bytes(),
+        &signature_bytes,
+    )
+    .map_err(|_| invalid("the id token signature is not valid"))?;
+    let claims =
+        decode_claims(payload_b64).ok_or_else(|| invalid("the id token claims do not decode"))?;
+    check_claims(&claims, expected)?;
+    Ok(claims)
+}
+
+/// The claims of a JWT payload segment, without any check (for tokens already validated, e.g.
+/// read back from a cache store).
+pub(crate) fn decode_claims(payload_b64: &str) -> Option<Map<String, Value>> {
+    let bytes = B64URL.decode(payload_b64).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// The claims of a whole JWT, unverified (see [`decode_claims`]).
+pub(crate) fn unverified_claims(raw: &str) -> Option<Map<String, Value>> {
+    if raw.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    decode_claims(raw.split('.').nth(1)?)
+}
+
+fn number(claims: &Map<String, Value>, name: &str) -> Option<u64> {
+    let v = claims.get(name)?;
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| f as u64)
+    })
+}
+
+fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), Error> {
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("the id token has no iss"))?;
+    let issuer_ok = if expected.issuer.contains("{tenantid}") {
+        // Multi-tenant authorities (`common`, `organizations`) publish a template.
+        claims
+            .get("tid")
+            .and_then(Value::as_str)
+            .is_some_and(|tid| expected.issuer.replace("{tenantid}", tid) == iss)
+    } else {
+        iss == expected.issuer
+    };
+    if !issuer_ok {
+        return Err(invalid("the id token issuer is not the authority's"));
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == expected.client_id,
+        Some(Value::Array(auds)) => {
+            auds.iter().any(|a| a.as_str() == Some(expected.client_id))
+                // OpenID Connect Core §3.1.3.7 (4, 5): with several audiences, azp must be us.
+                && (auds.len() == 1
+                    || claims.get("azp").and_then(Value::as_str) == Some(expected.client_id))
+        }
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(invalid("the id token audience is not this client"));
+    }
+    let exp = number(claims, "exp").ok_or_else(|| invalid("the id token has no exp"))?;
+    if expected.now > exp.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(invalid("the id token has expired"));
+    }
+    if let Some(nbf) = number(claims, "nbf")
+        && nbf > expected.now.saturating_add(CLOCK_SKEW_SECS)
+    {
+        return Err(invalid("the id token is not valid yet"));
+    }
+    let iat = number(claims, "iat").ok_or_else(|| invalid("the id token has no iat"))?;
+    if iat > expected.now.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(invalid("the id token was issued in the future"));
+    }
+    if let Some(nonce) = expected.nonce {
+        let got = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
+        if aws_lc_rs::constant_time::verify_slices_are_equal(got.as_bytes(), nonce.as_bytes())
+            .is_err()
+        {
+            return Err(invalid(
+                "the id token nonce does not match the sign-in request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use dev_tenant::{Config, DevTenant, Endpoint, quickstart as q};
+    use serde_json::json;
+
+    use super::*;
+
+    const SKEW: u64 = CLOCK_SKEW_SECS;
+
+    fn now() -> u64 {
+        crate::time::unix_seconds(std::time::SystemTime::now())
+    }
+
+    fn good_claims(tenant: &DevTenant, now: u64) -> Value {
+        json!({
+            "iss": tenant.issuer(), "aud": q::WEB_APP_CLIENT_ID, "exp": now + 3600,
+            "iat": now, "nbf": now, "nonce": "n-1", "tid": q::TENANT_ID, "sub": "s",
+        })
+    }
+
+    fn expected<'a>(issuer: &'a str, now: u64) -> Expected<'a> {
+        Expected {
+            issuer,
+            client_id: q::WEB_APP_CLIENT_ID,
+            nonce: Some("n-1"),
+            now,
+        }
+    }
+
+    fn http() -> crate::http::ReqwestHttpClient {
+        crate::http::ReqwestHttpClient::new().unwrap()
+    }
+
+    async fn check(
+        tenant: &DevTenant,
+        jwks: &JwksCache,
+        token: &str,
+        now: u64,
+    ) -> Result<Map<String, Value>, Error> {
+        let issuer = tenant.issuer();
+        validate(
+            &http(),
+            &RetryPolicy::none(),
+            jwks,
+            Some(&tenant.jwks_uri()),
+            token,
+            &expected(&issuer, now),
+            CorrelationId::random(),
+        )
+        .await
+    }
+
+    fn reason(e: Error) -> String {
+        match e {
+            Error::InvalidIdToken { reason } => reason.into_owned(),
+            other => panic!("not an id-token error: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn accepts_a_good_token_and_rejects_each_bad_claim() {
+        let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+        let jwks = JwksCache::default();
+        let t = now();
+        let header = tenant.default_header();
+        let good = tenant.mint_token(&header, good_claims(&tenant, t));
+        let claims = check(&tenant, &jwks, &good, t).await.unwrap();
+        assert_eq!(claims["sub"], "s");
+        // Within the skew, expiry and issue time are tolerated.
+        check(&tenant, &jwks, &good, t + 3600 + SKEW).await.unwrap();
+
+        let table: Vec<(&str, Value, &str)> = vec![
+            ("iss", json!("https://evil.example/v2.0"), "issuer"),
+            ("aud", json!("someone-else"), "audience"),
+            ("aud", json!([q::WEB_APP_CLIENT_ID, "other"]), "audience"),
+            ("exp", json!(t - SKEW - 1), "expired"),
+            ("nbf", json!(t + SKEW + 60), "not valid yet"),
+            ("iat", json!(t + SKEW + 60), "future"),
+            ("nonce", json!("n-2"), "nonce"),
+            ("exp", json!("soon"), "no exp"),
+        ];
+        for (name, value, want) in table {
+            let mut claims = good_claims(&tenant, t);
+            claims[name] = value;
+            let token = tenant.mint_token(&header, claims);
+            let got = reason(check(&tenant, &jwks, &token, t).await.unwrap_err());
+            assert!(got.contains(want), "{name}: {got}");
+        }
+        // Several audiences are fine when azp is us.
+        let mut claims = good_claims(&tenant, t);
+        claims["aud"] = json!([q::WEB_APP_CLIENT_ID, "other"]);
+        claims["azp"] = json!(q::WEB_APP_CLIENT_ID);
+        check(&tenant, &jwks, &tenant.mint_token(&header, claims), t)
+            .await
+            .unwrap();
+        // A missing nonce fails when one is expected.
+        let mut claims = good_claims(&tenant, t);
+        claims.as_object_mut().unwrap().remove("nonce");
+        let token = tenant.mint_token(&header, claims);
+        assert!(reason(check(&tenant, &jwks, &token, t).await.unwrap_err()).contains("nonce"));
+        // The keys were fetched once for all of this.
+        assert_eq!(tenant.requests(Endpoint::Jwks), 1);
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_signatures_and_algorithms() {
+        let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+        let jwks = JwksCache::default();
+        let t = now();
+        let good = tenant.mint_token(tenant.default_header(), good_claims(&tenant, t));
+        let (head, rest) = good.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        // Claims swapped under the original signature.
+        let mut forged = good_claims(&tenant, t);
+        forged["sub"] = json!("admin");
+        let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&forged).unwrap());
+        let tampered = format!("{head}.{forged_payload}.{sig}");
+        assert!(
+            reason(check(&tenant, &jwks, &tampered, t).await.unwrap_err()).contains("signature")
+        );
+        let mut header = tenant.default_header();
+        header["alg"] = json!("none");
+        let none = format!("{}.{forged_payload}.", {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string())
+        });
+        assert!(reason(check(&tenant, &jwks, &none, t).await.unwrap_err()).contains("RS256"));
+        for junk in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            &"x".repeat(MAX_TOKEN_LEN + 1),
+        ] {
+            assert!(matches!(
+                check(&tenant, &jwks, junk, t).await,
+                Err(Error::InvalidIdToken { .. })
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refreshes_once_per_cooldown() {
+        let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+        let jwks = JwksCache::default();
+        let t = now();
+        let token = tenant.mint_token(tenant.default_header(), good_claims(&tenant, t));
+        check(&tenant, &jwks, &token, t).await.unwrap();
+        assert_eq!(tenant.requests(Endpoint::Jwks), 1);
+        // The authority rotates its key: the first unknown kid refreshes the set.
+        tenant.rotate_keys(Duration::ZERO);
+        let rotated = tenant.mint_token(tenant.default_header(), good_claims(&tenant, t));
+        check(&tenant, &jwks, &rotated, t).await.unwrap();
+        assert_eq!(tenant.requests(Endpoint::Jwks), 2);
+        // Invented key ids do not trigger more fetches within the cooldown.
+        for i in 0..5 {
+            let mut header = tenant.default_header();
+            header["kid"] = json!(format!("invented-{i}"));
+            let token = tenant.mint_token(&header, good_claims(&tenant, t));
+            assert!(
+                reason(check(&tenant, &jwks, &token, t).await.unwrap_err()).contains("unknown key")
+            );
+        }
+        assert_eq!(tenant.requests(Endpoint::Jwks), 2);
+        // The old token (its key removed) is now refused too, without a fetch.
+        assert!(check(&tenant, &jwks, &token, t).await.is_err());
+        assert_eq!(tenant.requests(Endpoint::Jwks), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_validations_share_one_fetch() {
+        let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+        let jwks = Arc::new(JwksCache::default());
+        let t = now();
+        let token = tenant.mint_token(tenant.default_header(), good_claims(&tenant, t));
+        let done = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        let issuer = tenant.issuer();
+        let uri = tenant.jwks_uri();
+        for _ in 0..10 {
+            let (jwks, token, done, issuer, uri) = (
+                jwks.clone(),
+                token.clone(),
+                done.clone(),
+                issuer.clone(),
+                uri.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                validate(
+                    &http(),
+                    &RetryPolicy::none(),
+                    &jwks,
+                    Some(&uri),
+                    &token,
+                    &expected(&issuer, t),
+                    CorrelationId::random(),
+                )
+                .await
+                .unwrap();
+                done.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 10);
+        assert_eq!(tenant.requests(Endpoint::Jwks), 1);
+    }
+
+    #[test]
+    fn claims_decode_leniently_and_never_panic() {
+        // The msal-node fixture pads its payload segment.
+        assert_eq!(decode_claims("eyJhIjoxfQ==").unwrap()["a"], 1);
+        assert_eq!(decode_claims("eyJhIjoxfQ").unwrap()["a"], 1);
+        assert!(decode_claims("WzFd").is_none(), "an array is not claims");
+        assert!(unverified_claims("a").is_none());
+        assert!(unverified_claims("a.%%%.c").is_none());
+    }
+}

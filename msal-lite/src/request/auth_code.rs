@@ -1,0 +1,599 @@
+//! Sign-in: the authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636; OpenID Connect
+//! Core 1.0 §3.1; Microsoft identity platform: "OAuth 2.0 authorization code flow"), and
+//! sign-out URLs.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::silent::{Grant, redeem};
+use crate::account::Account;
+use crate::{AuthenticationResult, ConfidentialClient, CorrelationId, Error, IntoScopes, Scopes};
+
+/// The scopes every sign-in adds: an ID token (`openid`), the user's name and ids (`profile`)
+/// and a refresh token (`offline_access`), as MSAL does.
+pub(crate) const OIDC_SCOPES: &str = "openid profile offline_access";
+
+/// How the authorization server returns the code to the redirect URI (OAuth 2.0 Multiple
+/// Response Type Encoding Practices; OAuth 2.0 Form Post Response Mode).
+///
+/// ```
+/// let mode = msal_lite::ResponseMode::FormPost;
+/// assert_eq!(mode.as_str(), "form_post");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// In the query string of a `GET` to the redirect URI.
+    Query,
+    /// In the body of a `POST` to the redirect URI (the default: the code never appears in a
+    /// URL, browser history or access logs; Microsoft recommends it for web apps).
+    #[default]
+    FormPost,
+}
+
+impl ResponseMode {
+    /// The `response_mode` parameter value.
+    ///
+    /// ```
+    /// assert_eq!(msal_lite::ResponseMode::Query.as_str(), "query");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+}
+
+/// The `prompt` parameter (OpenID Connect Core 1.0 §3.1.2.1, and Entra's `select_account` and
+/// `create`).
+///
+/// ```
+/// assert_eq!(msal_lite::Prompt::Login.as_str(), "login");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Prompt {
+    /// Ask for credentials even with a session.
+    Login,
+    /// No interaction at all; fail with `login_required` / `interaction_required` instead.
+    None,
+    /// Show the consent page.
+    Consent,
+    /// Show the account picker.
+    SelectAccount,
+    /// Offer sign-up (External ID).
+    Create,
+}
+
+impl Prompt {
+    /// The parameter value.
+    ///
+    /// ```
+    /// assert_eq!(msal_lite::Prompt::SelectAccount.as_str(), "select_account");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::None => "none",
+            Self::Consent => "consent",
+            Self::SelectAccount => "select_account",
+            Self::Create => "create",
+        }
+    }
+}
+
+/// What to ask for when sending the user to sign in; see
+/// [`ConfidentialClient::auth_code_url`].
+///
+/// ```
+/// use msal_lite::{AuthCodeRequest, Prompt, ResponseMode};
+///
+/// let request = AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+///     .response_mode(ResponseMode::FormPost)
+///     .prompt(Prompt::SelectAccount)
+///     .login_hint("alice@contoso.com")
+///     .extra_query_parameter("ui_locales", "fr-FR");
+/// # let _ = request;
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct AuthCodeRequest {
+    scopes: Result<Scopes, Error>,
+    redirect_uri: String,
+    response_mode: ResponseMode,
+    prompt: Option<Prompt>,
+    login_hint: Option<String>,
+    domain_hint: Option<String>,
+    claims: Option<String>,
+    extra: Vec<(String, String)>,
+}
+
+impl AuthCodeRequest {
+    /// A sign-in asking for `scopes` (plus `openid profile offline_access`, always added) that
+    /// returns to `redirect_uri` (registered on the app). Invalid scopes are reported by
+    /// [`ConfidentialClient::auth_code_url`].
+    pub fn new(scopes: impl IntoScopes, redirect_uri: impl Into<String>) -> Self {
+        Self {
+            scopes: scopes.into_scopes(),
+            redirect_uri: redirect_uri.into(),
+            response_mode: ResponseMode::default(),
+            prompt: None,
+            login_hint: None,
+            domain_hint: None,
+            claims: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// How the code comes back (default [`ResponseMode::FormPost`]).
+    pub fn response_mode(mut self, mode: ResponseMode) -> Self {
+        self.response_mode = mode;
+        self
+    }
+
+    /// The `prompt` parameter.
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// OPTIONAL. Pre-fills the username (`login_hint`, OpenID Connect Core §3.1.2.1).
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+
+    /// OPTIONAL. Skips home-realm discovery (`domain_hint`, an Entra parameter).
+    pub fn domain_hint(mut self, hint: impl Into<String>) -> Self {
+        self.domain_hint = Some(hint.into());
+        self
+    }
+
+    /// A claims request (JSON), e.g. the `claims` of an `interaction_required` error or of a
+    /// `WWW-Authenticate` claims challenge. The client's capabilities are merged in. The same
+    /// claims are sent again when the code is redeemed.
+    pub fn claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self
+    }
+
+    /// Any other query parameter (e.g. `ui_locales`). Parameters this request already sets
+    /// cannot be overridden this way.
+    pub fn extra_query_parameter(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A PKCE code verifier (RFC 7636 §4.1).
+///
+/// `Debug` prints `[redacted]`; not `Clone` (a verifier is used once); no `Display`. It is
+/// serialized with the [`AuthCodeFlow`] that holds it.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PkceVerifier(String);
+
+impl PkceVerifier {
+    /// 32 random bytes, base64url-encoded: 43 characters, as RFC 7636 §4.1 recommends.
+    fn random() -> Self {
+        Self(URL_SAFE_NO_PAD.encode(random_bytes()))
+    }
+
+    /// The S256 challenge: base64url(SHA-256(verifier)) (RFC 7636 §4.2).
+    ///
+    /// ```
+    /// # use msal_lite::PkceVerifier;
+    /// // Source: RFC 7636 Appendix B.
+    /// let challenge = PkceVerifier::challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+    /// assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    /// ```
+    pub fn challenge_for(verifier: &str) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+        URL_SAFE_NO_PAD.encode(digest.as_ref())
+    }
+
+    /// The verifier.
+    ///
+    /// # Security Warning
+    ///
+    /// Whoever holds it and the code can redeem the code: keep it server-side.
+    ///
+    /// ```
+    /// # let flow: msal_lite::AuthCodeFlow = serde_json::from_str(r#"{"state":"s","nonce":"n","code_verifier":"v","redirect_uri":"https://a/r","scopes":"openid"}"#).unwrap();
+    /// assert_eq!(flow.code_verifier().secret(), "v");
+    /// ```
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PkceVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PkceVerifier([redacted])")
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    // The system random generator only fails when the OS has no entropy source at all, in
+    // which case no secure sign-in is possible.
+    #[expect(
+        clippy::expect_used,
+        reason = "no OS randomness means no secure sign-in"
+    )]
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random generator works");
+    bytes
+}
+
+/// What a sign-in must remember between the redirect to the authorize endpoint and the
+/// return to the redirect URI: `state`, `nonce`, the PKCE verifier, the redirect URI, the
+/// scopes and claims asked for.
+///
+/// Serializable (serde) so a web app can keep it in its session; not `Clone`, since it is used
+/// once.
+///
+/// # Security Warning
+///
+/// It holds the PKCE verifier: keep it in a server-side session (or an encrypted cookie), never
+/// in a URL or a readable cookie.
+///
+/// ```
+/// # async fn demo(client: msal_lite::ConfidentialClient) -> Result<(), Box<dyn std::error::Error>> {
+/// use msal_lite::{AuthCodeFlow, AuthCodeRequest};
+///
+/// let (url, flow) = client
+///     .auth_code_url(AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect"))
+///     .await?;
+/// let saved = serde_json::to_string(&flow)?;          // into the session
+/// // ... the browser goes to `url` and comes back with `code` and `state` ...
+/// let flow: AuthCodeFlow = serde_json::from_str(&saved)?;
+/// assert!(!flow.state().is_empty());
+/// # let _ = url; Ok(()) }
+/// ```
+#[derive(Serialize, Deserialize)]
+pub struct AuthCodeFlow {
+    state: String,
+    nonce: String,
+    code_verifier: PkceVerifier,
+    redirect_uri: String,
+    /// The scopes as sent (OIDC scopes included).
+    scopes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claims: Option<String>,
+}
+
+impl AuthCodeFlow {
+    /// The `state` sent; the redirect must bring it back.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The `nonce` sent; the ID token must carry it.
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// The redirect URI the code will be sent to (the token request repeats it).
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// The scopes asked for, space-separated, OIDC scopes included.
+    pub fn scopes(&self) -> &str {
+        &self.scopes
+    }
+
+    /// The PKCE verifier.
+    pub fn code_verifier(&self) -> &PkceVerifier {
+        &self.code_verifier
+    }
+}
+
+impl fmt::Debug for AuthCodeFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthCodeFlow")
+            .field("state", &self.state)
+            .field("code_verifier", &self.code_verifier)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parameters `auth_code_url` sets itself; extra parameters may not override them.
+const RESERVED: &[&str] = &[
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "response_mode",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "claims",
+    "prompt",
+    "login_hint",
+    "domain_hint",
+    "client_info",
+];
+
+impl ConfidentialClient {
+    /// Builds the URL that starts a sign-in, and the [`AuthCodeFlow`] to keep until the user
+    /// comes back.
+    ///
+    /// The URL carries `client_id`, `response_type=code`, `redirect_uri`, the scopes plus
+    /// `openid profile offline_access`, `response_mode`, a random `state` and `nonce`, a PKCE
+    /// S256 `code_challenge`, `client_info=1`, the `claims` (merged with the client
+    /// capabilities) and the optional `prompt`, `login_hint`, `domain_hint` and extra
+    /// parameters. The authorize endpoint comes from the authority's metadata (fetched once).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient) -> Result<(), msal_lite::Error> {
+    /// use msal_lite::AuthCodeRequest;
+    ///
+    /// let (url, flow) = client
+    ///     .auth_code_url(AuthCodeRequest::new(["User.Read"], "http://localhost:3000/auth/redirect"))
+    ///     .await?;
+    /// // Keep `flow` in the session, then redirect the browser to `url`.
+    /// # let _ = (url, flow); Ok(()) }
+    /// ```
+    pub async fn auth_code_url(
+        &self,
+        request: AuthCodeRequest,
+    ) -> Result<(Url, AuthCodeFlow), Error> {
+        let inner = &self.inner;
+        let scopes = with_oidc_scopes(&request.scopes?)?;
+        let redirect = Url::parse(&request.redirect_uri)
+            .map_err(|_| Error::config("the redirect URI is not an absolute URL"))?;
+        if let Some((name, _)) = request
+            .extra
+            .iter()
+            .find(|(name, _)| RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)))
+        {
+            return Err(Error::config(format!(
+                "the extra query parameter {name:?} is set by the request itself"
+            )));
+        }
+        let claims = inner.merged_claims(request.claims.as_deref())?;
+        let metadata = inner
+            .metadata
+            .get(
+                inner.http.as_ref(),
+                &inner.retry,
+                &inner.authority,
+                CorrelationId::random(),
+            )
+            .await?;
+        let endpoint = match metadata.authorization_endpoint.as_deref() {
+            Some(endpoint) => endpoint.to_owned(),
+            None => format!("{}oauth2/v2.0/authorize", inner.authority.as_str()),
+        };
+        let mut url = Url::parse(&endpoint).map_err(|_| {
+            Error::malformed(
+                "the metadata authorization_endpoint is not a URL",
+                None,
+                None,
+            )
+        })?;
+        let verifier = PkceVerifier::random();
+        let flow = AuthCodeFlow {
+            state: URL_SAFE_NO_PAD.encode(random_bytes()),
+            nonce: URL_SAFE_NO_PAD.encode(random_bytes()),
+            code_verifier: verifier,
+            redirect_uri: redirect.to_string(),
+            scopes: scopes.as_str().to_owned(),
+            claims: request.claims,
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("client_id", &inner.client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", &flow.redirect_uri)
+                .append_pair("scope", &flow.scopes)
+                .append_pair("response_mode", request.response_mode.as_str())
+                .append_pair("state", &flow.state)
+                .append_pair("nonce", &flow.nonce)
+                .append_pair(
+                    "code_challenge",
+                    &PkceVerifier::challenge_for(flow.code_verifier.secret()),
+                )
+                .append_pair("code_challenge_method", "S256")
+                .append_pair("client_info", "1");
+            if let Some(prompt) = request.prompt {
+                query.append_pair("prompt", prompt.as_str());
+            }
+            if let Some(hint) = &request.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+            if let Some(hint) = &request.domain_hint {
+                query.append_pair("domain_hint", hint);
+            }
+            if let Some(claims) = &claims {
+                query.append_pair("claims", claims);
+            }
+            for (name, value) in &request.extra {
+                query.append_pair(name, value);
+            }
+        }
+        Ok((url, flow))
+    }
+
+    /// Finishes a sign-in: checks that `returned_state` is the flow's `state` (in constant
+    /// time, before any network call), redeems `code` with the PKCE verifier and the client
+    /// credential, validates the ID token (signature against the authority's keys, issuer,
+    /// audience, expiry, nonce, issue time), and stores the access token, refresh token, ID
+    /// token and [`Account`] in the user's cache partition (and the cache store, if any).
+    ///
+    /// The result's [`account`](AuthenticationResult::account) is the signed-in user; keep its
+    /// [`home_account_id`](Account::home_account_id) in the session.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, flow: msal_lite::AuthCodeFlow,
+    /// #     code: String, state: String) -> Result<(), msal_lite::Error> {
+    /// let result = client.acquire_token_by_code(&code, &state, flow).await?;
+    /// let account = result.account().expect("a sign-in always yields an account");
+    /// println!("signed in {:?} ({})", account.username(), account.home_account_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire_token_by_code(
+        &self,
+        code: &str,
+        returned_state: &str,
+        flow: AuthCodeFlow,
+    ) -> Result<AuthenticationResult, Error> {
+        if aws_lc_rs::constant_time::verify_slices_are_equal(
+            returned_state.as_bytes(),
+            flow.state.as_bytes(),
+        )
+        .is_err()
+        {
+            return Err(Error::StateMismatch);
+        }
+        if code.is_empty() {
+            return Err(Error::config("the authorization code is empty"));
+        }
+        let scopes = Scopes::new([flow.scopes.as_str()])?;
+        let grant = Grant::AuthorizationCode {
+            code,
+            redirect_uri: &flow.redirect_uri,
+            code_verifier: flow.code_verifier.secret(),
+            nonce: &flow.nonce,
+        };
+        redeem(
+            &self.inner,
+            grant,
+            &scopes,
+            flow.claims.as_deref(),
+            CorrelationId::random(),
+        )
+        .await
+    }
+
+    /// The URL that signs the user out at the identity provider (OpenID Connect RP-Initiated
+    /// Logout 1.0): the metadata's `end_session_endpoint`, else `{authority}oauth2/v2.0/logout`,
+    /// with `client_id`, the `post_logout_redirect_uri` (registered on the app) and, when the
+    /// ID token carried Entra's `login_hint` claim, `logout_hint` (so no account picker shows).
+    ///
+    /// Signing out locally is [`remove_account`](Self::remove_account).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, account: msal_lite::Account) -> Result<(), msal_lite::Error> {
+    /// client.remove_account(&account).await;
+    /// let url = client.sign_out_url(&account, Some("http://localhost:3000/")).await?;
+    /// // redirect the browser to `url`
+    /// # let _ = url; Ok(()) }
+    /// ```
+    pub async fn sign_out_url(
+        &self,
+        account: &Account,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<Url, Error> {
+        let inner = &self.inner;
+        let metadata = inner
+            .metadata
+            .get(
+                inner.http.as_ref(),
+                &inner.retry,
+                &inner.authority,
+                CorrelationId::random(),
+            )
+            .await?;
+        let endpoint = match metadata.end_session_endpoint.as_deref() {
+            Some(endpoint) => endpoint.to_owned(),
+            None => format!("{}oauth2/v2.0/logout", inner.authority.as_str()),
+        };
+        let mut url = Url::parse(&endpoint).map_err(|_| {
+            Error::malformed("the metadata end_session_endpoint is not a URL", None, None)
+        })?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("client_id", &inner.client_id);
+            if let Some(uri) = post_logout_redirect_uri {
+                query.append_pair("post_logout_redirect_uri", uri);
+            }
+            if let Some(hint) = account
+                .id_token_claims()
+                .get("login_hint")
+                .and_then(serde_json::Value::as_str)
+            {
+                query.append_pair("logout_hint", hint);
+            }
+        }
+        Ok(url)
+    }
+}
+
+/// The request's scopes followed by `openid profile offline_access` (de-duplicated).
+pub(crate) fn with_oidc_scopes(scopes: &Scopes) -> Result<Scopes, Error> {
+    Scopes::new([scopes.as_str(), OIDC_SCOPES])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_vectors() {
+        // Source: RFC 7636 Appendix B.
+        assert_eq!(
+            PkceVerifier::challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        // Source: msal-js msal-common test kit (TEST_VERIFIER / TEST_CHALLENGE).
+        assert_eq!(
+            PkceVerifier::challenge_for(
+                "Y5LnOOlAWK0kt370Bjm0ZcrW9Sc2pMXR1slip9TFZXoyUV8Y8lCn0WHXyyQ1QcTnALMbrUAj85dC7WIe6gYqc8o8jsHCezP3xiUNB143A5IfwtSfO6Kb8oy7pNqcT9vN"
+            ),
+            "JsjesZmxJwehdhNY9kvyr0QOeSMEvryY_EHZo3BKrqg"
+        );
+    }
+
+    #[test]
+    fn verifiers_are_random_and_well_formed() {
+        let a = PkceVerifier::random();
+        let b = PkceVerifier::random();
+        assert_ne!(a.secret(), b.secret());
+        // RFC 7636 §4.1: 43..=128 unreserved characters.
+        assert_eq!(a.secret().len(), 43);
+        assert!(
+            a.secret()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        );
+        assert_eq!(format!("{a:?}"), "PkceVerifier([redacted])");
+    }
+
+    #[test]
+    fn flow_serde_round_trip_and_redacted_debug() {
+        let flow = AuthCodeFlow {
+            state: "st".into(),
+            nonce: "no".into(),
+            code_verifier: PkceVerifier("verifier-secret".into()),
+            redirect_uri: "https://a/r".into(),
+            scopes: "User.Read openid profile offline_access".into(),
+            claims: None,
+        };
+        let json = serde_json::to_string(&flow).unwrap();
+        let back: AuthCodeFlow = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.code_verifier().secret(), "verifier-secret");
+        assert_eq!(back.state(), "st");
+        assert!(!format!("{back:?}").contains("verifier-secret"));
+    }
+
+    #[test]
+    fn oidc_scopes_are_added_once() {
+        let s = with_oidc_scopes(&Scopes::new(["User.Read openid"]).unwrap()).unwrap();
+        assert_eq!(s.as_str(), "User.Read openid profile offline_access");
+    }
+}
