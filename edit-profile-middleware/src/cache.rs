@@ -6,6 +6,10 @@
 //! * Entries remember the key-set generation they were verified under; after a key rotation they
 //!   no longer match and shards are cleared on the next insert, so a removed key stops
 //!   authenticating at once.
+//! * The hash covers the token's length and its last 32 bytes (inside the signature) rather than
+//!   all 1–2 KB: only tokens whose signature verified are ever inserted, and an attacker cannot
+//!   produce validly signed tokens that share a signature tail, so buckets cannot be flooded;
+//!   the full-token comparison keeps lookups exact.
 //! * The cache is sharded and bounded: when a shard is full, expired entries are swept (at most once
 //!   per second) and otherwise one arbitrary entry is evicted. Reads take a shard read lock only.
 
@@ -72,6 +76,12 @@ impl ValidationCache {
         self.per_shard > 0
     }
 
+    #[inline]
+    fn hash(&self, token: &[u8]) -> u64 {
+        let tail = &token[token.len().saturating_sub(32)..];
+        self.hasher.hash_one((token.len(), tail))
+    }
+
     fn shard(&self, hash: u64) -> &RwLock<Shard> {
         // The high bits pick the shard; hashbrown uses the low and top-7 bits inside the table.
         let index = (hash >> 32) as usize % self.shards.len();
@@ -85,7 +95,7 @@ impl ValidationCache {
         if !self.is_enabled() {
             return None;
         }
-        let hash = self.hasher.hash_one(token);
+        let hash = self.hash(token);
         let shard = self
             .shard(hash)
             .read()
@@ -105,7 +115,7 @@ impl ValidationCache {
         if !self.is_enabled() || expires_at <= now {
             return;
         }
-        let hash = self.hasher.hash_one(token);
+        let hash = self.hash(token);
         let mut shard = self
             .shard(hash)
             .write()
