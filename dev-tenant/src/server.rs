@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 
 use crate::errors::{EntraError, GraphError};
 use crate::faults::{Endpoint, FaultKind};
@@ -83,7 +84,18 @@ async fn serve_connection<I>(
         let tenant = Arc::clone(&tenant);
         let router = router.clone();
         req.extensions_mut().insert(ConnectInfo(peer));
-        async move { handle(&tenant, router, req.map(Body::new)).await }
+        // Paths only: query strings and bodies carry codes, tokens and secrets.
+        let span =
+            tracing::debug_span!("dev_tenant", method = %req.method(), path = %req.uri().path());
+        async move {
+            let result = handle(&tenant, router, req.map(Body::new)).await;
+            match &result {
+                Ok(response) => tracing::debug!(status = response.status().as_u16(), "answered"),
+                Err(_) => tracing::debug!("connection dropped (fault)"),
+            }
+            result
+        }
+        .instrument(span)
     });
     let conn =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
