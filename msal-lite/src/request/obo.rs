@@ -241,118 +241,193 @@ struct Acquisition {
     correlation_id: CorrelationId,
 }
 
-/// Cache lookup, then the store, then (single-flight) network.
+/// Cache lookup, then the store, then (single-flight) network. The miss path is boxed so the
+/// future a hit builds and polls stays small.
 async fn acquire(inner: &Arc<ClientInner>, request: OboRequest) -> FlightResult {
-    let scopes = request.scopes?;
+    match lookup(inner, request) {
+        Step::Done(result) => result,
+        Step::Miss(miss) => Box::pin(miss.run()).await,
+    }
+}
+
+enum Step {
+    Done(FlightResult),
+    Miss(Box<Miss>),
+}
+
+/// What the miss path needs, owned.
+struct Miss {
+    inner: Arc<ClientInner>,
+    assertion: UserAssertion,
+    authority_override: Option<Authority>,
+    partition: Box<str>,
+    scopes: Scopes,
+    claims: Option<String>,
+    force_refresh: bool,
+    caller_id: Option<CorrelationId>,
+    /// A cached token past `refresh_in`, served if the refresh fails transiently.
+    due: Option<Arc<CachedToken>>,
+}
+
+/// Validation and the memory lookup: no allocation and no await on a hit.
+fn lookup(inner: &Arc<ClientInner>, request: OboRequest) -> Step {
+    let scopes = match request.scopes {
+        Ok(scopes) => scopes,
+        Err(e) => return Step::Done(Err(e)),
+    };
     let assertion = request.assertion;
     if assertion.secret().trim().is_empty() {
-        return Err(Error::config("the user assertion is empty"));
+        return Step::Done(Err(Error::config("the user assertion is empty")));
     }
     let authority_override = match (request.authority, request.tenant) {
-        (None, None) => None,
-        (Some(authority), None) => Some(authority?),
-        (None, Some(tenant)) => Some(inner.authority.with_tenant(&tenant)?),
-        (Some(authority), Some(tenant)) => Some(authority?.with_tenant(&tenant)?),
+        (None, None) => Ok(None),
+        (Some(authority), None) => authority.map(Some),
+        (None, Some(tenant)) => inner.authority.with_tenant(&tenant).map(Some),
+        (Some(authority), Some(tenant)) => authority.and_then(|a| a.with_tenant(&tenant)).map(Some),
+    };
+    let authority_override = match authority_override {
+        Ok(a) => a,
+        Err(e) => return Step::Done(Err(e)),
     };
     let partition: Cow<'_, str> = match &authority_override {
         None => Cow::Borrowed(assertion.hash()),
         Some(a) => Cow::Owned(format!("{}|{}", assertion.hash(), a.as_str())),
     };
-    let margin = inner.refresh_margin_secs;
     let caller_id = request.correlation_id;
-    let bypass_cache = request.force_refresh || request.claims.is_some();
-    let cached = |token| {
-        Ok(AuthenticationResult::new(
-            token,
-            TokenSource::Cache,
-            caller_id,
-        ))
-    };
-
     let mut due = None;
-    if !bypass_cache {
+    if !request.force_refresh && request.claims.is_none() {
         let now = inner.clock.unix_seconds();
-        match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
-            Lookup::Fresh(token) => return cached(token),
+        match inner
+            .obo
+            .tokens
+            .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
+        {
+            Lookup::Fresh(token) => {
+                return Step::Done(Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    caller_id,
+                )));
+            }
             Lookup::RefreshDue(token) => due = Some(token),
             Lookup::Miss => {}
         }
     }
+    let partition: Box<str> = partition.into();
+    Step::Miss(Box::new(Miss {
+        inner: inner.clone(),
+        assertion,
+        authority_override,
+        partition,
+        scopes,
+        claims: request.claims,
+        force_refresh: request.force_refresh,
+        caller_id,
+        due,
+    }))
+}
 
-    // Before access: another instance (or an earlier run) may have stored this partition. A
-    // claims request needs neither its tokens nor its refresh token.
-    if let (Some(store), None, None) = (&inner.cache_store, &authority_override, &request.claims) {
-        let key = PartitionKey::obo(assertion.hash());
-        if let Some(stored) = persist::load(store.as_ref(), &key).await {
-            let deadline = assertion.identity().and_then(|i| i.exp).unwrap_or(0);
-            let stored = StoredPartition {
-                document: stored.document(),
-                client_id: &inner.client_id,
-                environment: inner.authority.environment(),
-                assertion_hash: assertion.hash(),
-                deadline,
-            };
-            let now = inner.clock.unix_seconds();
-            inner.obo.import(&partition, &stored, now);
-            if !bypass_cache && due.is_none() {
-                match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
-                    Lookup::Fresh(token) => return cached(token),
-                    Lookup::RefreshDue(token) => due = Some(token),
-                    Lookup::Miss => {}
+impl Miss {
+    async fn run(self) -> FlightResult {
+        let Miss {
+            inner,
+            assertion,
+            authority_override,
+            partition,
+            scopes,
+            claims,
+            force_refresh,
+            caller_id,
+            mut due,
+        } = self;
+        let inner = &inner;
+        let margin = inner.refresh_margin_secs;
+        let bypass_cache = force_refresh || claims.is_some();
+        let cached = |token| {
+            Ok(AuthenticationResult::new(
+                token,
+                TokenSource::Cache,
+                caller_id,
+            ))
+        };
+
+        // Before access: another instance (or an earlier run) may have stored this partition.
+        // A claims request needs neither its tokens nor its refresh token.
+        if let (Some(store), None, None) = (&inner.cache_store, &authority_override, &claims) {
+            let key = PartitionKey::obo(assertion.hash());
+            if let Some(stored) = persist::load(store.as_ref(), &key).await {
+                let deadline = assertion.identity().and_then(|i| i.exp).unwrap_or(0);
+                let stored = StoredPartition {
+                    document: stored.document(),
+                    client_id: &inner.client_id,
+                    environment: inner.authority.environment(),
+                    assertion_hash: assertion.hash(),
+                    deadline,
+                };
+                let now = inner.clock.unix_seconds();
+                inner.obo.import(&partition, &stored, now);
+                if !bypass_cache && due.is_none() {
+                    match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
+                        Lookup::Fresh(token) => return cached(token),
+                        Lookup::RefreshDue(token) => due = Some(token),
+                        Lookup::Miss => {}
+                    }
                 }
             }
         }
-    }
 
-    let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
-    let outcome = if let Some(claims) = request.claims {
-        // Deliberately not single-flight: each claims challenge is its own request.
-        fetch(Acquisition {
-            inner: inner.clone(),
-            assertion: assertion.clone(),
-            authority_override,
-            partition: partition.into(),
-            scopes,
-            claims: Some(claims),
-            use_refresh_token: false,
-            correlation_id,
-        })
-        .await
-    } else {
-        let key = format!("obo|{partition}|{}", scopes.key());
-        let force = request.force_refresh;
-        let recheck = || {
-            if force {
-                return None;
-            }
-            let now = inner.clock.unix_seconds();
-            match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
-                Lookup::Fresh(token) => Some(cached(token)),
-                _ => None,
-            }
-        };
-        let start = || {
+        let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+        let outcome = if let Some(claims) = claims {
+            // Deliberately not single-flight: each claims challenge is its own request.
             fetch(Acquisition {
                 inner: inner.clone(),
                 assertion: assertion.clone(),
                 authority_override,
-                partition: partition.as_ref().into(),
-                scopes: scopes.clone(),
-                claims: None,
-                use_refresh_token: !force,
+                partition,
+                scopes,
+                claims: Some(claims),
+                use_refresh_token: false,
                 correlation_id,
             })
+            .await
+        } else {
+            let key = format!("obo|{partition}|{}", scopes.key());
+            let recheck = || {
+                if force_refresh {
+                    return None;
+                }
+                let now = inner.clock.unix_seconds();
+                match inner.obo.tokens.lookup(&partition, &scopes, now, margin) {
+                    Lookup::Fresh(token) => Some(cached(token)),
+                    _ => None,
+                }
+            };
+            let start = || {
+                fetch(Acquisition {
+                    inner: inner.clone(),
+                    assertion: assertion.clone(),
+                    authority_override,
+                    partition: partition.clone(),
+                    scopes: scopes.clone(),
+                    claims: None,
+                    use_refresh_token: !force_refresh,
+                    correlation_id,
+                })
+            };
+            inner.obo.flights.run(&key, recheck, start).await
         };
-        inner.obo.flights.run(&key, recheck, start).await
-    };
-    match (outcome, due) {
-        (Err(e), Some(token)) if e.is_retryable() => {
-            // Past `refresh_in` but not expired: the server asked for an early refresh so
-            // that an outage like this one does not hurt. Serve the cached token.
-            tracing::warn!(error = %e, "proactive on-behalf-of refresh failed; serving the cached token");
-            cached(token)
+        match (outcome, due) {
+            (Err(e), Some(token)) if e.is_retryable() => {
+                // Past `refresh_in` but not expired: the server asked for an early refresh so
+                // that an outage like this one does not hurt. Serve the cached token.
+                tracing::warn!(
+                    error = %e,
+                    "proactive on-behalf-of refresh failed; serving the cached token"
+                );
+                cached(token)
+            }
+            (outcome, _) => outcome,
         }
-        (outcome, _) => outcome,
     }
 }
 
