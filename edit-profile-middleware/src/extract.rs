@@ -35,7 +35,20 @@ impl Deref for BearerClaims {
     }
 }
 
-/// The layer was not applied to the route that extracted [`BearerClaims`].
+/// The layer was not applied to the route that extracted [`BearerClaims`]; answers 500.
+///
+/// ```
+/// use axum::extract::FromRequestParts;
+/// use axum::response::IntoResponse;
+/// use edit_profile_middleware::BearerClaims;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (mut parts, ()) = http::Request::new(()).into_parts();
+/// let missing = BearerClaims::from_request_parts(&mut parts, &()).await.unwrap_err();
+/// assert_eq!(missing.into_response().status(), 500);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("bearer claims are missing: the route is not behind BearerAuthLayer")]
 #[non_exhaustive]
@@ -69,5 +82,37 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for BearerClaims {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Arc<Claims>>().cloned().map(Self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn extracts_claims_from_extensions() {
+        let claims = Arc::new(
+            crate::claims::parse_claims(r#"{"iss":"i","aud":"a","exp":1,"oid":"o"}"#.to_owned())
+                .unwrap(),
+        );
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        assert!(
+            <BearerClaims as FromRequestParts<()>>::from_request_parts(&mut parts, &())
+                .await
+                .is_err()
+        );
+        assert!(
+            <BearerClaims as OptionalFromRequestParts<()>>::from_request_parts(&mut parts, &())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        parts.extensions.insert(claims);
+        let extracted = <BearerClaims as FromRequestParts<()>>::from_request_parts(&mut parts, &())
+            .await
+            .unwrap();
+        assert_eq!(extracted.oid(), Some("o"));
+        let response = MissingClaims.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -11,6 +11,20 @@ type BoxedFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
 pin_project! {
     /// Response future for [`BearerAuth`](crate::BearerAuth).
     ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use http::{Request, Response};
+    /// use edit_profile_middleware::{BearerAuth, ResponseFuture};
+    /// use tower::Service;
+    ///
+    /// # fn f<S>(mut service: BearerAuth<S>, request: Request<String>)
+    /// # where S: Service<Request<String>, Response = Response<String>, Error = Infallible>
+    /// #     + Clone + Send + 'static, S::Future: Send + 'static {
+    /// let future: ResponseFuture<S::Future> = service.call(request);
+    /// # drop(future);
+    /// # }
+    /// ```
+    ///
     /// Requests whose token is cached or whose signing key is loaded never box: they resolve to
     /// the inner service's future or to a ready rejection. Only a request that has to wait for a
     /// JWKS fetch is boxed.

@@ -70,6 +70,11 @@ impl Algorithm {
 }
 
 /// Why fetching OIDC metadata or a JWKS document failed.
+///
+/// ```
+/// use edit_profile_middleware::FetchError;
+/// assert_eq!(FetchError::Status(503).to_string(), "unexpected http status 503");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -88,6 +93,12 @@ pub enum FetchError {
 }
 
 /// The boxed future an [`HttpFetch`] returns.
+///
+/// ```
+/// use edit_profile_middleware::{FetchError, FetchFuture};
+/// let future: FetchFuture = Box::pin(async { Err(FetchError::Status(404)) });
+/// # drop(future);
+/// ```
 pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, FetchError>> + Send + 'static>>;
 
 /// Fetches a document by `GET` (OIDC metadata and JWKS). Implemented for closures.
@@ -669,6 +680,16 @@ fn jittered_ms(interval: Duration) -> u64 {
 }
 
 /// The fields of an OpenID Provider configuration the middleware uses (OpenID Connect Discovery 1.0 §3).
+///
+/// ```
+/// use edit_profile_middleware::ProviderMetadata;
+/// let metadata: ProviderMetadata = serde_json::from_str(r#"{
+///     "issuer": "https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/v2.0",
+///     "jwks_uri": "https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/discovery/v2.0/keys"
+/// }"#)?;
+/// assert!(metadata.authorization_endpoint.is_none());
+/// # Ok::<_, serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {

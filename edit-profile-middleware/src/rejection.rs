@@ -23,6 +23,16 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::validate::TokenError;
 
 /// The kind of a [`BearerRejection`].
+///
+/// ```
+/// use edit_profile_middleware::{BearerRejection, RejectionKind};
+///
+/// fn log(rejection: &BearerRejection) {
+///     if rejection.kind() == RejectionKind::InvalidToken {
+///         tracing::info!(reason = %rejection.description(), "invalid bearer token");
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RejectionKind {
@@ -352,6 +362,15 @@ where
 
 /// The default rejection response: the status, `WWW-Authenticate`, `Cache-Control: no-store`
 /// and a small JSON body `{"error": ..., "error_description": ...}`.
+///
+/// ```
+/// use edit_profile_middleware::{BearerRejection, DefaultRejection, RejectionResponse};
+///
+/// let rejection = BearerRejection::insufficient_claims(r#"{"a":1}"#, None, None);
+/// let response: http::Response<String> = DefaultRejection::default().response(&rejection);
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["cache-control"], "no-store");
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct DefaultRejection;

@@ -18,7 +18,21 @@ use crate::validate::{Step, Validator};
 ///
 /// On success the validated claims are inserted into the request extensions as `Arc<Claims>`;
 /// on failure the inner service is not called and the rejection response carries the
-/// [`BearerRejection`] in its extensions. See the [crate docs](crate) for an example.
+/// [`BearerRejection`] in its extensions. Usually built through [`BearerAuthLayer`].
+///
+/// ```
+/// use std::convert::Infallible;
+/// use edit_profile_middleware::{BearerAuth, Policy, Validator};
+/// use http::{Request, Response};
+///
+/// # fn f(validator: Validator) {
+/// let inner = tower::service_fn(|_: Request<String>| async {
+///     Ok::<_, Infallible>(Response::new(String::from("hello")))
+/// });
+/// let service = BearerAuth::new(inner, validator, Policy::new().require_scopes(["Profile.Read"]));
+/// # drop(service);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct BearerAuth<S, R = DefaultRejection> {
     inner: S,

@@ -95,6 +95,13 @@ pub enum TokenError {
 }
 
 /// Why a [`ValidatorBuilder`] could not build.
+///
+/// ```
+/// use edit_profile_middleware::{ConfigError, Validator};
+///
+/// let error = Validator::builder().audience("a").build().unwrap_err();
+/// assert!(matches!(error, ConfigError::MissingIssuer));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -194,3 +194,46 @@ async fn claims_challenge_helper_renders_the_same_401() {
         )
     );
 }
+
+#[tokio::test]
+async fn policies_are_per_route_with_route_layer() {
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    let fixture = Fixture::start().await;
+    let read = edit_profile_middleware::BearerAuthLayer::new(fixture.validator.clone())
+        .require_any_scope([SCOPE, "Profile.Read"]);
+    let admin = edit_profile_middleware::BearerAuthLayer::new(fixture.validator.clone())
+        .require_roles(["Profile.Admin"]);
+    let app = Router::new()
+        .merge(
+            Router::new()
+                .route("/profile", get(|| async { "profile" }))
+                .route_layer(read),
+        )
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { "admin" }))
+                .route_layer(admin),
+        );
+    let token = fixture.token(|_| {});
+    let status = |path: &'static str| {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            app.oneshot(
+                http::Request::get(path)
+                    .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+            .status()
+        }
+    };
+    assert_eq!(status("/profile").await, 200);
+    assert_eq!(status("/admin").await, 403);
+    assert_eq!(status("/missing").await, 404, "unmatched routes stay 404");
+}
