@@ -426,3 +426,55 @@ async fn dev_tenant_mfa_missing_for_other_clients_is_insufficient_user_authentic
         )
     );
 }
+
+/// An on-behalf-of `interaction_required` (Conditional Access on Graph) becomes the same 401
+/// `insufficient_claims` challenge the middleware sends, carrying Entra's claims unchanged.
+#[cfg(feature = "msal-lite")]
+#[tokio::test]
+async fn dev_tenant_obo_interaction_required_becomes_a_claims_challenge() {
+    let mut config = Config::quickstart();
+    config
+        .conditional_access
+        .push(dev_tenant::ConditionalAccessPolicy::require_mfa(
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            [GRAPH_APP_ID],
+        ));
+    let tenant = DevTenant::start(config).await.unwrap();
+    let assertion = tenant
+        .access_token_for(
+            ALICE,
+            WEB_APP_CLIENT_ID,
+            [API_SCOPE_URI],
+            TokenOptions::default().client_capabilities(["cp1"]),
+        )
+        .unwrap();
+    let client = msal_lite::ConfidentialClient::builder(
+        API_CLIENT_ID,
+        tenant.authority().as_str(),
+        msal_lite::ClientCredential::secret("dev-api-secret"),
+    )
+    .build()
+    .unwrap();
+    let error = client
+        .acquire_token_on_behalf_of(
+            msal_lite::UserAssertion::new(assertion),
+            ["https://graph.microsoft.com/User.ReadWrite"],
+        )
+        .await
+        .unwrap_err();
+    assert!(error.is_interaction_required(), "{error}");
+    let claims = error.claims().expect("a claims challenge").to_owned();
+    let rejection = edit_profile_middleware::claims_challenge_from_msal(
+        &error,
+        Some("https://login.example/authorize"),
+        Some(API_CLIENT_ID),
+    )
+    .expect("interaction_required with claims");
+    assert_eq!(rejection.status(), 401);
+    assert_eq!(rejection.claims(), Some(claims.as_str()));
+    let expected = format!(
+        r#"Bearer authorization_uri="https://login.example/authorize", client_id="{API_CLIENT_ID}", error="insufficient_claims", claims="{}""#,
+        base64::engine::general_purpose::STANDARD.encode(&claims)
+    );
+    assert_eq!(rejection.www_authenticate().unwrap(), expected);
+}
