@@ -639,3 +639,48 @@ async fn invalid_requests_fail_before_any_call() {
     assert!(matches!(bad_scope, msal_lite::Error::InvalidScope { .. }));
     assert!(seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn tenant_override_has_its_own_memory_only_partition() {
+    let tenant = start(Config::quickstart()).await;
+    let store = Arc::new(msal_lite::persistence::MemoryStore::new());
+    let client = api(tenant.authority())
+        .cache_store(store.clone())
+        .build()
+        .unwrap();
+    let assertion = incoming(&tenant, false);
+    let default = client
+        .acquire_token_on_behalf_of(assertion.clone(), [GRAPH_SCOPE])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.len(),
+        1,
+        "the default authority's partition is stored"
+    );
+    let by_id = || OboRequest::new(assertion.clone(), [GRAPH_SCOPE]).tenant(q::TENANT_ID);
+    let first = client
+        .acquire_token_on_behalf_of_with(by_id())
+        .await
+        .unwrap();
+    assert_eq!(first.source(), TokenSource::Network);
+    assert_ne!(
+        first.access_token().secret(),
+        default.access_token().secret()
+    );
+    let hit = client
+        .acquire_token_on_behalf_of_with(by_id())
+        .await
+        .unwrap();
+    assert_eq!(hit.source(), TokenSource::Cache);
+    assert_eq!(hit.access_token().secret(), first.access_token().secret());
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
+    let stored = store
+        .get(&msal_lite::schema::PartitionKey::obo(assertion.hash()))
+        .unwrap();
+    assert_eq!(
+        stored.document().access_tokens.len(),
+        1,
+        "the override's token is not persisted"
+    );
+}
