@@ -403,6 +403,8 @@ struct Inner {
     next_refresh_secs: AtomicU64,
     time_fn: Option<TimeFn>,
     in_flight: AtomicBool,
+    /// Completed fetch attempts, so that a queued background refresh can see it is redundant.
+    fetches: AtomicU64,
     /// Serialises fetches; never taken on the request path for known keys.
     fetch_lock: tokio::sync::Mutex<()>,
 }
@@ -484,6 +486,7 @@ impl JwksCache {
                 next_refresh_secs: AtomicU64::new(if is_static { u64::MAX } else { 0 }),
                 time_fn,
                 in_flight: AtomicBool::new(false),
+                fetches: AtomicU64::new(0),
                 fetch_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -584,8 +587,13 @@ impl JwksCache {
             return;
         };
         let this = self.clone();
+        let fetches = self.inner.fetches.load(Ordering::Acquire);
         handle.spawn(async move {
             let _guard = this.inner.fetch_lock.lock().await;
+            if this.inner.fetches.load(Ordering::Acquire) != fetches {
+                // Another fetch (an unknown kid, an operator refresh) ran while this one queued.
+                return;
+            }
             if let Err(error) = this.fetch_and_store(false).await {
                 tracing::warn!(%error, "background jwks refresh failed; keeping the current keys");
             }
@@ -621,6 +629,7 @@ impl JwksCache {
         self.inner.in_flight.store(true, Ordering::Release);
         let result = fetch.get(uri).await;
         self.inner.in_flight.store(false, Ordering::Release);
+        self.inner.fetches.fetch_add(1, Ordering::AcqRel);
         let parsed = result.and_then(|body| parse_jwks(&body, &self.inner.algorithms));
         let mut set = match parsed {
             Ok(set) => set,

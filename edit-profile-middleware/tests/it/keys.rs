@@ -128,7 +128,7 @@ async fn jwks_endpoint_down_at_start_answers_503() {
     assert_eq!(call_token(&app, &token).await.status, 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_request_loads_the_keys_single_flight() {
     let key = TestKey::generate("key-1");
     let server = KeyServer::start(jwks_of(&[&key])).await;
