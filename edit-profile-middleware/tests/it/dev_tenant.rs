@@ -154,6 +154,27 @@ async fn dev_tenant_embedded_key_headers_are_rejected() {
 }
 
 #[tokio::test]
+async fn dev_tenant_structural_attacks_are_rejected() {
+    let dev = Dev::start().await;
+    let token = dev.token(TokenOptions::default());
+    // Two parts (signature stripped), four and five parts.
+    let two = token.rsplit_once('.').unwrap().0;
+    dev.assert_rejected(two, TokenError::Malformed).await;
+    dev.assert_rejected(&format!("{token}.x"), TokenError::Malformed)
+        .await;
+    dev.assert_rejected(&format!("{token}.x.y"), TokenError::Encrypted)
+        .await;
+    // A JWE header signed as if it were a JWS.
+    let mut header = dev.header();
+    header["enc"] = json!("A256GCM");
+    dev.assert_rejected(&dev.mint(header, dev.claims()), TokenError::Encrypted)
+        .await;
+    // Oversize, though correctly signed.
+    let big = dev.edited(|c| c["padding"] = json!("x".repeat(9000)));
+    dev.assert_rejected(&big, TokenError::TooLarge).await;
+}
+
+#[tokio::test]
 async fn dev_tenant_kid_injection_payloads_are_rejected() {
     let dev = Dev::start().await;
     let before = dev.jwks_fetches();
