@@ -365,6 +365,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use dev_tenant::{Config, DevTenant, Endpoint, quickstart as q};
+    use proptest::strategy::Strategy as _;
     use serde_json::json;
 
     use super::*;
@@ -569,6 +570,39 @@ mod tests {
         }
         assert_eq!(done.load(Ordering::SeqCst), 10);
         assert_eq!(tenant.requests(Endpoint::Jwks), 1);
+    }
+
+    proptest::proptest! {
+        /// Attacker-shaped input (any text, or three base64url-ish segments) never panics and
+        /// is never accepted: the only transport fails, so no key can be found.
+        #[test]
+        fn validate_never_panics(
+            raw in proptest::prop_oneof![
+                ".*",
+                "[A-Za-z0-9_=-]{0,64}\\.[A-Za-z0-9_=-]{0,64}\\.[A-Za-z0-9_=-]{0,64}",
+                proptest::collection::vec("[A-Za-z0-9_-]{0,40}", 3).prop_map(|parts| {
+                    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(format!(r#"{{"alg":"RS256","kid":"{}"}}"#, parts[0]));
+                    format!("{header}.{}.{}", parts[1], parts[2])
+                }),
+            ]
+        ) {
+            let offline = |_r: crate::http::HttpRequest| async {
+                Err::<crate::http::HttpResponse, _>(crate::http::HttpError::body_too_large(0))
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let outcome = runtime.block_on(validate(
+                &offline,
+                &RetryPolicy::none(),
+                &JwksCache::default(),
+                Some("https://login.example.com/keys"),
+                &raw,
+                &expected("https://issuer/v2.0", 1_700_000_000),
+                CorrelationId::random(),
+            ));
+            proptest::prop_assert!(outcome.is_err());
+            let _ = unverified_claims(&raw);
+        }
     }
 
     #[test]
