@@ -684,3 +684,33 @@ async fn tenant_override_has_its_own_memory_only_partition() {
         "the override's token is not persisted"
     );
 }
+
+#[tokio::test]
+async fn instances_sharing_a_store_share_default_scope_tokens() {
+    let tenant = start(Config::quickstart()).await;
+    // One store shared by two clients stands for a shared Redis (tests/obo_redis.rs uses one).
+    let store = Arc::new(msal_lite::persistence::MemoryStore::new());
+    let a = api(tenant.authority())
+        .cache_store(store.clone())
+        .build()
+        .unwrap();
+    let b = api(tenant.authority())
+        .cache_store(store.clone())
+        .build()
+        .unwrap();
+    let assertion = incoming(&tenant, false);
+    let default = format!("{}/.default", q::GRAPH_RESOURCE);
+    let on_a = a
+        .acquire_token_on_behalf_of(assertion.clone(), [default.as_str()])
+        .await
+        .unwrap();
+    // Entra answers a `.default` request with the individual scopes.
+    assert!(!on_a.scopes().as_str().contains(".default"));
+    let on_b = b
+        .acquire_token_on_behalf_of(assertion, [default.as_str()])
+        .await
+        .unwrap();
+    assert_eq!(on_b.source(), TokenSource::Cache);
+    assert_eq!(on_b.access_token().secret(), on_a.access_token().secret());
+    assert_eq!(tenant.requests(Endpoint::Token), 1);
+}

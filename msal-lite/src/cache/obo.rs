@@ -261,6 +261,10 @@ pub(crate) struct EntryContext<'a> {
     pub(crate) assertion_hash: &'a str,
     pub(crate) home_account_id: Option<&'a str>,
     pub(crate) cached_at: u64,
+    /// The scopes asked for. When the grant does not name them all (a `.default` request is
+    /// answered with the individual scopes), they are added to `target`, so that another
+    /// instance importing the entry finds it for the same request.
+    pub(crate) requested: Option<&'a Scopes>,
 }
 
 fn unix(secs: u64) -> UnixTime {
@@ -278,7 +282,15 @@ pub(crate) fn to_schema(token: &CachedToken, cx: &EntryContext<'_>) -> schema::A
     );
     at.home_account_id = cx.home_account_id.map(str::to_owned);
     at.realm = token.tenant_id.as_deref().map(str::to_owned);
-    at.target = Some(token.scopes.as_str().to_owned());
+    let target = match cx.requested {
+        Some(requested) if !token.scopes.contains_all(requested) => {
+            Scopes::new([token.scopes.as_str(), requested.as_str()])
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|_| token.scopes.as_str().to_owned())
+        }
+        _ => token.scopes.as_str().to_owned(),
+    };
+    at.target = Some(target);
     at.cached_at = Some(unix(cx.cached_at));
     at.extended_expires_on = token.ext_expires_on.map(unix);
     at.refresh_on = token.refresh_on.map(unix);
@@ -345,6 +357,7 @@ mod tests {
             assertion_hash: "h",
             home_account_id: Some("oid.tid"),
             cached_at: 100,
+            requested: None,
         }
     }
 
@@ -421,6 +434,27 @@ mod tests {
         let at = to_schema(&t, &cx());
         assert_eq!(at.user_assertion_hash.as_deref(), Some("h"));
         assert_eq!(at.target.as_deref(), Some("User.ReadWrite openid"));
+        let default = Scopes::new(["https://graph.microsoft.com/.default"]).unwrap();
+        let with_default = to_schema(
+            &t,
+            &EntryContext {
+                requested: Some(&default),
+                ..cx()
+            },
+        );
+        assert_eq!(
+            with_default.target.as_deref(),
+            Some("User.ReadWrite openid https://graph.microsoft.com/.default")
+        );
+        let covered = Scopes::new(["user.readwrite"]).unwrap();
+        let plain = to_schema(
+            &t,
+            &EntryContext {
+                requested: Some(&covered),
+                ..cx()
+            },
+        );
+        assert_eq!(plain.target.as_deref(), Some("User.ReadWrite openid"));
         assert_eq!(at.realm.as_deref(), Some("tid"));
         let rt = refresh_to_schema(&RefreshSecret::new("secret-rt"), &cx());
         let mut doc = CacheDocument::new();

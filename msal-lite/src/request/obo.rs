@@ -625,6 +625,7 @@ async fn store(
             assertion_hash: job.assertion.hash(),
             home_account_id: home_account_id.as_deref(),
             cached_at: requested_at,
+            requested: Some(&job.scopes),
         };
         let at = obo::to_schema(&token, &cx);
         let rt = refresh_token
