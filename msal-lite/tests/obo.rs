@@ -714,3 +714,14 @@ async fn instances_sharing_a_store_share_default_scope_tokens() {
     assert_eq!(on_b.access_token().secret(), on_a.access_token().secret());
     assert_eq!(tenant.requests(Endpoint::Token), 1);
 }
+
+#[test]
+fn obo_types_are_send_sync_and_redacted() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<UserAssertion>();
+    assert_send_sync::<OboRequest>();
+    let assertion = UserAssertion::new("eyJ.payload.signature");
+    assert_eq!(format!("{assertion:?}"), "UserAssertion([redacted])");
+    let request = format!("{:?}", OboRequest::new(assertion, [GRAPH_SCOPE]));
+    assert!(!request.contains("payload"), "{request}");
+}
