@@ -551,3 +551,67 @@ async fn another_instance_finds_the_account_in_the_cache_store() {
     assert_eq!(token.source(), TokenSource::Cache);
     assert_eq!(tenant.requests(Endpoint::Token), calls);
 }
+
+#[tokio::test]
+async fn users_evicted_by_the_byte_budget_come_back_from_the_cache_store() {
+    let tenant = tenant().await;
+    let store = Arc::new(MemoryStore::new());
+    // A budget smaller than one user: each sign-in pushes the other users out of memory.
+    let client = builder(&tenant)
+        .cache_store(store.clone())
+        .cache_byte_budget(1)
+        .build()
+        .unwrap();
+    let (alice, _) = sign_in(&client, &tenant, &mut Browser::default(), graph_sign_in())
+        .await
+        .unwrap();
+    let (url, flow) = client.auth_code_url(graph_sign_in()).await.unwrap();
+    let (returned, _) = Browser::default()
+        .sign_in(&tenant, url.as_str(), q::BOB_EMAIL)
+        .await;
+    let bob = client
+        .acquire_token_by_code(&returned.code, &returned.state, flow)
+        .await
+        .unwrap();
+    assert_eq!(bob.account().unwrap().username(), Some(q::BOB_EMAIL));
+    assert_eq!(
+        client.accounts().len(),
+        1,
+        "only the latest user stays in memory"
+    );
+
+    // Alice is read back from the store: no new sign-in, no token call.
+    let calls = tenant.requests(Endpoint::Token);
+    let found = client
+        .account(alice.home_account_id())
+        .await
+        .expect("from the store");
+    assert_eq!(found, alice);
+    let token = client.acquire_token_silent([GRAPH], &alice).await.unwrap();
+    assert_eq!(token.source(), TokenSource::Cache);
+    assert_eq!(tenant.requests(Endpoint::Token), calls);
+
+    // Without a store, an evicted user has to sign in again.
+    let forgetful = builder(&tenant).cache_byte_budget(1).build().unwrap();
+    let (first, _) = sign_in(
+        &forgetful,
+        &tenant,
+        &mut Browser::default(),
+        graph_sign_in(),
+    )
+    .await
+    .unwrap();
+    let (url, flow) = forgetful.auth_code_url(graph_sign_in()).await.unwrap();
+    let (returned, _) = Browser::default()
+        .sign_in(&tenant, url.as_str(), q::BOB_EMAIL)
+        .await;
+    forgetful
+        .acquire_token_by_code(&returned.code, &returned.state, flow)
+        .await
+        .unwrap();
+    let e = forgetful
+        .acquire_token_silent([GRAPH], &first)
+        .await
+        .unwrap_err();
+    assert!(e.is_interaction_required(), "{e:?}");
+}
