@@ -415,7 +415,7 @@ async fn conditional_access_refusal_carries_claims_then_mfa_sign_in_succeeds() {
     assert_eq!(e.server_error().unwrap().error_codes(), [50076]);
 
     // Sign in again with those claims: the MFA page appears, then the API token is issued.
-    let request = AuthCodeRequest::new(api_scope(), q::WEB_APP_REDIRECT_URI).claims(&claims);
+    let request = AuthCodeRequest::new(api_scope(), q::WEB_APP_REDIRECT_URI).claims_from_error(&e);
     let (url, flow) = client.auth_code_url(request).await.unwrap();
     let pairs: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(pairs["claims"], claims);

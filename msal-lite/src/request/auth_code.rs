@@ -162,6 +162,49 @@ impl AuthCodeRequest {
         self
     }
 
+    /// Re-authentication after a silent or on-behalf-of failure: takes the error's claims
+    /// challenge (if it has one) as [`claims`](Self::claims). Errors without claims leave the
+    /// request unchanged.
+    ///
+    /// ```
+    /// # fn demo(e: msal_lite::Error) {
+    /// use msal_lite::AuthCodeRequest;
+    /// if e.is_interaction_required() {
+    ///     let again = AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///         .claims_from_error(&e);
+    ///     # let _ = again;
+    /// }
+    /// # }
+    /// ```
+    pub fn claims_from_error(self, error: &Error) -> Self {
+        match error.claims() {
+            Some(claims) => self.claims(claims),
+            None => self,
+        }
+    }
+
+    /// Re-authentication after a resource answered `401` with a claims challenge
+    /// (`WWW-Authenticate: Bearer error="insufficient_claims", claims="..."`; Microsoft identity
+    /// platform: "Claims challenges, claims requests, and client capabilities").
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+    /// use msal_lite::AuthCodeRequest;
+    /// use msal_lite::challenge::ClaimsChallenge;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(
+    ///     r#"Bearer error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWUiOiIxNjAyMDEzOTU0In19fQ==""#,
+    /// ));
+    /// let challenge = ClaimsChallenge::from_headers(&headers).expect("a claims challenge");
+    /// let again = AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///     .claims_challenge(&challenge);
+    /// # let _ = again;
+    /// ```
+    pub fn claims_challenge(self, challenge: &crate::challenge::ClaimsChallenge) -> Self {
+        self.claims(challenge.claims())
+    }
+
     /// Any other query parameter (e.g. `ui_locales`). Parameters this request already sets
     /// cannot be overridden this way.
     pub fn extra_query_parameter(
@@ -589,6 +632,26 @@ mod tests {
         assert_eq!(back.code_verifier().secret(), "verifier-secret");
         assert_eq!(back.state(), "st");
         assert!(!format!("{back:?}").contains("verifier-secret"));
+    }
+
+    #[test]
+    fn claims_from_errors_and_challenges() {
+        let request = AuthCodeRequest::new(["a"], "https://a/r");
+        let no_claims = Error::StateMismatch;
+        assert!(request.claims_from_error(&no_claims).claims.is_none());
+        let server = crate::response::parse_json::<serde_json::Value>(
+            &http::Response::builder()
+                .status(400)
+                .header("content-type", "application/json")
+                .body(bytes::Bytes::from_static(
+                    br#"{"error":"interaction_required","claims":"{\"access_token\":{}}"}"#,
+                ))
+                .unwrap(),
+            None,
+        )
+        .unwrap_err();
+        let request = AuthCodeRequest::new(["a"], "https://a/r").claims_from_error(&server);
+        assert_eq!(request.claims.as_deref(), Some(r#"{"access_token":{}}"#));
     }
 
     #[test]
