@@ -103,8 +103,6 @@ pub(crate) struct UserCache {
     partitions: RwLock<HashMap<Box<str>, UserPartition, RandomState>>,
     bytes: AtomicUsize,
     budget: usize,
-    /// A logical clock for least-recently-used eviction.
-    tick: AtomicU64,
 }
 
 /// What a token acquisition adds to a partition.
@@ -125,13 +123,17 @@ impl UserCache {
             partitions: RwLock::new(HashMap::default()),
             bytes: AtomicUsize::new(0),
             budget,
-            tick: AtomicU64::new(0),
         }
     }
 
-    fn touch(&self, partition: &UserPartition) {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
-        partition.last_used.store(tick, Ordering::Relaxed);
+    /// Records a use at `now` (Unix seconds) for least-recently-used eviction. Deliberately a
+    /// per-partition timestamp written only when the second changes, not a shared counter: a
+    /// hit then reads one cache line and writes none, so concurrent hits on many cores do not
+    /// contend.
+    fn touch(partition: &UserPartition, now: u64) {
+        if partition.last_used.load(Ordering::Relaxed) != now {
+            partition.last_used.store(now, Ordering::Relaxed);
+        }
     }
 
     /// Finds an access token for `scopes` in the user's partition.
@@ -145,7 +147,7 @@ impl UserCache {
                 in_memory: false,
             };
         };
-        self.touch(partition);
+        Self::touch(partition, now);
         let token = if let Some(token) = partition.tokens.get(scopes.key()) {
             token.classify(now, margin)
         } else if partition.tokens.len() > SUPERSET_SCAN_LIMIT {
@@ -201,7 +203,7 @@ impl UserCache {
 
     /// Puts a partition read from the cache store into memory, unless one appeared meanwhile
     /// (memory is then newer).
-    pub(crate) fn insert_loaded(&self, home: &str, mut partition: UserPartition) {
+    pub(crate) fn insert_loaded(&self, home: &str, mut partition: UserPartition, now: u64) {
         partition.bytes = partition.measure();
         let added = partition.bytes;
         {
@@ -209,7 +211,7 @@ impl UserCache {
             if partitions.contains_key(home) {
                 return;
             }
-            self.touch(&partition);
+            Self::touch(&partition, now);
             partitions.insert(home.into(), partition);
         }
         self.bytes.fetch_add(added, Ordering::Relaxed);
@@ -244,7 +246,7 @@ impl UserCache {
                 partition.id_token = Some(id.clone());
             }
             partition.bytes = partition.measure();
-            self.touch(partition);
+            Self::touch(partition, acquired.now);
             (before, partition.bytes)
         };
         self.adjust(before, after);
@@ -533,13 +535,17 @@ mod tests {
     }
 
     fn acquired(home: &str, requested: &str, granted: &str, rt: &str) -> Acquired {
+        acquired_at(home, requested, granted, rt, 1000)
+    }
+
+    fn acquired_at(home: &str, requested: &str, granted: &str, rt: &str, now: u64) -> Acquired {
         Acquired {
             account: account(home),
             requested: Scopes::new([requested]).unwrap(),
             token: token(granted, 10_000),
             refresh_token: Some(Arc::new(RefreshSecret::new(rt))),
             id_token: Some("h.eyJzdWIiOiJzIn0.s".into()),
-            now: 1000,
+            now,
         }
     }
 
@@ -594,12 +600,12 @@ mod tests {
         // Room for about ten users.
         let cache = UserCache::new(one * 10);
         for i in 0..10 {
-            cache.store(&acquired(&format!("u{i}.t"), "a", "a", "rt"));
+            cache.store(&acquired_at(&format!("u{i}.t"), "a", "a", "rt", 1000 + i));
         }
         assert_eq!(cache.len(), 10);
         // Use u0 so that it is the most recent.
-        assert!(fresh(cache.lookup("u0.t", &Scopes::new(["a"]).unwrap(), 1000, 0)).is_some());
-        cache.store(&acquired("u10.t", "a", "a", "rt"));
+        assert!(fresh(cache.lookup("u0.t", &Scopes::new(["a"]).unwrap(), 1100, 0)).is_some());
+        cache.store(&acquired_at("u10.t", "a", "a", "rt", 1101));
         assert!(cache.bytes() <= one * 10);
         assert!(cache.len() < 11);
         assert!(cache.contains("u0.t"), "recently used survives");

@@ -308,7 +308,7 @@ async fn load_user(inner: &Arc<ClientInner>, home: &str) -> bool {
     let Some(partition) = partition_from_document(stored.document(), &owner, home, now) else {
         return false;
     };
-    inner.users.cache.insert_loaded(home, partition);
+    inner.users.cache.insert_loaded(home, partition, now);
     true
 }
 
