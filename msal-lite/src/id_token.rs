@@ -360,7 +360,8 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<
     Ok(())
 }
 
-#[cfg(test)]
+// The tests drive a real dev tenant through the default transport.
+#[cfg(all(test, feature = "reqwest"))]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
