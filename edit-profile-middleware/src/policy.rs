@@ -142,10 +142,7 @@ impl Policy {
             .scopes
             .as_ref()
             .map(|r| r.satisfied_by(claims.scopes()));
-        let roles_ok = self
-            .roles
-            .as_ref()
-            .map(|r| r.satisfied_by(claims.roles().iter().map(String::as_str)));
+        let roles_ok = self.roles.as_ref().map(|r| r.satisfied_by(claims.roles()));
         let allowed = match (scopes_ok, roles_ok) {
             (None, None) => true,
             (Some(ok), None) | (None, Some(ok)) => ok,
@@ -230,11 +227,11 @@ impl MfaPolicy {
     }
 
     pub(crate) fn satisfied_by(&self, claims: &Claims, now: u64) -> bool {
-        (self.amr_mfa && claims.amr().iter().any(|m| m == "mfa"))
+        (self.amr_mfa && claims.amr().any(|m| m == "mfa"))
             || self
                 .auth_context
                 .as_ref()
-                .is_some_and(|id| claims.acrs().iter().any(|a| a == id))
+                .is_some_and(|id| claims.acrs().any(|a| a == id))
             || self.max_age.is_some_and(|max| {
                 claims
                     .auth_time()

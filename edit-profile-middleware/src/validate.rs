@@ -723,7 +723,7 @@ impl Validator {
         {
             return Err(TokenError::InvalidLifetime);
         }
-        if let Some(ver) = c.ver.as_deref()
+        if let Some(ver) = c.ver()
             && ver != "1.0"
             && ver != "2.0"
         {
@@ -731,8 +731,7 @@ impl Validator {
         }
         self.check_issuer(c)?;
         if !c
-            .aud
-            .iter()
+            .aud()
             .any(|a| inner.audiences.iter().any(|ours| ours == a))
         {
             return Err(TokenError::WrongAudience);
@@ -747,20 +746,21 @@ impl Validator {
 
     fn check_issuer(&self, c: &Claims) -> Result<(), TokenError> {
         let inner = &*self.inner;
-        if inner.issuers.contains(&c.iss) {
+        let iss = c.iss();
+        if inner.issuers.iter().any(|i| i == iss) {
             return Ok(());
         }
         if inner.templates.is_empty() {
             return Err(TokenError::WrongIssuer);
         }
-        let Some(tid) = c.tid.as_deref() else {
+        let Some(tid) = c.tid() else {
             return Err(TokenError::WrongIssuer);
         };
         let matches_template = inner.templates.iter().any(|(prefix, suffix)| {
-            c.iss.len() == prefix.len() + tid.len() + suffix.len()
-                && c.iss.starts_with(prefix.as_str())
-                && c.iss.ends_with(suffix.as_str())
-                && &c.iss[prefix.len()..prefix.len() + tid.len()] == tid
+            iss.len() == prefix.len() + tid.len() + suffix.len()
+                && iss.starts_with(prefix.as_str())
+                && iss.ends_with(suffix.as_str())
+                && iss.get(prefix.len()..prefix.len() + tid.len()) == Some(tid)
         });
         if !matches_template {
             return Err(TokenError::WrongIssuer);

@@ -91,6 +91,14 @@ fn main() {
         }
         return;
     }
+    if path == "validate" {
+        // The validator alone (no tower, no request), cache disabled.
+        let validator = builder().cache_capacity(0).build().expect("valid config");
+        for _ in 0..n {
+            black_box(ready(validator.validate(black_box(&fixture.token))).expect("valid token"));
+        }
+        return;
+    }
     // Requests are built before the loop; building them is in both counts and cancels out
     // between paths that take a request (bare, noop, hit, miss).
     let requests: Vec<_> = (0..n).map(|_| request(&authorization)).collect();
