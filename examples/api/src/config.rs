@@ -118,39 +118,8 @@ impl Config {
         let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
 
-        let authority = match var("AUTHORITY") {
-            Some(a) => parse_url("AUTHORITY", &a)?,
-            None => {
-                let sub = required("TENANT_SUBDOMAIN")?;
-                if !sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                    return Err(ConfigError::Invalid {
-                        name: "TENANT_SUBDOMAIN",
-                        reason: "use only the subdomain, e.g. `contoso` for contoso.ciamlogin.com",
-                    });
-                }
-                parse_url("TENANT_SUBDOMAIN", &format!("https://{sub}.ciamlogin.com/"))?
-            }
-        };
-        let credential = match (
-            var("CLIENT_SECRET"),
-            var("CLIENT_CERTIFICATE_PATH"),
-            var("CLIENT_PRIVATE_KEY_PATH"),
-        ) {
-            (Some(secret), None, None) => ClientCredential::Secret(secret),
-            (None, Some(certificate), Some(private_key)) => ClientCredential::Certificate {
-                certificate: certificate.into(),
-                private_key: private_key.into(),
-            },
-            (None, Some(_), None) => return Err(ConfigError::Missing("CLIENT_PRIVATE_KEY_PATH")),
-            (None, None, Some(_)) => return Err(ConfigError::Missing("CLIENT_CERTIFICATE_PATH")),
-            (None, None, None) => return Err(ConfigError::Missing("CLIENT_SECRET")),
-            (Some(_), _, _) => {
-                return Err(ConfigError::Invalid {
-                    name: "CLIENT_SECRET",
-                    reason: "set either CLIENT_SECRET or a certificate, not both",
-                });
-            }
-        };
+        let authority = authority_from_vars(&get)?;
+        let credential = credential_from_vars(&get)?;
         let require_mfa = match var("REQUIRE_MFA").as_deref() {
             None | Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
@@ -184,8 +153,55 @@ impl Config {
     }
 }
 
+/// `AUTHORITY`, else `https://{TENANT_SUBDOMAIN}.ciamlogin.com/` (shared by both examples).
+pub fn authority_from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Url, ConfigError> {
+    let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+    match var("AUTHORITY") {
+        Some(a) => parse_url("AUTHORITY", &a),
+        None => {
+            let sub = var("TENANT_SUBDOMAIN").ok_or(ConfigError::Missing("TENANT_SUBDOMAIN"))?;
+            if !sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(ConfigError::Invalid {
+                    name: "TENANT_SUBDOMAIN",
+                    reason: "use only the subdomain, e.g. `contoso` for contoso.ciamlogin.com",
+                });
+            }
+            parse_url("TENANT_SUBDOMAIN", &format!("https://{sub}.ciamlogin.com/"))
+        }
+    }
+}
+
+/// `CLIENT_SECRET`, or `CLIENT_CERTIFICATE_PATH` + `CLIENT_PRIVATE_KEY_PATH` (exactly one).
+pub fn credential_from_vars(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<ClientCredential, ConfigError> {
+    let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+    Ok(
+        match (
+            var("CLIENT_SECRET"),
+            var("CLIENT_CERTIFICATE_PATH"),
+            var("CLIENT_PRIVATE_KEY_PATH"),
+        ) {
+            (Some(secret), None, None) => ClientCredential::Secret(secret),
+            (None, Some(certificate), Some(private_key)) => ClientCredential::Certificate {
+                certificate: certificate.into(),
+                private_key: private_key.into(),
+            },
+            (None, Some(_), None) => return Err(ConfigError::Missing("CLIENT_PRIVATE_KEY_PATH")),
+            (None, None, Some(_)) => return Err(ConfigError::Missing("CLIENT_CERTIFICATE_PATH")),
+            (None, None, None) => return Err(ConfigError::Missing("CLIENT_SECRET")),
+            (Some(_), _, _) => {
+                return Err(ConfigError::Invalid {
+                    name: "CLIENT_SECRET",
+                    reason: "set either CLIENT_SECRET or a certificate, not both",
+                });
+            }
+        },
+    )
+}
+
 /// Parses a base URL and makes sure it ends with `/` so `join` appends to it.
-fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     let with_slash = if value.ends_with('/') {
         value.to_owned()
     } else {

@@ -18,8 +18,12 @@
 
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod config;
 pub mod graph;
 pub mod profile;
+mod routes;
 
+pub use app::{AppState, StartError, app, tenant_authority};
 pub use config::Config;
+pub use routes::GRAPH_SCOPE;

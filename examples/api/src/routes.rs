@@ -1,0 +1,215 @@
+//! `POST /updateUserInfo` and `GET /healthz`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use edit_profile_middleware::{BearerClaims, BearerRejection, DefaultRejection, RejectionResponse};
+use http::{HeaderMap, StatusCode, header};
+use msal_lite::UserAssertion;
+use serde_json::json;
+
+use crate::AppState;
+use crate::graph::GraphError;
+use crate::profile::ProfileUpdate;
+
+/// The Graph permission the API needs on the user's behalf.
+pub const GRAPH_SCOPE: &str = "User.ReadWrite";
+
+/// `GET /healthz`: the process is up and serving.
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `POST /updateUserInfo`: validate the body, exchange the caller's token on-behalf-of for a
+/// Graph token, `PATCH /v1.0/me`. The bearer token was validated (signature, issuer, audience,
+/// expiry, scope, MFA) by the middleware before this runs.
+pub(crate) async fn update_user_info(
+    State(state): State<Arc<AppState>>,
+    BearerClaims(claims): BearerClaims,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let update = match ProfileUpdate::parse(&body) {
+        Ok(update) => update,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_body", &e.to_string()),
+    };
+    let update = match update.validate() {
+        Ok(update) => update,
+        Err(e) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_profile",
+                &e.to_string(),
+            );
+        }
+    };
+    let Some(assertion) = bearer(&headers) else {
+        // The middleware let the request through, so this cannot happen; answer as it would.
+        return problem(StatusCode::UNAUTHORIZED, "invalid_token", "no bearer token");
+    };
+    tracing::info!(oid = claims.oid().unwrap_or(""), "updating profile");
+
+    // One retry with the claims Graph asks for (continuous access evaluation), as
+    // Microsoft.Identity.Web's downstream API helper does; a second challenge goes to the caller.
+    let mut claims_request: Option<String> = None;
+    for attempt in 0..2 {
+        let token = match state
+            .obo(
+                UserAssertion::new(assertion.to_owned()),
+                claims_request.as_deref(),
+            )
+            .await
+        {
+            Ok(token) => token,
+            Err(response) => return response,
+        };
+        match state.graph.update_me(token.secret(), &update).await {
+            Ok(()) => return StatusCode::NO_CONTENT.into_response(),
+            Err(GraphError::ClaimsChallenge { www_authenticate }) => {
+                let mut challenge_headers = HeaderMap::new();
+                if let Ok(value) = www_authenticate.parse() {
+                    challenge_headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+                let parsed =
+                    msal_lite::challenge::ClaimsChallenge::from_headers(&challenge_headers);
+                match parsed {
+                    Some(challenge) if attempt == 0 => {
+                        claims_request = Some(challenge.claims().to_owned());
+                    }
+                    Some(challenge) => {
+                        return state.claims_challenge_response(challenge.claims());
+                    }
+                    None => {
+                        return problem(
+                            StatusCode::BAD_GATEWAY,
+                            "graph_failed",
+                            "Microsoft Graph sent an unreadable claims challenge",
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "graph PATCH /me failed");
+                return graph_failure(&e);
+            }
+        }
+    }
+    problem(
+        StatusCode::BAD_GATEWAY,
+        "graph_failed",
+        "Microsoft Graph kept asking for more claims",
+    )
+}
+
+impl AppState {
+    /// On-behalf-of for Graph; a failure is already the response to send.
+    async fn obo(
+        &self,
+        assertion: UserAssertion,
+        claims: Option<&str>,
+    ) -> Result<msal_lite::AccessToken, Response> {
+        let mut request = msal_lite::OboRequest::new(assertion, [GRAPH_SCOPE]);
+        if let Some(claims) = claims {
+            request = request.claims(claims);
+        }
+        match self.msal.acquire_token_on_behalf_of_with(request).await {
+            Ok(result) => Ok(result.access_token().clone()),
+            Err(e) if e.is_interaction_required() => {
+                // Conditional Access, consent or revocation: the caller must sign in again. Pass
+                // on the claims the token endpoint named, else the ones Graph asked for
+                // (Microsoft identity platform, "On-Behalf-Of flow": reply 401 with the claims
+                // challenge).
+                tracing::info!(error = %e, "on-behalf-of needs user interaction; challenging the caller");
+                match e.claims().or(claims) {
+                    Some(claims) => Err(self.claims_challenge_response(claims)),
+                    None => Err(refused_assertion()),
+                }
+            }
+            Err(e) => {
+                if let Some(server) = e.server_error()
+                    && server.error() == "invalid_grant"
+                {
+                    // The caller's token was refused by the token endpoint (expired, revoked):
+                    // the caller must get a new one.
+                    tracing::info!(error = %e, "on-behalf-of refused the caller's token");
+                    return Err(refused_assertion());
+                }
+                tracing::warn!(error = %e, "on-behalf-of failed");
+                Err(problem(
+                    StatusCode::BAD_GATEWAY,
+                    "token_exchange_failed",
+                    "could not obtain a token for Microsoft Graph",
+                ))
+            }
+        }
+    }
+
+    fn claims_challenge_response(&self, claims: &str) -> Response {
+        rejection_response(edit_profile_middleware::claims_challenge(
+            claims,
+            self.authorization_uri.as_deref(),
+            Some(&self.client_id),
+        ))
+    }
+}
+
+fn rejection_response(rejection: BearerRejection) -> Response {
+    let mut response: Response<Body> = DefaultRejection::default().response(&rejection);
+    response.extensions_mut().insert(rejection);
+    response
+}
+
+/// 401 `invalid_token` (RFC 6750 §3.1) for a caller token the token endpoint refused.
+fn refused_assertion() -> Response {
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the token was refused by the token endpoint; sign in again",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static(
+            r#"Bearer error="invalid_token", error_description="the token was refused by the token endpoint""#,
+        ),
+    );
+    response
+}
+
+fn graph_failure(error: &GraphError) -> Response {
+    match error {
+        GraphError::Status { status, code, .. } => problem_with(
+            StatusCode::BAD_GATEWAY,
+            json!({
+                "error": "graph_failed",
+                "message": "Microsoft Graph did not update the profile",
+                "graph_status": status.as_u16(),
+                "graph_code": code,
+            }),
+        ),
+        _ => problem(
+            StatusCode::BAD_GATEWAY,
+            "graph_failed",
+            "Microsoft Graph could not be reached",
+        ),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// A small JSON error body: `{"error": code, "message": message}`.
+pub(crate) fn problem(status: StatusCode, error: &str, message: &str) -> Response {
+    problem_with(status, json!({ "error": error, "message": message }))
+}
+
+fn problem_with(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
