@@ -468,6 +468,30 @@ impl<'de> Visitor<'de> for ListSeed {
     }
 }
 
+/// Member names seen so far, for duplicate detection; the first 16 live on the stack (a typical
+/// Entra token has fewer unknown members than that), so detection allocates nothing.
+#[derive(Default)]
+struct SeenKeys<'de> {
+    inline: [Cow<'de, str>; 16],
+    len: usize,
+    spill: Vec<Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    fn contains(&self, key: &Cow<'de, str>) -> bool {
+        self.inline[..self.len].contains(key) || self.spill.contains(key)
+    }
+
+    fn push(&mut self, key: Cow<'de, str>) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = key;
+            self.len += 1;
+        } else {
+            self.spill.push(key);
+        }
+    }
+}
+
 /// Records a duplicate or a wrongly typed member so the caller gets a precise [`TokenError`].
 fn fail<E: de::Error>(slot: &mut Option<TokenError>, error: TokenError) -> E {
     *slot = Some(error);
@@ -496,7 +520,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
         let mut alg = None;
         let mut kid = None;
         let mut typ = None;
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        let mut seen = SeenKeys::default();
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             if seen.contains(&key) {
                 return Err(fail(self.failure, TokenError::DuplicateMember));
@@ -662,7 +686,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut p = Partial::default();
         let mut known_seen: u32 = 0;
-        let mut other_seen: Vec<Cow<'de, str>> = Vec::new();
+        let mut other_seen = SeenKeys::default();
         let failure = self.failure;
         let base = self.base;
 
@@ -797,6 +821,17 @@ mod tests {
         );
         assert_eq!(
             claims(&format!(r#"{{{MIN},"x":1,"x":2}}"#)).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+        // Past the 16 names kept on the stack.
+        let many: String = (0..20).map(|i| format!(r#","k{i}":{i}"#)).collect();
+        assert!(claims(&format!(r#"{{{MIN}{many}}}"#)).is_ok());
+        assert_eq!(
+            claims(&format!(r#"{{{MIN}{many},"k19":0}}"#)).unwrap_err(),
+            TokenError::DuplicateMember
+        );
+        assert_eq!(
+            claims(&format!(r#"{{{MIN}{many},"k3":0}}"#)).unwrap_err(),
             TokenError::DuplicateMember
         );
         // An escaped spelling of the same name is the same member.
