@@ -478,8 +478,8 @@ struct SeenKeys<'de> {
 }
 
 impl<'de> SeenKeys<'de> {
-    fn contains(&self, key: &Cow<'de, str>) -> bool {
-        self.inline[..self.len].contains(key) || self.spill.contains(key)
+    fn contains(&self, key: &str) -> bool {
+        self.inline[..self.len].iter().any(|k| k == key) || self.spill.iter().any(|k| k == key)
     }
 
     fn push(&mut self, key: Cow<'de, str>) {
