@@ -163,6 +163,7 @@ enum JwksConfig {
 ///     .jwks_uri("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/discovery/v2.0/keys")
 ///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
 ///     .audience("api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+/// #   .http_fetch(|_: String| async { Err(edit_profile_middleware::FetchError::Status(503)) })
 ///     .build()?;
 /// # Ok::<_, edit_profile_middleware::ConfigError>(())
 /// ```
@@ -237,6 +238,7 @@ impl ValidatorBuilder {
     ///     .allow_tenant("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c")
     ///     .jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
     ///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+    /// #   .http_fetch(|_: String| async { Err(edit_profile_middleware::FetchError::Status(503)) })
     ///     .build()?;
     /// # Ok::<_, edit_profile_middleware::ConfigError>(())
     /// ```
