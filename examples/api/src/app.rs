@@ -14,7 +14,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use url::Url;
 
-use crate::config::{ClientCredential, Config};
+use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::routes;
 
@@ -34,15 +34,9 @@ pub enum StartError {
     /// The Graph client could not be built.
     #[error("graph client setup failed")]
     Graph(#[source] crate::graph::GraphError),
-    /// A credential file could not be read.
-    #[error("could not read {path}")]
-    Credential {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The client credential could not be loaded.
+    #[error("client credential")]
+    Credential(#[source] crate::config::CredentialError),
     /// A configuration value is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
@@ -100,23 +94,7 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
             .map_err(StartError::Validator)?;
     }
 
-    let credential = match &config.credential {
-        ClientCredential::Secret(secret) => msal_lite::ClientCredential::secret(secret.clone()),
-        ClientCredential::Certificate {
-            certificate,
-            private_key,
-        } => {
-            let read = |p: &std::path::Path| {
-                std::fs::read_to_string(p).map_err(|source| StartError::Credential {
-                    path: p.display().to_string(),
-                    source,
-                })
-            };
-            let cert = msal_lite::Certificate::from_pem(&read(certificate)?, &read(private_key)?)
-                .map_err(StartError::TokenClient)?;
-            msal_lite::ClientCredential::from(cert)
-        }
-    };
+    let credential = config.credential.load().map_err(StartError::Credential)?;
     let msal = msal_lite::ConfidentialClient::builder(
         config.client_id.clone(),
         authority.as_str(),

@@ -53,6 +53,47 @@ pub enum ClientCredential {
     },
 }
 
+/// A credential file could not be read or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// The file could not be read.
+    #[error("could not read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The certificate or key is unusable (format, mismatch, expired).
+    #[error("the certificate cannot be used")]
+    Certificate(#[source] msal_lite::Error),
+}
+
+impl ClientCredential {
+    /// Loads the credential for msal-lite (reads the certificate files, if any).
+    pub fn load(&self) -> Result<msal_lite::ClientCredential, CredentialError> {
+        match self {
+            Self::Secret(secret) => Ok(msal_lite::ClientCredential::secret(secret.clone())),
+            Self::Certificate {
+                certificate,
+                private_key,
+            } => {
+                let read = |p: &std::path::Path| {
+                    std::fs::read_to_string(p).map_err(|source| CredentialError::Read {
+                        path: p.display().to_string(),
+                        source,
+                    })
+                };
+                msal_lite::Certificate::from_pem(&read(certificate)?, &read(private_key)?)
+                    .map(msal_lite::ClientCredential::from)
+                    .map_err(CredentialError::Certificate)
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for ClientCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -1,0 +1,185 @@
+//! Building the web app: token client, session store, routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::graph::GraphClient;
+use async_trait::async_trait;
+use axum::Router;
+use axum::routing::{get, post};
+use http::{HeaderName, Request};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+use url::Url;
+
+use crate::config::Config;
+use crate::flow_cookie::FlowSealer;
+use crate::routes;
+use crate::session_store::RedisSessionStore;
+
+/// Why the web app could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The token client could not be built.
+    #[error("token client setup failed")]
+    TokenClient(#[source] msal_lite::Error),
+    /// Redis could not be reached for sessions or the token cache.
+    #[error("redis setup failed: {0}")]
+    Redis(String),
+    /// The client credential could not be loaded.
+    #[error("client credential")]
+    Credential(#[source] api::config::CredentialError),
+    /// The Graph client could not be built.
+    #[error("graph client setup failed")]
+    Graph(#[source] api::graph::GraphError),
+    /// A URL in the configuration does not work as a base.
+    #[error("configuration: {0}")]
+    Config(&'static str),
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub(crate) msal: msal_lite::ConfidentialClient,
+    pub(crate) graph: GraphClient,
+    pub(crate) http: reqwest::Client,
+    pub(crate) sealer: FlowSealer,
+    pub(crate) redirect_uri: Url,
+    pub(crate) post_logout_redirect_uri: Url,
+    pub(crate) api_scope: String,
+    pub(crate) api_update_url: Url,
+}
+
+/// Builds the web app's router.
+pub async fn app(config: &Config) -> Result<Router, StartError> {
+    let credential = config.credential.load().map_err(StartError::Credential)?;
+    let mut msal = msal_lite::ConfidentialClient::builder(
+        config.client_id.clone(),
+        config.authority.as_str(),
+        credential,
+    )
+    // The web app acts on claims challenges (it sends the user back to sign in with them).
+    .client_capabilities(["cp1"]);
+
+    let sessions = match &config.redis_url {
+        Some(url) => {
+            let l2 = msal_lite::persistence::RedisStore::open(url)
+                .map_err(|e| StartError::Redis(e.to_string()))?
+                .key_prefix("edit-profile:msal:");
+            let layered = msal_lite::persistence::Layered::new(
+                msal_lite::persistence::MemoryStore::new(),
+                l2,
+            );
+            msal = msal.cache_store(Arc::new(layered));
+            let store = RedisSessionStore::connect(url, "edit-profile:session:")
+                .await
+                .map_err(|e| StartError::Redis(e.to_string()))?;
+            AnyStore::Redis(store)
+        }
+        None => AnyStore::Memory(MemoryStore::default()),
+    };
+    let msal = msal.build().map_err(StartError::TokenClient)?;
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|_| StartError::Config("cannot build the HTTP client"))?;
+    let state = Arc::new(AppState {
+        msal,
+        graph: GraphClient::new(&config.graph_endpoint).map_err(StartError::Graph)?,
+        http,
+        sealer: FlowSealer::new(config.cookie_key.as_ref()),
+        redirect_uri: config.redirect_uri.clone(),
+        post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
+        api_scope: config.api_scope.clone(),
+        api_update_url: config
+            .api_endpoint
+            .join("updateUserInfo")
+            .map_err(|_| StartError::Config("EDIT_PROFILE_API_ENDPOINT is not a base URL"))?,
+    });
+
+    // The session cookie: HttpOnly, SameSite=Lax (sent on top-level navigations, never on
+    // cross-site POSTs; the sign-in flow has its own cookie for that), Secure when the app is
+    // served over https.
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name("ep.session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.redirect_uri.scheme() == "https")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Ok(Router::new()
+        .route("/", get(routes::home))
+        .route("/auth/signin", get(routes::sign_in))
+        .route("/auth/redirect", post(routes::redirect))
+        .route("/auth/signout", get(routes::sign_out))
+        .route("/users/id", get(routes::id_claims))
+        .route("/users/gatedUpdateProfile", get(routes::profile))
+        .route("/users/updateProfile", get(routes::update_profile_form))
+        .route("/users/update", post(routes::update))
+        .with_state(state)
+        .layer(session_layer)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        // Never the headers or the query: they carry cookies and codes.
+                        tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        ))
+}
+
+/// The session store chosen by configuration.
+#[derive(Debug, Clone)]
+enum AnyStore {
+    Memory(MemoryStore),
+    Redis(RedisSessionStore),
+}
+
+#[async_trait]
+impl SessionStore for AnyStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Memory(s) => s.create(record).await,
+            Self::Redis(s) => s.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Memory(s) => s.save(record).await,
+            Self::Redis(s) => s.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Memory(s) => s.load(id).await,
+            Self::Redis(s) => s.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Memory(s) => s.delete(id).await,
+            Self::Redis(s) => s.delete(id).await,
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The web app's routes, as in the Node sample: `/`, `/auth/*`, `/users/*`.
+
+use std::sync::Arc;
+
+use api::profile::ProfileUpdate;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use msal_lite::{AuthCodeRequest, IntoScopes, ResponseMode};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::flow_cookie::{self, PendingSignIn};
+use crate::pages::{self, ErrorPage, IdClaims, Index, ProfilePage, UpdateProfile};
+
+/// Graph permission for reading the profile.
+const GRAPH_READ: &str = "User.Read";
+const USER_KEY: &str = "user";
+const CSRF_KEY: &str = "csrf";
+
+/// What the session remembers about the signed-in user: no tokens (they live in msal-lite's
+/// cache, partitioned by `home_account_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SessionUser {
+    home_account_id: String,
+    name: Option<String>,
+}
+
+async fn session_user(session: &Session) -> Option<SessionUser> {
+    session.get::<SessionUser>(USER_KEY).await.ok().flatten()
+}
+
+/// `GET /`.
+pub(crate) async fn home(session: Session) -> Response {
+    let user = session_user(&session).await;
+    pages::render(
+        StatusCode::OK,
+        &Index {
+            signed_in: user.is_some(),
+            name: user.map(|u| u.name.unwrap_or_else(|| "there".to_owned())),
+        },
+    )
+}
+
+/// `GET /auth/signin`.
+pub(crate) async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    state.start_sign_in([GRAPH_READ], None, "/", &headers).await
+}
+
+/// The form the tenant posts to `/auth/redirect` (`response_mode=form_post`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RedirectForm {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `POST /auth/redirect`: finish the sign-in.
+pub(crate) async fn redirect(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<RedirectForm>,
+) -> Response {
+    let pending =
+        flow_cookie::from_headers(&headers).and_then(|value| state.sealer.open(value, now()));
+    let Some(pending) = pending else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in took too long or was started in another browser. Please sign in again.",
+            &headers,
+            false,
+        );
+    };
+    if let Some(error) = form.error {
+        tracing::info!(%error, "the tenant returned an error to the redirect URI");
+        let message = form
+            .error_description
+            .unwrap_or_else(|| format!("The sign-in failed ({error})."));
+        return with_cleared_flow(error_page(
+            StatusCode::BAD_REQUEST,
+            &message,
+            &headers,
+            false,
+        ));
+    }
+    let (Some(code), Some(returned_state)) = (form.code, form.state) else {
+        return with_cleared_flow(error_page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in response was incomplete. Please sign in again.",
+            &headers,
+            false,
+        ));
+    };
+    let result = match state
+        .msal
+        .acquire_token_by_code(&code, &returned_state, pending.flow)
+        .await
+    {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::warn!(error = %e, "redeeming the authorization code failed");
+            return with_cleared_flow(error_page(
+                StatusCode::BAD_GATEWAY,
+                "We could not complete your sign-in. Please try again.",
+                &headers,
+                false,
+            ));
+        }
+    };
+    let Some(account) = result.account() else {
+        return with_cleared_flow(error_page(
+            StatusCode::BAD_GATEWAY,
+            "The sign-in response had no account.",
+            &headers,
+            false,
+        ));
+    };
+    let user = SessionUser {
+        home_account_id: account.home_account_id().to_owned(),
+        name: account.name().or(account.username()).map(str::to_owned),
+    };
+    // A new session id at sign-in (session fixation), then the user and a fresh CSRF token.
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(USER_KEY, &user).await?;
+        session.insert(CSRF_KEY, random_token()).await
+    }
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "could not store the session");
+        return with_cleared_flow(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We could not start your session. Please try again.",
+            &headers,
+            false,
+        ));
+    }
+    tracing::info!("signed in");
+    with_cleared_flow(see_other(&local_path(&pending.return_to)))
+}
+
+/// `GET /auth/signout`.
+pub(crate) async fn sign_out(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    let user = session_user(&session).await;
+    if let Err(e) = session.flush().await {
+        tracing::warn!(error = %e, "could not delete the session");
+    }
+    let Some(user) = user else {
+        return Redirect::to("/").into_response();
+    };
+    let Some(account) = state.msal.account(&user.home_account_id).await else {
+        return Redirect::to("/").into_response();
+    };
+    state.msal.remove_account(&account).await;
+    match state
+        .msal
+        .sign_out_url(&account, Some(state.post_logout_redirect_uri.as_str()))
+        .await
+    {
+        Ok(url) => Redirect::to(url.as_str()).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "no sign-out URL; signing out locally only");
+            Redirect::to("/").into_response()
+        }
+    }
+}
+
+/// `GET /users/id`: the ID token's claims.
+pub(crate) async fn id_claims(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
+    let account = match state.account(&session, "/users/id", &headers).await {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let claims = account
+        .id_token_claims()
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (name.clone(), text)
+        })
+        .collect();
+    pages::render(
+        StatusCode::OK,
+        &IdClaims {
+            signed_in: true,
+            claims,
+        },
+    )
+}
+
+/// Query of `/users/gatedUpdateProfile`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProfileQuery {
+    updated: Option<String>,
+}
+
+/// `GET /users/gatedUpdateProfile`: the profile from Graph.
+pub(crate) async fn profile(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    Query(query): Query<ProfileQuery>,
+) -> Response {
+    let here = "/users/gatedUpdateProfile";
+    let token = match state.token(&session, [GRAPH_READ], here, &headers).await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    match state.graph.me(&token).await {
+        Ok(profile) => pages::render(
+            StatusCode::OK,
+            &ProfilePage {
+                signed_in: true,
+                profile,
+                notice: query
+                    .updated
+                    .is_some()
+                    .then(|| "Your profile was updated.".to_owned()),
+            },
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "graph GET /me failed");
+            error_page(
+                StatusCode::BAD_GATEWAY,
+                "We could not load your profile from Microsoft Graph.",
+                &headers,
+                true,
+            )
+        }
+    }
+}
+
+/// `GET /users/updateProfile`: the edit form. Asking for the EditProfileService scope is what
+/// triggers the Conditional Access MFA step.
+pub(crate) async fn update_profile_form(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
+    let here = "/users/updateProfile";
+    if let Err(response) = state
+        .token(&session, [state.api_scope.as_str()], here, &headers)
+        .await
+    {
+        return response;
+    }
+    let token = match state.token(&session, [GRAPH_READ], here, &headers).await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let profile = match state.graph.me(&token).await {
+        Ok(profile) => profile,
+        Err(e) => {
+            tracing::warn!(error = %e, "graph GET /me failed");
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                "We could not load your profile from Microsoft Graph.",
+                &headers,
+                true,
+            );
+        }
+    };
+    let csrf_token = match csrf_token(&session).await {
+        Some(token) => token,
+        None => {
+            return state
+                .start_sign_in([GRAPH_READ], None, here, &headers)
+                .await;
+        }
+    };
+    pages::render(
+        StatusCode::OK,
+        &UpdateProfile {
+            signed_in: true,
+            profile,
+            csrf_token,
+            error: None,
+        },
+    )
+}
+
+/// The edit form's fields.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpdateForm {
+    #[serde(rename = "csrf_token")]
+    csrf_token: String,
+    display_name: String,
+    given_name: String,
+    surname: String,
+}
+
+/// `POST /users/update`: call the EditProfileService; success iff it answers 204.
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<UpdateForm>,
+) -> Response {
+    let form_page = "/users/updateProfile";
+    // CSRF: the token from the form must match the session's (constant-time).
+    let expected = csrf_token(&session).await;
+    let valid = expected
+        .as_deref()
+        .is_some_and(|e| bool::from(e.as_bytes().ct_eq(form.csrf_token.as_bytes())));
+    if !valid {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Please open the edit page again.",
+            &headers,
+            session_user(&session).await.is_some(),
+        );
+    }
+    let token = match state
+        .token(&session, [state.api_scope.as_str()], form_page, &headers)
+        .await
+    {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let update = ProfileUpdate {
+        display_name: Some(form.display_name),
+        given_name: Some(form.given_name),
+        surname: Some(form.surname),
+    };
+    let response = state
+        .http
+        .post(state.api_update_url.clone())
+        .bearer_auth(&token)
+        .json(&update)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "the EditProfileService could not be reached");
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                "The profile service could not be reached. Your profile was not changed.",
+                &headers,
+                true,
+            );
+        }
+    };
+    let status = response.status();
+    if status == StatusCode::NO_CONTENT {
+        tracing::info!("profile updated");
+        return see_other("/users/gatedUpdateProfile?updated=1");
+    }
+    let challenge_headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "The profile service refused these values.".to_owned());
+            let profile = api::graph::Profile {
+                id: String::new(),
+                mail: None,
+                user_principal_name: None,
+                display_name: update.display_name,
+                given_name: update.given_name,
+                surname: update.surname,
+            };
+            pages::render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &UpdateProfile {
+                    signed_in: true,
+                    profile,
+                    csrf_token: expected.unwrap_or_default(),
+                    error: Some(message),
+                },
+            )
+        }
+        StatusCode::UNAUTHORIZED => {
+            // The API wants a new token: with the claims it names (MFA, revocation), or a plain
+            // new sign-in for the API scope.
+            let claims = msal_lite::challenge::ClaimsChallenge::from_headers(&challenge_headers)
+                .map(|c| c.claims().to_owned());
+            tracing::info!(
+                with_claims = claims.is_some(),
+                "the API asked for a new token"
+            );
+            state
+                .start_sign_in(
+                    [state.api_scope.as_str()],
+                    claims.as_deref(),
+                    form_page,
+                    &headers,
+                )
+                .await
+        }
+        _ => {
+            tracing::warn!(%status, "the EditProfileService failed");
+            error_page(
+                StatusCode::BAD_GATEWAY,
+                "The profile service could not update your profile. Your profile was not changed.",
+                &headers,
+                true,
+            )
+        }
+    }
+}
+
+impl AppState {
+    /// Redirects the browser to the authorize endpoint, keeping the flow in the sealed cookie.
+    async fn start_sign_in(
+        &self,
+        scopes: impl IntoScopes,
+        claims: Option<&str>,
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Response {
+        let mut request = AuthCodeRequest::new(scopes, self.redirect_uri.as_str())
+            .response_mode(ResponseMode::FormPost);
+        if let Some(claims) = claims {
+            request = request.claims(claims);
+        }
+        let (url, flow) = match self.msal.auth_code_url(request).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not build the sign-in URL");
+                return error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "The sign-in service is unavailable. Please try again shortly.",
+                    headers,
+                    false,
+                );
+            }
+        };
+        let pending = PendingSignIn {
+            flow,
+            return_to: local_path(return_to),
+            started_at: now(),
+        };
+        let Ok(sealed) = self.sealer.seal(&pending) else {
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "We could not start the sign-in.",
+                headers,
+                false,
+            );
+        };
+        let mut response = Redirect::to(url.as_str()).into_response();
+        if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::set_cookie(&sealed)) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
+    /// The signed-in account, or the response that sends the user to sign in.
+    async fn account(
+        &self,
+        session: &Session,
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Result<msal_lite::Account, Response> {
+        let Some(user) = session_user(session).await else {
+            return Err(Redirect::to("/auth/signin").into_response());
+        };
+        match self.msal.account(&user.home_account_id).await {
+            Some(account) => Ok(account),
+            // The token cache forgot the account (restart without a shared cache): sign in again.
+            None => Err(self
+                .start_sign_in([GRAPH_READ], None, return_to, headers)
+                .await),
+        }
+    }
+
+    /// An access token for `scopes`, silently; when the tenant needs the user (MFA,
+    /// consent, expired session), the response that sends them there and back to `return_to`.
+    async fn token<const N: usize>(
+        &self,
+        session: &Session,
+        scopes: [&str; N],
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Result<String, Response> {
+        let account = self.account(session, return_to, headers).await?;
+        match self.msal.acquire_token_silent(scopes, &account).await {
+            Ok(result) => Ok(result.access_token().secret().to_owned()),
+            Err(e) if e.is_interaction_required() => {
+                tracing::info!(error = %e, "interaction required; redirecting to the tenant");
+                Err(self
+                    .start_sign_in(scopes, e.claims(), return_to, headers)
+                    .await)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "silent token acquisition failed");
+                Err(error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "The sign-in service is unavailable. Please try again shortly.",
+                    headers,
+                    true,
+                ))
+            }
+        }
+    }
+}
+
+async fn csrf_token(session: &Session) -> Option<String> {
+    session.get::<String>(CSRF_KEY).await.ok().flatten()
+}
+
+fn random_token() -> String {
+    use aws_lc_rs::rand::SecureRandom as _;
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system random number generator");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Only local paths are ever redirect targets (no open redirect through `return_to`).
+fn local_path(path: &str) -> String {
+    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+fn with_cleared_flow(mut response: Response) -> Response {
+    if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::clear_cookie()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn error_page(status: StatusCode, message: &str, headers: &HeaderMap, signed_in: bool) -> Response {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    pages::render(
+        status,
+        &ErrorPage {
+            signed_in,
+            message: message.to_owned(),
+            request_id,
+        },
+    )
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(local_path("/users/id"), "/users/id");
+        for evil in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "",
+            "users",
+        ] {
+            assert_eq!(local_path(evil), "/", "{evil}");
+        }
+    }
+
+    #[test]
+    fn random_tokens_differ() {
+        assert_ne!(random_token(), random_token());
+        assert_eq!(random_token().len(), 43);
+    }
+}
