@@ -151,7 +151,7 @@ impl Shared {
                 Ok(())
             }
             Err(Denial::Scope(scope)) => Err(BearerRejection::insufficient_scope(
-                Some(scope),
+                scope,
                 "the token lacks a required scope or role",
             )),
             Err(Denial::Check) => Err(BearerRejection::insufficient_scope(

@@ -49,10 +49,11 @@ async fn app_only_token_needs_the_role() {
     );
     let answer = call_token(&app, &app_token(json!(["Other.Role"]))).await;
     assert_eq!(answer.status, 403);
+    // Only scopes are named: a client cannot request an app role by scope name.
     assert_eq!(
         answer.challenge.as_deref(),
         Some(
-            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role", scope="EditProfileService.ReadWrite EditProfile.ReadWrite.All""#
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role", scope="EditProfileService.ReadWrite""#
         )
     );
 }
@@ -138,6 +139,21 @@ async fn mfa_satisfied_by_amr_acrs_or_recent_auth_time() {
         });
         assert_eq!(call_token(&app, &token).await.status, 200, "{edit}");
     }
+}
+
+#[tokio::test]
+async fn missing_role_alone_is_403_without_scope_param() {
+    let fixture = Fixture::start().await;
+    let layer = edit_profile_middleware::BearerAuthLayer::new(fixture.validator.clone())
+        .require_roles(["EditProfile.ReadWrite.All"]);
+    let answer = call_token(&app(layer), &fixture.token(|_| {})).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope or role""#
+        )
+    );
 }
 
 #[tokio::test]
