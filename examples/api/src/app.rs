@@ -14,7 +14,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, MfaRequirement};
 use crate::graph::GraphClient;
 use crate::routes;
 
@@ -82,8 +82,16 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
     let authorization_uri = validator.authorization_endpoint().map(str::to_owned);
 
     let mut bearer = BearerAuthLayer::new(validator).require_scopes([config.scope.clone()]);
-    if config.require_mfa {
-        bearer = bearer.require_mfa(MfaPolicy::new().amr_mfa());
+    match &config.mfa {
+        MfaRequirement::ConditionalAccess => {
+            tracing::info!(
+                "MFA is enforced by the tenant's Conditional Access policy for this API"
+            );
+        }
+        MfaRequirement::Amr => bearer = bearer.require_mfa(MfaPolicy::new().amr_mfa()),
+        MfaRequirement::AuthContext(id) => {
+            bearer = bearer.require_mfa(MfaPolicy::new().auth_context(id.clone()));
+        }
     }
     bearer = bearer
         .challenge_client_id(&config.client_id)

@@ -12,7 +12,7 @@
 //! | `AUTHORITY` | no | defaults to `https://{TENANT_SUBDOMAIN}.ciamlogin.com/` |
 //! | `GRAPH_API_ENDPOINT` | no | defaults to `https://graph.microsoft.com/` |
 //! | `API_SCOPE` | no | the scope callers need, default `EditProfileService.ReadWrite` |
-//! | `REQUIRE_MFA` | no | `true` (default) or `false` |
+//! | `MFA_POLICY` | no | how MFA is required: `conditional-access` (default), `amr`, or `auth-context:{id}` — see [`MfaRequirement`] |
 //! | `BIND_ADDRESS` | no | default `127.0.0.1:3001` |
 //! | `REDIS_URL` | no | shares the on-behalf-of token cache between instances |
 
@@ -20,6 +20,25 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use url::Url;
+
+/// How the API makes sure the caller signed in with MFA.
+///
+/// Entra v2.0 access tokens carry no `amr` claim (Microsoft identity platform, "Access token claims
+/// reference"), so an `amr` check refuses every real v2.0 token. With Entra the reliable options
+/// are the tenant's Conditional Access policy bound to this API — no token for the API is issued
+/// without MFA, which is how the quickstart is set up — or an authentication context (`acrs`) that
+/// a Conditional Access policy requires, checked here with a claims challenge when missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MfaRequirement {
+    /// The tenant enforces MFA before issuing tokens for this API (no claim check here).
+    ConditionalAccess,
+    /// The token's `amr` must contain `mfa` (v1.0 tokens, other identity providers, the dev
+    /// tenant).
+    Amr,
+    /// The token's `acrs` must contain this authentication-context id (e.g. `c1`).
+    AuthContext(String),
+}
 
 /// A configuration error names the variable at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -126,8 +145,8 @@ pub struct Config {
     pub graph_endpoint: Url,
     /// The scope a caller's token must carry.
     pub scope: String,
-    /// Whether the caller's token must show MFA.
-    pub require_mfa: bool,
+    /// How the API requires MFA.
+    pub mfa: MfaRequirement,
     /// Where to listen.
     pub bind: SocketAddr,
     /// Redis for the shared on-behalf-of token cache.
@@ -161,15 +180,20 @@ impl Config {
 
         let authority = authority_from_vars(&get)?;
         let credential = credential_from_vars(&get)?;
-        let require_mfa = match var("REQUIRE_MFA").as_deref() {
-            None | Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "REQUIRE_MFA",
-                    reason: "use true or false",
-                });
-            }
+        let mfa = match var("MFA_POLICY").as_deref().map(str::trim) {
+            None | Some("conditional-access") => MfaRequirement::ConditionalAccess,
+            Some("amr") => MfaRequirement::Amr,
+            Some(other) => match other.strip_prefix("auth-context:") {
+                Some(id) if !id.trim().is_empty() => {
+                    MfaRequirement::AuthContext(id.trim().to_owned())
+                }
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MFA_POLICY",
+                        reason: "use conditional-access, amr, or auth-context:{id}",
+                    });
+                }
+            },
         };
         Ok(Self {
             authority,
@@ -181,7 +205,7 @@ impl Config {
                 &var("GRAPH_API_ENDPOINT").unwrap_or_else(|| "https://graph.microsoft.com/".into()),
             )?,
             scope: var("API_SCOPE").unwrap_or_else(|| "EditProfileService.ReadWrite".into()),
-            require_mfa,
+            mfa,
             bind: var("BIND_ADDRESS")
                 .unwrap_or_else(|| "127.0.0.1:3001".into())
                 .parse()
@@ -315,6 +339,25 @@ mod tests {
     }
 
     #[test]
+    fn mfa_policy_values() {
+        for (value, expected) in [
+            ("conditional-access", Some(MfaRequirement::ConditionalAccess)),
+            ("amr", Some(MfaRequirement::Amr)),
+            ("auth-context:c1", Some(MfaRequirement::AuthContext("c1".into()))),
+            ("auth-context:", None),
+            ("true", None),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("MFA_POLICY", value));
+            match (config(&pairs), expected) {
+                (Ok(c), Some(e)) => assert_eq!(c.mfa, e, "{value}"),
+                (Err(ConfigError::Invalid { name, .. }), None) => assert_eq!(name, "MFA_POLICY"),
+                (other, _) => panic!("{value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn authority_override_and_defaults() {
         let mut pairs = BASE.to_vec();
         pairs.push(("AUTHORITY", "http://127.0.0.1:9999/contoso.onmicrosoft.com"));
@@ -325,7 +368,7 @@ mod tests {
         );
         assert_eq!(c.graph_endpoint.as_str(), "https://graph.microsoft.com/");
         assert_eq!(c.scope, "EditProfileService.ReadWrite");
-        assert!(c.require_mfa);
+        assert_eq!(c.mfa, MfaRequirement::ConditionalAccess);
         assert!(!format!("{c:?}").contains("top-secret-value"));
     }
 }

@@ -23,6 +23,8 @@ async fn fixture() -> Fixture {
         ("CLIENT_ID", q::API_CLIENT_ID),
         ("CLIENT_SECRET", q::API_CLIENT_SECRET),
         ("GRAPH_API_ENDPOINT", graph.as_str()),
+        // The dev tenant puts `amr` in its tokens, so the API can check MFA itself.
+        ("MFA_POLICY", "amr"),
     ];
     let config = api::Config::from_vars(|k| {
         vars.iter()

@@ -34,6 +34,7 @@ pub async fn stack() -> Stack {
         ("CLIENT_ID", q::API_CLIENT_ID.to_owned()),
         ("CLIENT_SECRET", q::API_CLIENT_SECRET.to_owned()),
         ("GRAPH_API_ENDPOINT", graph.clone()),
+        ("MFA_POLICY", "amr".to_owned()),
     ];
     let api_config = api::Config::from_vars(|k| lookup(&api_vars, k)).unwrap();
     let api_addr = serve(api::app(&api_config).await.unwrap()).await;
