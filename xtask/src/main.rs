@@ -20,6 +20,7 @@ commands:
   test     install what the tests need (redis-server, chromium, chromium-driver), then run
            fmt, clippy, every test (unit, integration, doc), rustdoc and a smoke run of the benches
   install  only install what the tests need
+  docs     build the API docs, and the book in docs/ when mdbook is installed
   help     this text
 ";
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => steps::test(&args[1..]),
         Some("install") => install::ensure_test_tools().map(|_| ()),
+        Some("docs") => steps::docs(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

@@ -68,6 +68,23 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         )
         // Without `--cfg docsrs`: that cfg turns on nightly-only `doc_cfg` (docs.rs builds with it).
         .env("RUSTDOCFLAGS", "-D warnings"),
+        // The published crates package together (their path dependencies resolve to each other).
+        // `--no-verify`: the steps above already compiled and tested exactly these sources.
+        Step::cargo(
+            "package",
+            &[
+                "package",
+                "-p",
+                "msal-lite",
+                "-p",
+                "edit-profile-middleware",
+                "-p",
+                "dev-tenant",
+                "--no-verify",
+                "--allow-dirty",
+                "--quiet",
+            ],
+        ),
     ];
     for step in &mut steps {
         step.envs.push(("REQUIRE_TEST_TOOLS".into(), "1".into()));
@@ -93,7 +110,35 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     for (name, took) in timings {
         println!("  {name:<12} {:>6.1}s", took.as_secs_f64());
     }
-    println!("  {:<12} {:>6.1}s", "total", started.elapsed().as_secs_f64());
+    println!(
+        "  {:<12} {:>6.1}s",
+        "total",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `cargo xtask docs`: rustdoc for the workspace, and the mdBook in `docs/` when `mdbook` is
+/// installed (`cargo install mdbook`).
+pub(crate) fn docs() -> Result<(), String> {
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).map_err(|e| format!("cd {}: {e}", root.display()))?;
+    run(&Step::cargo(
+        "rustdoc",
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+    )
+    .env("RUSTDOCFLAGS", "-D warnings"))?;
+    if install::which("mdbook").is_none() {
+        println!("xtask: mdbook is not installed (`cargo install mdbook`); the book was not built");
+        return Ok(());
+    }
+    run(&Step {
+        name: "book",
+        program: "mdbook".into(),
+        args: vec!["build".into(), "docs".into()],
+        envs: Vec::new(),
+    })?;
+    println!("xtask: the book is in target/book/index.html");
     Ok(())
 }
 
