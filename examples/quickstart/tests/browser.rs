@@ -22,7 +22,7 @@ use dev_tenant::quickstart as q;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use quickstart::{Ports, Quickstart};
+use quickstart::{Options, Ports, Quickstart};
 use serde_json::json;
 
 /// Upper bound for one page to show the element a step waits for (polled every 100 ms).
@@ -44,10 +44,12 @@ const CHROME_ARGS: &[&str] = &[
 
 /// `target/test-artifacts/` of this workspace (or of `CARGO_TARGET_DIR`).
 fn artifacts_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("examples/quickstart sits two levels below the workspace root");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
     target.join("test-artifacts")
 }
 
@@ -60,7 +62,7 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    fn spawn(chromedriver: &Path, artifacts: &Path) -> Self {
+    fn spawn(chromedriver: &Path, artifacts: &Path, label: &str) -> Self {
         // chromedriver cannot be told to pick a port and report it: take a free one from the OS.
         let port = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .and_then(|l| l.local_addr())
@@ -72,7 +74,7 @@ impl ChromeDriver {
         let profile =
             std::env::temp_dir().join(format!("quickstart-browser-{}-{nonce}", std::process::id()));
         std::fs::create_dir_all(&profile).expect("create the browser profile directory");
-        let log = artifacts.join(format!("chromedriver-{}.log", std::process::id()));
+        let log = artifacts.join(format!("chromedriver-{}-{label}.log", std::process::id()));
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
@@ -123,6 +125,10 @@ impl Drop for ChromeDriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+        // The log only matters when the test failed.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -130,6 +136,8 @@ impl Drop for ChromeDriver {
 struct Flow<'a> {
     browser: &'a Client,
     stack: &'a Quickstart,
+    /// Which variant runs (memory or Redis), for artifact names.
+    label: &'static str,
     step: &'static str,
 }
 
@@ -216,7 +224,7 @@ impl Flow<'_> {
             save_artifacts(
                 self.browser,
                 &artifacts_dir(),
-                &format!("after {}", self.step),
+                &format!("{}-after-{}", self.label, self.step),
             )
             .await;
         }
@@ -233,7 +241,8 @@ impl Flow<'_> {
         self.goto("/").await?;
         self.find("#signin").await?;
 
-        self.enter("sign in on the dev tenant's login page").await;
+        self.enter("the web app sends the browser to the tenant's login page")
+            .await;
         self.click("#signin").await?;
         self.find("#email").await?;
         let host = self.host().await?;
@@ -242,6 +251,8 @@ impl Flow<'_> {
                 "the login page should be on the tenant's site 127.0.0.1, is on {host}"
             ));
         }
+
+        self.enter("sign in with email and password").await;
         self.fill("#email", q::ALICE_EMAIL).await?;
         self.fill("#password", q::USER_PASSWORD).await?;
         self.click("button[type=submit]").await?;
@@ -285,7 +296,7 @@ impl Flow<'_> {
         self.expect_text("profile-surname", before.surname.as_deref().unwrap_or(""))
             .await?;
 
-        self.enter("edit profile: the MFA page").await;
+        self.enter("edit profile: the tenant's MFA page").await;
         let codes_before = tenant.last_mfa_code();
         self.click("#edit-profile").await?;
         let code_field = self.find("#code").await?;
@@ -295,6 +306,8 @@ impl Flow<'_> {
                 "the MFA page should be on the tenant's site 127.0.0.1, is on {host}"
             ));
         }
+
+        self.enter("enter the one-time code").await;
         let code = tenant
             .last_mfa_code()
             .filter(|c| Some(c) != codes_before.as_ref())
@@ -416,6 +429,24 @@ async fn save_artifacts(browser: &Client, dir: &Path, step: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
+    browser_flow("memory", Options::new(Ports::EPHEMERAL)).await;
+}
+
+/// The same flow with the web app's sessions and both token caches in a real `redis-server`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flow_with_sessions_and_token_caches_in_redis() {
+    let Some(redis) = test_support::RedisServer::start() else {
+        return;
+    };
+    browser_flow(
+        "redis",
+        Options::new(Ports::EPHEMERAL).redis_url(redis.url()),
+    )
+    .await;
+}
+
+/// Runs [`Flow::run`] in a fresh headless Chromium against a fresh quickstart.
+async fn browser_flow(label: &'static str, options: Options) {
     let Some(chromedriver) =
         test_support::tool_or_skip("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
     else {
@@ -428,10 +459,10 @@ async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("create target/test-artifacts");
 
-    let stack = quickstart::start(Ports::EPHEMERAL)
+    let stack = quickstart::start(options)
         .await
         .expect("the quickstart starts");
-    let mut driver = ChromeDriver::spawn(&chromedriver, &artifacts);
+    let mut driver = ChromeDriver::spawn(&chromedriver, &artifacts, label);
     driver.wait_ready().await;
 
     let mut args: Vec<String> = CHROME_ARGS.iter().map(|a| (*a).to_owned()).collect();
@@ -457,6 +488,7 @@ async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
     let mut flow = Flow {
         browser: &browser,
         stack: &stack,
+        label,
         step: "start",
     };
     let outcome = flow.run().await;
@@ -465,10 +497,10 @@ async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
     }
     let step = flow.step;
     if let Err(message) = outcome {
-        let saved = save_artifacts(&browser, &artifacts, step).await;
+        let saved = save_artifacts(&browser, &artifacts, &format!("{label}-{step}")).await;
         let _ = browser.close().await;
         panic!(
-            "browser flow failed at step {step:?}: {message}\n{saved}chromedriver log: {}",
+            "browser flow ({label}) failed at step {step:?}: {message}\n{saved}chromedriver log: {}",
             driver.log.display()
         );
     }
