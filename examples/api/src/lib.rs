@@ -23,6 +23,7 @@ pub mod config;
 pub mod graph;
 pub mod profile;
 mod routes;
+pub mod server;
 
 pub use app::{AppState, StartError, app, tenant_authority};
 pub use config::Config;

@@ -2,15 +2,9 @@
 
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    api::server::init_tracing();
     // A missing .env file is fine: the environment may carry everything.
     let _ = dotenvy::dotenv();
     let config = match api::Config::from_env() {
@@ -20,31 +14,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let router = match api::app(&config).await {
-        Ok(router) => router,
+    match api::app(&config).await {
+        Ok(router) => api::server::serve("EditProfileService", config.bind, router).await,
         Err(e) => {
             tracing::error!(error = %e, cause = ?std::error::Error::source(&e).map(ToString::to_string), "could not start");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(config.bind).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::error!("cannot listen on {}: {e}", config.bind);
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!("EditProfileService listening on http://{}", config.bind);
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-        .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("server error: {e}");
             ExitCode::FAILURE
         }
     }
