@@ -5,6 +5,7 @@
 #![cfg(feature = "reqwest")]
 
 mod attacks;
+mod bounded;
 mod dev_tenant;
 mod keys;
 mod policy;
