@@ -150,3 +150,29 @@ impl Default for Fixture {
         Self::new()
     }
 }
+
+pub mod entra;
+
+/// `count` distinct tokens signed with the fixture key (the claims of [`claims_json`] with a
+/// unique `uti` each), for load tests that must miss the validation cache.
+///
+/// # Panics
+///
+/// If aws-lc-rs cannot load or use the checked-in key (a broken build, not a data problem).
+pub fn mint(count: usize) -> Vec<String> {
+    let pair = KeyPair::from_der(include_bytes!("fixture-key.der")).expect("fixture key");
+    let rng = SystemRandom::new();
+    let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"RS256","kid":"bench-key-1"}"#);
+    let mut claims: serde_json::Value =
+        serde_json::from_str(&claims_json()).expect("fixture claims are JSON");
+    (0..count)
+        .map(|i| {
+            claims["uti"] = format!("load-{i:010}").into();
+            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let mut signature = vec![0; pair.public_modulus_len()];
+            pair.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature)
+                .expect("rsa signing");
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature))
+        })
+        .collect()
+}
