@@ -8,7 +8,9 @@
     reason = "a command-line tool reports on the terminal"
 )]
 
+mod bench_report;
 mod install;
+mod load;
 mod steps;
 
 use std::process::ExitCode;
@@ -21,6 +23,10 @@ commands:
            fmt, clippy, every test (unit, integration, doc), rustdoc and a smoke run of the benches
   install  only install what the tests need
   docs     build the API docs, and the book in docs/ when mdbook is installed
+  load     the middleware and a bare handler under wrk on loopback (installs wrk as root);
+           `--rounds N` (default 3); about 30 s per round
+  bench-report
+           plots (docs/plots/*.svg) and a table from the last `cargo bench -p benches`
   help     this text
 ";
 
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
         Some("test") => steps::test(&args[1..]),
         Some("install") => install::ensure_test_tools().map(|_| ()),
         Some("docs") => steps::docs(),
+        Some("load") => load::load(&args[1..]),
+        Some("bench-report") => bench_report::bench_report(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
