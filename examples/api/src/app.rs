@@ -40,6 +40,9 @@ pub enum StartError {
     /// A configuration value is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+    /// `REDIS_URL` is not a usable Redis URL.
+    #[error("REDIS_URL is not a valid redis:// URL")]
+    Redis(#[source] msal_lite::persistence::PersistenceError),
 }
 
 /// What the handlers share.
@@ -49,6 +52,60 @@ pub struct AppState {
     pub(crate) graph: GraphClient,
     pub(crate) client_id: String,
     pub(crate) authorization_uri: Option<String>,
+    /// Re-sends cache partitions that could not reach Redis (stops when the state is dropped).
+    pub(crate) _cache_flush: Option<msal_lite::persistence::FlushTask>,
+}
+
+/// How often partitions that missed Redis (an outage) are re-sent.
+pub const CACHE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The Redis key prefix of the API's on-behalf-of cache partitions (`obo/<assertion hash>`).
+pub const OBO_CACHE_PREFIX: &str = "edit-profile:api:msal:";
+
+/// A token cache shared through Redis and the task that re-sends what missed Redis.
+#[non_exhaustive]
+pub struct SharedTokenCache {
+    /// The store to pass to msal-lite's `cache_store`.
+    pub store: Arc<dyn msal_lite::persistence::CacheStore>,
+    /// Re-sends partitions written during a Redis outage; dropping it stops it.
+    pub flush_task: msal_lite::persistence::FlushTask,
+}
+
+impl std::fmt::Debug for SharedTokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTokenCache").finish_non_exhaustive()
+    }
+}
+
+/// The shared token cache: memory (L1) in front of Redis (L2), values sealed with `DATA_KEYS`.
+/// An L2 outage never fails a request that L1 can serve; writes that missed L2 are re-sent by
+/// the flush task (every [`CACHE_FLUSH_INTERVAL`], and after the next successful L2 call).
+/// `None` without `REDIS_URL`. Must be called inside a Tokio runtime.
+pub fn redis_cache_store(
+    redis_url: Option<&str>,
+    data_keys: Option<&crate::at_rest::DataKeys>,
+    prefix: &str,
+) -> Result<Option<SharedTokenCache>, StartError> {
+    use msal_lite::persistence::{Layered, MemoryStore, RedisStore};
+    let Some(url) = redis_url else {
+        return Ok(None);
+    };
+    let Some(keys) = data_keys else {
+        // Config::from_vars refuses this already; a hand-built Config must not bypass it.
+        return Err(StartError::Config(
+            "DATA_KEYS is not set (required with REDIS_URL)".into(),
+        ));
+    };
+    let l2 = RedisStore::open(url)
+        .map_err(StartError::Redis)?
+        .key_prefix(prefix)
+        .codec(Arc::new(crate::at_rest::CacheCodec::new(keys.clone())));
+    let layered = Layered::new(MemoryStore::new(), l2);
+    let flush = layered.spawn_flush_task(CACHE_FLUSH_INTERVAL);
+    Ok(Some(SharedTokenCache {
+        store: Arc::new(layered),
+        flush_task: flush,
+    }))
 }
 
 /// The tenant-specific authority: `https://contoso.ciamlogin.com/` becomes
@@ -103,22 +160,33 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
     }
 
     let credential = config.credential.load().map_err(StartError::Credential)?;
-    let msal = msal_lite::ConfidentialClient::builder(
+    let mut msal = msal_lite::ConfidentialClient::builder(
         config.client_id.clone(),
         authority.as_str(),
         credential,
     )
     // The API handles claims challenges (it passes them to its caller), so it declares `cp1`:
     // Graph then issues continuous-access-evaluation tokens and challenges on revocation.
-    .client_capabilities(["cp1"])
-    .build()
-    .map_err(StartError::TokenClient)?;
+    .client_capabilities(["cp1"]);
+    // With REDIS_URL, on-behalf-of tokens (partitioned by the hash of the incoming assertion)
+    // are shared: a token obtained by one instance is a cache hit on every other.
+    let mut cache_flush = None;
+    if let Some(shared) = redis_cache_store(
+        config.redis_url.as_deref(),
+        config.data_keys.as_ref(),
+        OBO_CACHE_PREFIX,
+    )? {
+        msal = msal.cache_store(shared.store);
+        cache_flush = Some(shared.flush_task);
+    }
+    let msal = msal.build().map_err(StartError::TokenClient)?;
 
     let state = Arc::new(AppState {
         msal,
         graph: GraphClient::new(&config.graph_endpoint).map_err(StartError::Graph)?,
         client_id: config.client_id.clone(),
         authorization_uri,
+        _cache_flush: cache_flush,
     });
     Ok(router(state, bearer))
 }

@@ -14,7 +14,12 @@
 //! | `API_SCOPE` | no | the scope callers need, default `EditProfileService.ReadWrite` |
 //! | `MFA_POLICY` | no | how MFA is required: `conditional-access` (default), `amr`, or `auth-context:{id}` — see [`MfaRequirement`] |
 //! | `BIND_ADDRESS` | no | default `127.0.0.1:3001` |
-//! | `REDIS_URL` | no | shares the on-behalf-of token cache between instances |
+//! | `REDIS_URL` | no | shares the on-behalf-of token cache between instances (L1 memory + L2 Redis) |
+//! | `DATA_KEYS` | yes, when `REDIS_URL` is set | `id:base64url-32-bytes[,id:key...]`: AES-256-GCM keys for values in Redis; the first seals, all open (rotation); see [`at_rest`](crate::at_rest) |
+//!
+//! `REDIS_URL` without `DATA_KEYS` is refused at startup: tokens are never written to Redis in
+//! plaintext, and a per-process random key would make every instance's values unreadable to the
+//! others (and to itself after a restart) without anyone noticing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -151,6 +156,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Redis for the shared on-behalf-of token cache.
     pub redis_url: Option<String>,
+    /// Keys that encrypt values in Redis (required with `redis_url`).
+    pub data_keys: Option<crate::at_rest::DataKeys>,
 }
 
 impl Config {
@@ -214,8 +221,37 @@ impl Config {
                     reason: "expected host:port, e.g. 127.0.0.1:3001",
                 })?,
             redis_url: var("REDIS_URL"),
+            data_keys: data_keys_from_vars(&get)?,
         })
     }
+}
+
+/// `DATA_KEYS`, required when `REDIS_URL` is set (shared by both examples).
+pub fn data_keys_from_vars(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::at_rest::DataKeys>, ConfigError> {
+    let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+    let keys =
+        match var("DATA_KEYS") {
+            None => None,
+            Some(text) => Some(crate::at_rest::DataKeys::parse(&text).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "DATA_KEYS",
+                    reason: match e {
+                        crate::at_rest::KeysError::Key => {
+                            "each key must be 32 bytes, base64url encoded"
+                        }
+                        crate::at_rest::KeysError::DuplicateId => "key ids must be unique",
+                        _ => "expected id:base64url-key[,id:key...] with ids of A-Z a-z 0-9 . _ -",
+                    },
+                }
+            })?),
+        };
+    if keys.is_none() && var("REDIS_URL").is_some() {
+        // Refuse rather than store tokens in plaintext or under a per-process key.
+        return Err(ConfigError::Missing("DATA_KEYS"));
+    }
+    Ok(keys)
 }
 
 /// `AUTHORITY`, else `https://{TENANT_SUBDOMAIN}.ciamlogin.com/` (shared by both examples).
@@ -341,9 +377,15 @@ mod tests {
     #[test]
     fn mfa_policy_values() {
         for (value, expected) in [
-            ("conditional-access", Some(MfaRequirement::ConditionalAccess)),
+            (
+                "conditional-access",
+                Some(MfaRequirement::ConditionalAccess),
+            ),
             ("amr", Some(MfaRequirement::Amr)),
-            ("auth-context:c1", Some(MfaRequirement::AuthContext("c1".into()))),
+            (
+                "auth-context:c1",
+                Some(MfaRequirement::AuthContext("c1".into())),
+            ),
             ("auth-context:", None),
             ("true", None),
         ] {
@@ -355,6 +397,34 @@ mod tests {
                 (other, _) => panic!("{value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn redis_needs_data_keys() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("REDIS_URL", "redis://127.0.0.1:6379/"));
+        assert_eq!(
+            config(&pairs).unwrap_err(),
+            ConfigError::Missing("DATA_KEYS")
+        );
+        pairs.push(("DATA_KEYS", "k1:short"));
+        let err = config(&pairs).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DATA_KEYS",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("short"));
+        pairs.pop();
+        pairs.push((
+            "DATA_KEYS",
+            "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ));
+        let c = config(&pairs).unwrap();
+        assert_eq!(c.data_keys.as_ref().unwrap().current_id(), "k1");
+        assert!(!format!("{c:?}").contains("AAEC"));
     }
 
     #[test]

@@ -19,12 +19,16 @@
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod at_rest;
 pub mod config;
 pub mod graph;
 pub mod profile;
 mod routes;
 pub mod server;
 
-pub use app::{AppState, StartError, app, tenant_authority};
+pub use app::{
+    AppState, CACHE_FLUSH_INTERVAL, OBO_CACHE_PREFIX, SharedTokenCache, StartError, app,
+    redis_cache_store, tenant_authority,
+};
 pub use config::Config;
 pub use routes::GRAPH_SCOPE;

@@ -54,7 +54,14 @@ pub struct AppState {
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) api_scope: String,
     pub(crate) api_update_url: Url,
+    /// Re-sends token-cache partitions that could not reach Redis (stops with the state).
+    pub(crate) _cache_flush: Option<msal_lite::persistence::FlushTask>,
 }
+
+/// The Redis key prefix of the web app's sessions (`{prefix}{session id}`).
+pub const SESSION_PREFIX: &str = "edit-profile:session:";
+/// The Redis key prefix of the web app's token-cache partitions (`user/<home account id>`).
+pub const MSAL_CACHE_PREFIX: &str = "edit-profile:msal:";
 
 /// Builds the web app's router.
 pub async fn app(config: &Config) -> Result<Router, StartError> {
@@ -67,22 +74,33 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
     // The web app acts on claims challenges (it sends the user back to sign in with them).
     .client_capabilities(["cp1"]);
 
-    let sessions = match &config.redis_url {
-        Some(url) => {
-            let l2 = msal_lite::persistence::RedisStore::open(url)
-                .map_err(|e| StartError::Redis(e.to_string()))?
-                .key_prefix("edit-profile:msal:");
-            let layered = msal_lite::persistence::Layered::new(
-                msal_lite::persistence::MemoryStore::new(),
-                l2,
-            );
-            msal = msal.cache_store(Arc::new(layered));
-            let store = RedisSessionStore::connect(url, "edit-profile:session:")
+    // With REDIS_URL: sessions and each account's token-cache partition live in Redis, sealed
+    // with DATA_KEYS, so any instance serves any user (no sticky sessions needed).
+    let mut cache_flush = None;
+    if let Some(shared) = api::redis_cache_store(
+        config.redis_url.as_deref(),
+        config.data_keys.as_ref(),
+        MSAL_CACHE_PREFIX,
+    )
+    .map_err(|e| StartError::Redis(e.to_string()))?
+    {
+        msal = msal.cache_store(shared.store);
+        cache_flush = Some(shared.flush_task);
+    }
+    let sessions = match (&config.redis_url, &config.data_keys) {
+        (Some(url), Some(keys)) => {
+            let store = RedisSessionStore::connect(url, SESSION_PREFIX)
                 .await
-                .map_err(|e| StartError::Redis(e.to_string()))?;
+                .map_err(|e| StartError::Redis(e.to_string()))?
+                .with_data_keys(keys.clone());
             AnyStore::Redis(store)
         }
-        None => AnyStore::Memory(MemoryStore::default()),
+        (Some(_), None) => {
+            return Err(StartError::Redis(
+                "DATA_KEYS is not set (required with REDIS_URL)".into(),
+            ));
+        }
+        (None, _) => AnyStore::Memory(MemoryStore::default()),
     };
     let msal = msal.build().map_err(StartError::TokenClient)?;
 
@@ -104,6 +122,7 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
             .api_endpoint
             .join("updateUserInfo")
             .map_err(|_| StartError::Config("EDIT_PROFILE_API_ENDPOINT is not a base URL"))?,
+        _cache_flush: cache_flush,
     });
 
     // The session cookie: HttpOnly, SameSite=Lax (sent on top-level navigations, never on

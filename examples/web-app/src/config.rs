@@ -16,12 +16,19 @@
 //! | `EDIT_PROFILE_API_ENDPOINT` | no | the API's base URL, default `http://localhost:3001/` |
 //! | `BIND_ADDRESS` | no | default `127.0.0.1:3000` |
 //! | `REDIS_URL` | no | keep sessions and the token cache in Redis (several instances) |
-//! | `COOKIE_KEY` | no | 32 bytes, base64url: encrypts the sign-in flow cookie; set it when running several instances |
+//! | `DATA_KEYS` | yes, when `REDIS_URL` is set | `id:base64url-32-bytes[,id:key...]`: AES-256-GCM keys for sessions and token-cache values in Redis; the first seals, all open (rotation); see [`api::at_rest`] |
+//! | `COOKIE_KEY` | no | 32 bytes, base64url: encrypts the sign-in flow cookie; set it (the same on all) when running several instances |
+//!
+//! `REDIS_URL` without `DATA_KEYS` is refused at startup (the error names `DATA_KEYS`): nothing is
+//! written to Redis in plaintext, and a per-process key would silently make sessions and caches
+//! unreadable to the other instances. See `docs/deploy.md`.
 
 use std::net::SocketAddr;
 
+use api::at_rest::DataKeys;
 use api::config::{
-    ClientCredential, ConfigError, authority_from_vars, credential_from_vars, parse_url,
+    ClientCredential, ConfigError, authority_from_vars, credential_from_vars, data_keys_from_vars,
+    parse_url,
 };
 use base64::Engine as _;
 use url::Url;
@@ -52,6 +59,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Key for the encrypted sign-in flow cookie (random per process when unset).
     pub cookie_key: Option<CookieKey>,
+    /// Keys that encrypt sessions and token-cache values in Redis (required with `redis_url`).
+    pub data_keys: Option<DataKeys>,
 }
 
 /// A 256-bit key, redacted in `Debug`.
@@ -154,6 +163,7 @@ impl Config {
                 })?,
             redis_url: var("REDIS_URL"),
             cookie_key,
+            data_keys: data_keys_from_vars(&get)?,
         })
     }
 }
@@ -202,6 +212,23 @@ mod tests {
                 other => panic!("{name}={value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn redis_needs_data_keys() {
+        assert_eq!(
+            config(&[("REDIS_URL", "redis://127.0.0.1/")]).unwrap_err(),
+            ConfigError::Missing("DATA_KEYS")
+        );
+        let c = config(&[
+            ("REDIS_URL", "redis://127.0.0.1/"),
+            (
+                "DATA_KEYS",
+                "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.data_keys.unwrap().current_id(), "k1");
     }
 
     #[test]

@@ -26,5 +26,5 @@ pub mod pages;
 mod routes;
 pub mod session_store;
 
-pub use app::{AppState, StartError, app};
+pub use app::{AppState, MSAL_CACHE_PREFIX, SESSION_PREFIX, StartError, app};
 pub use config::Config;

@@ -259,3 +259,57 @@ pub fn unescape(s: &str) -> String {
         .replace("&#x2f;", "/")
         .replace("&#47;", "/")
 }
+
+// ---- Several instances (scale-out tests) ----
+
+/// Starts an API instance against `tenant` with `extra` variables (e.g. `REDIS_URL`,
+/// `DATA_KEYS`); returns its address.
+pub async fn start_api(tenant: &DevTenant, extra: &[(&str, String)]) -> SocketAddr {
+    let mut vars = vec![
+        ("AUTHORITY", tenant.authority()),
+        ("TENANT_ID", q::TENANT_ID.to_owned()),
+        ("CLIENT_ID", q::API_CLIENT_ID.to_owned()),
+        ("CLIENT_SECRET", q::API_CLIENT_SECRET.to_owned()),
+        ("GRAPH_API_ENDPOINT", tenant.graph_url()),
+    ];
+    vars.extend(extra.iter().cloned());
+    let config = api::Config::from_vars(|k| lookup(&vars, k)).unwrap();
+    serve(api::app(&config).await.unwrap()).await
+}
+
+/// Starts a web-app instance that calls the API at `api`, with `extra` variables (e.g.
+/// `REDIS_URL`, `DATA_KEYS`, `COOKIE_KEY`); returns its base URL `http://localhost:PORT`.
+pub async fn start_web_app(
+    tenant: &DevTenant,
+    api: SocketAddr,
+    extra: &[(&str, String)],
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let mut vars = vec![
+        ("AUTHORITY", tenant.authority()),
+        ("CLIENT_ID", q::WEB_APP_CLIENT_ID.to_owned()),
+        ("CLIENT_SECRET", q::WEB_APP_CLIENT_SECRET.to_owned()),
+        ("REDIRECT_URI", format!("{web}/auth/redirect")),
+        ("POST_LOGOUT_REDIRECT_URI", format!("{web}/")),
+        ("GRAPH_API_ENDPOINT", tenant.graph_url()),
+        (
+            "EDIT_PROFILE_FOR_CLIENT_WEB_APP",
+            q::API_SCOPE_URI.to_owned(),
+        ),
+        ("EDIT_PROFILE_API_ENDPOINT", format!("http://{api}/")),
+    ];
+    vars.extend(extra.iter().cloned());
+    let config = web_app::Config::from_vars(|k| lookup(&vars, k)).unwrap();
+    let router = web_app::app(&config).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    web
+}
+
+impl Stack {
+    /// The same browser talking to another web-app instance (behind one load balancer, the
+    /// instances share an origin and so the browser's cookies): later requests go to `web`.
+    pub fn route_to(&mut self, web: &str) {
+        web.clone_into(&mut self.web);
+    }
+}

@@ -1,0 +1,694 @@
+//! Scale-out: several web-app and API instances sharing one real `redis-server`, against the real
+//! dev tenant. One browser (one cookie jar) talks to every web-app instance, as it would behind a
+//! load balancer where the instances share an origin.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use api::at_rest::{CacheCodec, DataKeys};
+use base64::Engine as _;
+use dev_tenant::quickstart as q;
+use dev_tenant::{Config as TenantConfig, DevTenant, Endpoint};
+use msal_lite::persistence::Codec as _;
+use msal_lite::schema::{CacheDocument, PartitionKey};
+use redis::aio::MultiplexedConnection;
+use reqwest::StatusCode;
+use support::{Browser, Stack, no_redirects, start_api, start_web_app};
+
+/// What every instance shares: Redis, the data keys, the cookie key.
+struct Shared {
+    redis_url: String,
+    data_keys: String,
+    cookie_key: String,
+}
+
+impl Shared {
+    fn new(redis_url: String) -> Self {
+        let mut cookie = [0u8; 32];
+        aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut cookie)
+            .unwrap();
+        Self {
+            redis_url,
+            data_keys: DataKeys::new_entry("k1"),
+            cookie_key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cookie),
+        }
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        self.vars_with_keys(&self.data_keys)
+    }
+
+    fn vars_with_keys(&self, data_keys: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("REDIS_URL", self.redis_url.clone()),
+            ("DATA_KEYS", data_keys.to_owned()),
+            ("COOKIE_KEY", self.cookie_key.clone()),
+        ]
+    }
+
+    fn keys(&self) -> DataKeys {
+        DataKeys::parse(&self.data_keys).unwrap()
+    }
+}
+
+async fn connect(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// `KEYS *`, then `GET` / `HGETALL` of every key: everything a Redis dump would disclose.
+async fn dump(conn: &mut MultiplexedConnection) -> Vec<(String, Vec<u8>)> {
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(conn).await.unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(conn)
+            .await
+            .unwrap();
+        let mut bytes = Vec::new();
+        match kind.as_str() {
+            "string" => {
+                let v: Vec<u8> = redis::cmd("GET").arg(&key).query_async(conn).await.unwrap();
+                bytes.extend(v);
+            }
+            "hash" => {
+                let fields: Vec<Vec<u8>> = redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(conn)
+                    .await
+                    .unwrap();
+                for f in fields {
+                    bytes.extend(f);
+                    bytes.push(b'\n');
+                }
+            }
+            other => panic!("unexpected redis type {other} for {key}"),
+        }
+        out.push((key, bytes));
+    }
+    out
+}
+
+fn user_key() -> String {
+    format!("{}user/{}", web_app::MSAL_CACHE_PREFIX, home_account_id())
+}
+
+fn home_account_id() -> String {
+    format!("{}.{}", q::ALICE_OBJECT_ID, q::TENANT_ID)
+}
+
+/// The signed-in user's token-cache partition as Redis holds it, decrypted with the data keys.
+async fn user_partition(conn: &mut MultiplexedConnection, keys: &DataKeys) -> CacheDocument {
+    let data: Vec<u8> = redis::cmd("HGET")
+        .arg(user_key())
+        .arg("data")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let json = CacheCodec::new(keys.clone())
+        .decode(&PartitionKey::user(home_account_id()), data)
+        .unwrap();
+    CacheDocument::from_slice(&json).unwrap()
+}
+
+/// Rewrites the partition in Redis (sealed again with the data keys), keeping its version.
+async fn rewrite_user_partition(
+    conn: &mut MultiplexedConnection,
+    keys: &DataKeys,
+    change: impl FnOnce(&mut CacheDocument),
+) {
+    let mut doc = user_partition(conn, keys).await;
+    change(&mut doc);
+    let sealed = CacheCodec::new(keys.clone())
+        .encode(&PartitionKey::user(home_account_id()), doc.to_vec())
+        .unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(user_key())
+        .arg("data")
+        .arg(sealed)
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+fn has_scope(doc: &CacheDocument, scope: &str) -> bool {
+    doc.access_tokens.values().any(|at| {
+        at.target
+            .as_deref()
+            .is_some_and(|t| t.to_lowercase().contains(&scope.to_lowercase()))
+    })
+}
+
+fn api_token(doc: &CacheDocument) -> String {
+    doc.access_tokens
+        .values()
+        .find(|at| {
+            at.target
+                .as_deref()
+                .is_some_and(|t| t.contains(q::API_SCOPE))
+        })
+        .expect("an access token for the API")
+        .secret
+        .secret()
+        .to_owned()
+}
+
+/// A page fetched with the browser's web-app cookies (no redirects followed).
+async fn page(web: &str, path: &str, browser: &Browser) -> (StatusCode, String) {
+    let cookie = browser
+        .app_cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let response = no_redirects()
+        .get(format!("{web}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+fn session_id(browser: &Browser) -> String {
+    browser
+        .app_cookies
+        .get("ep.session")
+        .expect("a session cookie")
+        .clone()
+}
+
+async fn redis_has(conn: &mut MultiplexedConnection, key: &str) -> bool {
+    redis::cmd("EXISTS")
+        .arg(key)
+        .query_async::<i64>(conn)
+        .await
+        .is_ok_and(|n| n == 1)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+struct Scaled {
+    stack: Stack,
+    shared: Shared,
+    web_a: String,
+    web_b: String,
+    api_a: SocketAddr,
+    api_b: SocketAddr,
+}
+
+/// The dev tenant, two APIs and two web apps (A calls API B, B calls API A), all on one Redis.
+async fn scaled(redis_url: String) -> Scaled {
+    let tenant = DevTenant::start(TenantConfig::quickstart()).await.unwrap();
+    let shared = Shared::new(redis_url);
+    let api_a = start_api(&tenant, &shared.vars()).await;
+    let api_b = start_api(&tenant, &shared.vars()).await;
+    let web_a = start_web_app(&tenant, api_b, &shared.vars()).await;
+    let web_b = start_web_app(&tenant, api_a, &shared.vars()).await;
+    Scaled {
+        stack: Stack {
+            tenant,
+            web: web_a.clone(),
+        },
+        shared,
+        web_a,
+        web_b,
+        api_a,
+        api_b,
+    }
+}
+
+#[tokio::test]
+async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
+    let Some(redis) = test_support::RedisServer::start() else {
+        return;
+    };
+    let Scaled {
+        mut stack,
+        shared,
+        web_a,
+        web_b,
+        api_a,
+        api_b,
+    } = scaled(redis.url()).await;
+    let keys = shared.keys();
+    let mut conn = connect(&redis.url()).await;
+    let mut browser = Browser::default();
+
+    // (1) Sign in on A; the next request, on B, is signed in and gets its Graph token from the
+    // shared cache: no token-endpoint call.
+    stack.route_to(&web_a);
+    let (_, home) = browser.browse(&stack, "/auth/signin").await;
+    assert!(
+        home.html.contains("Welcome, Alice Example"),
+        "{}",
+        home.html
+    );
+    let calls = stack.tenant.requests(Endpoint::Token);
+    stack.route_to(&web_b);
+    let (url, profile) = browser.browse(&stack, "/users/gatedUpdateProfile").await;
+    assert!(url.starts_with(&web_b), "{url}");
+    assert!(
+        profile
+            .html
+            .contains(r#"id="profile-displayName">Alice Example<"#),
+        "{}",
+        profile.html
+    );
+    let (_, claims) = browser.browse(&stack, "/users/id").await;
+    assert!(claims.html.contains(q::ALICE_OBJECT_ID));
+    assert_eq!(
+        stack.tenant.requests(Endpoint::Token),
+        calls,
+        "B served A's user from the shared cache"
+    );
+
+    // The MFA step for the API on B, then a profile edit through B, which calls API A: API A
+    // obtains the Graph token on-behalf-of the user (one token call).
+    let (url, form) = browser.browse(&stack, "/users/updateProfile").await;
+    assert!(
+        form.html.contains(r#"id="update-form""#),
+        "{url}: {}",
+        form.html
+    );
+    let csrf = support::hidden(&form.html, "csrf_token");
+    let calls = stack.tenant.requests(Endpoint::Token);
+    let saved = browser
+        .post(
+            &stack,
+            &format!("{web_b}/users/update"),
+            &[
+                ("csrf_token", &csrf),
+                ("displayName", "Ada Lovelace"),
+                ("givenName", "Ada"),
+                ("surname", "Lovelace"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    assert_eq!(
+        stack.tenant.requests(Endpoint::Token),
+        calls + 1,
+        "API A's on-behalf-of exchange"
+    );
+
+    // (2) The same caller token at API B: its OBO token is a cache hit (zero token calls).
+    let user_doc = user_partition(&mut conn, &keys).await;
+    let bearer = api_token(&user_doc);
+    let calls = stack.tenant.requests(Endpoint::Token);
+    let answer = no_redirects()
+        .post(format!("http://{api_b}/updateUserInfo"))
+        .bearer_auth(&bearer)
+        .json(&api::profile::ProfileUpdate {
+            display_name: Some("Ada King".into()),
+            given_name: None,
+            surname: None,
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        stack.tenant.requests(Endpoint::Token),
+        calls,
+        "API B found API A's on-behalf-of token in the shared cache"
+    );
+    assert_eq!(
+        stack.tenant.user(q::ALICE_EMAIL).unwrap().display_name,
+        "Ada King"
+    );
+    let _ = api_a;
+
+    // (3) Two more instances join; the user's access tokens have expired (simulated by removing
+    // them from the shared partition), so both instances must refresh, concurrently, for
+    // different scopes. Each starts from the same stored version; the second write conflicts in
+    // Redis and is merged, so neither token is lost.
+    let web_c = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
+    let web_d = start_web_app(&stack.tenant, api_b, &shared.vars()).await;
+    rewrite_user_partition(&mut conn, &keys, |doc| doc.access_tokens.clear()).await;
+    let calls = stack.tenant.requests(Endpoint::Token);
+    let (c, d) = tokio::join!(
+        page(&web_c, "/users/gatedUpdateProfile", &browser),
+        page(&web_d, "/users/updateProfile", &browser),
+    );
+    assert_eq!(c.0, StatusCode::OK, "{}", c.1);
+    assert_eq!(d.0, StatusCode::OK, "{}", d.1);
+    assert!(
+        c.1.contains(r#"id="profile-displayName">Ada King<"#),
+        "{}",
+        c.1
+    );
+    assert!(d.1.contains(r#"id="update-form""#), "{}", d.1);
+    // C refreshed User.Read; D refreshed the API scope and User.Read.
+    assert_eq!(stack.tenant.requests(Endpoint::Token), calls + 3);
+    let merged = user_partition(&mut conn, &keys).await;
+    assert!(has_scope(&merged, "User.Read"), "{merged:?}");
+    assert!(has_scope(&merged, q::API_SCOPE), "{merged:?}");
+    // Each instance finds its tokens again, and a fresh instance finds both: zero calls.
+    let web_e = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
+    let calls = stack.tenant.requests(Endpoint::Token);
+    for (web, path) in [
+        (&web_c, "/users/gatedUpdateProfile"),
+        (&web_d, "/users/updateProfile"),
+        (&web_e, "/users/gatedUpdateProfile"),
+        (&web_e, "/users/updateProfile"),
+    ] {
+        let (status, html) = page(web, path, &browser).await;
+        assert_eq!(status, StatusCode::OK, "{web}{path}: {html}");
+    }
+    assert_eq!(stack.tenant.requests(Endpoint::Token), calls);
+
+    // (5) A dump of Redis discloses no token and not the user's email or name.
+    let mut secrets: Vec<String> = Vec::new();
+    for doc in [&user_doc, &merged] {
+        secrets.extend(
+            doc.access_tokens
+                .values()
+                .map(|t| t.secret.secret().to_owned()),
+        );
+        secrets.extend(
+            doc.refresh_tokens
+                .values()
+                .map(|t| t.secret.secret().to_owned()),
+        );
+        secrets.extend(doc.id_tokens.values().map(|t| t.secret.secret().to_owned()));
+    }
+    assert!(secrets.len() >= 6, "{}", secrets.len());
+    let dumped = dump(&mut conn).await;
+    let sessions = dumped
+        .iter()
+        .filter(|(k, _)| k.starts_with(web_app::SESSION_PREFIX) && !k.ends_with("__generation"))
+        .count();
+    assert!(sessions >= 1, "{dumped:?}");
+    assert!(
+        dumped
+            .iter()
+            .any(|(k, _)| k.starts_with(api::OBO_CACHE_PREFIX))
+    );
+    for (key, value) in &dumped {
+        for secret in &secrets {
+            assert!(!contains(value, secret.as_bytes()), "a token in {key}");
+            // JWTs: also no readable segment of one (the payload carries the claims).
+            for part in secret.split('.').filter(|p| p.len() > 16) {
+                assert!(!contains(value, part.as_bytes()), "a token part in {key}");
+            }
+        }
+        for plain in [
+            q::ALICE_EMAIL,
+            "Alice Example",
+            "Ada King",
+            "preferred_username",
+            "access_token",
+            "secret",
+        ] {
+            assert!(!contains(value, plain.as_bytes()), "{plain:?} in {key}");
+        }
+    }
+
+    // Sizing: what one session and one cached account cost in Redis.
+    let mut report = String::from("redis sizing (bytes):\n");
+    for (key, value) in &dumped {
+        let usage: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(-1);
+        let kind = if key.starts_with(web_app::SESSION_PREFIX) {
+            "session"
+        } else if key.starts_with(&format!("{}user/", web_app::MSAL_CACHE_PREFIX)) {
+            "user partition"
+        } else if key.starts_with(&format!("{}obo/", api::OBO_CACHE_PREFIX)) {
+            "obo partition"
+        } else {
+            "other"
+        };
+        report.push_str(&format!(
+            "  {kind:15} value {:6}  MEMORY USAGE {usage:6}  {}\n",
+            value.len(),
+            key.split(':')
+                .next_back()
+                .map_or("", |k| &k[..k.len().min(12)])
+        ));
+    }
+    report.push_str(&format!(
+        "  plaintext user partition JSON: {} bytes\n",
+        merged.to_vec().len()
+    ));
+    #[expect(
+        clippy::print_stderr,
+        reason = "the sizing figures quoted in docs/deploy.md"
+    )]
+    {
+        eprintln!("{report}");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_fails_no_request_memory_can_serve_and_loses_no_session() {
+    let Some(mut redis) = test_support::RedisServer::start() else {
+        return;
+    };
+    let Scaled {
+        mut stack,
+        shared,
+        web_a,
+        web_b,
+        api_a,
+        ..
+    } = scaled(redis.url()).await;
+    let mut conn = connect(&redis.url()).await;
+
+    // Alice signs in on A, uses B, and passes the MFA step on B (so B holds the API token).
+    let mut alice = Browser::default();
+    stack.route_to(&web_a);
+    browser_sign_in(&mut alice, &stack).await;
+    stack.route_to(&web_b);
+    let (_, form) = alice.browse(&stack, "/users/updateProfile").await;
+    assert!(form.html.contains(r#"id="update-form""#), "{}", form.html);
+    let alice_session = format!("{}{}", web_app::SESSION_PREFIX, session_id(&alice));
+    assert!(redis_has(&mut conn, &alice_session).await);
+    // A serves the session too (after the MFA step it has a new id), so both instances hold it
+    // in memory. A session an instance never served is not in its memory: during an outage that
+    // instance cannot serve it (the documented exception).
+    let (status, _) = page(&web_a, "/users/id", &alice).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Redis dies.
+    redis.kill();
+    let calls = stack.tenant.requests(Endpoint::Token);
+    for (web, path) in [
+        (&web_a, "/users/gatedUpdateProfile"),
+        (&web_b, "/users/updateProfile"),
+        (&web_b, "/users/id"),
+    ] {
+        let (status, html) = page(web, path, &alice).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{web}{path} during the outage: {html}"
+        );
+    }
+    assert_eq!(
+        stack.tenant.requests(Endpoint::Token),
+        calls,
+        "served from memory"
+    );
+    // A profile edit through B and API A (on-behalf-of while the cache's L2 is down).
+    stack.route_to(&web_b);
+    let csrf = support::hidden(
+        &page(&web_b, "/users/updateProfile", &alice).await.1,
+        "csrf_token",
+    );
+    let saved = alice
+        .post(
+            &stack,
+            &format!("{web_b}/users/update"),
+            &[
+                ("csrf_token", &csrf),
+                ("displayName", "Alice Outage"),
+                ("givenName", "Alice"),
+                ("surname", "Outage"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    // A new sign-in during the outage (another browser) works too: session and tokens are kept in
+    // A's memory and written to Redis when it is back.
+    let mut late = Browser::default();
+    stack.route_to(&web_a);
+    browser_sign_in(&mut late, &stack).await;
+    let late_session = format!("{}{}", web_app::SESSION_PREFIX, session_id(&late));
+
+    // Redis comes back empty (no persistence). Every request keeps succeeding while the
+    // instances reconnect; sessions come back: Alice's is restored from memory on its next use,
+    // the one created during the outage is written back.
+    redis.restart();
+    let mut conn = connect(&redis.url()).await;
+    let mut restored = false;
+    for _ in 0..200 {
+        for (web, path) in [(&web_a, "/users/id"), (&web_b, "/users/updateProfile")] {
+            let (status, html) = page(web, path, &alice).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{web}{path} after the restart: {html}"
+            );
+        }
+        let (status, _) = page(&web_a, "/users/id", &late).await;
+        assert_eq!(status, StatusCode::OK);
+        if redis_has(&mut conn, &alice_session).await && redis_has(&mut conn, &late_session).await {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(restored, "sessions were not written back to redis");
+
+    // The session and the tokens of the sign-in made during the outage reach Redis (the cache's
+    // flush task), so a fresh instance serves that user with no token call.
+    let user_key = user_key();
+    let mut flushed = false;
+    for _ in 0..300 {
+        if redis_has(&mut conn, &user_key).await {
+            flushed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(flushed, "the token cache partition was not re-sent");
+    let web_c = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
+    let calls = stack.tenant.requests(Endpoint::Token);
+    let (status, html) = page(&web_c, "/users/gatedUpdateProfile", &late).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Alice Outage"), "{html}");
+    assert_eq!(stack.tenant.requests(Endpoint::Token), calls);
+}
+
+async fn browser_sign_in(browser: &mut Browser, stack: &Stack) {
+    let (url, home) = browser.browse(stack, "/auth/signin").await;
+    assert!(home.html.contains("Welcome,"), "{url}: {}", home.html);
+}
+
+#[tokio::test]
+async fn rotated_keys_open_old_values_and_unknown_or_tampered_values_read_as_missing() {
+    let Some(redis) = test_support::RedisServer::start() else {
+        return;
+    };
+    let Scaled {
+        mut stack,
+        shared,
+        web_a,
+        api_a,
+        ..
+    } = scaled(redis.url()).await;
+    let mut conn = connect(&redis.url()).await;
+    let mut alice = Browser::default();
+    stack.route_to(&web_a);
+    browser_sign_in(&mut alice, &stack).await;
+    let session_key = format!("{}{}", web_app::SESSION_PREFIX, session_id(&alice));
+
+    // Rotation: k2 is the new current key, k1 still opens. An instance configured so serves
+    // Alice from the values k1 sealed, with no token call; what it writes is sealed with k2.
+    let rotated = format!("{},{}", DataKeys::new_entry("k2"), shared.data_keys);
+    let web_r = start_web_app(&stack.tenant, api_a, &shared.vars_with_keys(&rotated)).await;
+    let calls = stack.tenant.requests(Endpoint::Token);
+    let (status, html) = page(&web_r, "/users/gatedUpdateProfile", &alice).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(stack.tenant.requests(Endpoint::Token), calls);
+    let mut second = Browser::default();
+    stack.route_to(&web_r);
+    browser_sign_in(&mut second, &stack).await;
+    let second_key = format!("{}{}", web_app::SESSION_PREFIX, session_id(&second));
+    let sealed: Vec<u8> = redis::cmd("GET")
+        .arg(&second_key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(&sealed[..4], b"\x01\x02k2", "sealed with the new key");
+
+    // An instance that only knows a key that sealed nothing here: Alice's session and tokens
+    // read as missing, so she is sent to sign in — not an error page.
+    let retired = DataKeys::new_entry("k3");
+    let web_x = start_web_app(&stack.tenant, api_a, &shared.vars_with_keys(&retired)).await;
+    let (status, _) = page(&web_x, "/users/id", &alice).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER.min(StatusCode::FOUND).max(status)
+    );
+    assert!(status.is_redirection(), "{status}");
+
+    // A tampered session value reads as no session on every instance.
+    let mut value: Vec<u8> = redis::cmd("GET")
+        .arg(&session_key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let last = value.len() - 1;
+    value[last] ^= 1;
+    let _: () = redis::cmd("SET")
+        .arg(&session_key)
+        .arg(value)
+        .arg("KEEPTTL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let fresh = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
+    for web in [&web_a, &fresh] {
+        let response = no_redirects()
+            .get(format!("{web}/users/id"))
+            .header("cookie", format!("ep.session={}", session_id(&alice)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok()),
+            Some("/auth/signin"),
+            "{web}"
+        );
+    }
+
+    // A tampered token-cache partition reads as missing: a fresh instance sends the user (the
+    // second browser's session is intact) to the tenant to sign in again instead of failing.
+    let partition_key = user_key();
+    let mut data: Vec<u8> = redis::cmd("HGET")
+        .arg(&partition_key)
+        .arg("data")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 1;
+    let _: i64 = redis::cmd("HSET")
+        .arg(&partition_key)
+        .arg("data")
+        .arg(data)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let fresh = start_web_app(&stack.tenant, api_a, &shared.vars_with_keys(&rotated)).await;
+    let response = no_redirects()
+        .get(format!("{fresh}/users/id"))
+        .header("cookie", format!("ep.session={}", session_id(&second)))
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.contains("/oauth2/v2.0/authorize"), "{location}");
+}
