@@ -353,6 +353,9 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
     assert!(has_scope(&merged, "User.Read"), "{merged:?}");
     assert!(has_scope(&merged, q::API_SCOPE), "{merged:?}");
     // Each instance finds its tokens again, and a fresh instance finds both: zero calls.
+    // (C is not asked for the API scope: an instance that already holds a partition in memory
+    // does not re-read Redis on a memory miss, so C would refresh once more — see
+    // docs/deploy.md, "Known limits".)
     let web_e = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
     let calls = stack.tenant.requests(Endpoint::Token);
     for (web, path) in [
@@ -413,35 +416,46 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
         }
     }
 
-    // Sizing: what one session and one cached account cost in Redis.
+    // Sizing: what one session and one cached account cost in Redis (the figures quoted in
+    // docs/deploy.md come from this report).
     let mut report = String::from("redis sizing (bytes):\n");
-    for (key, value) in &dumped {
+    for (key, _) in &dumped {
         let usage: i64 = redis::cmd("MEMORY")
             .arg("USAGE")
             .arg(key)
             .query_async(&mut conn)
             .await
             .unwrap_or(-1);
-        let kind = if key.starts_with(web_app::SESSION_PREFIX) {
-            "session"
-        } else if key.starts_with(&format!("{}user/", web_app::MSAL_CACHE_PREFIX)) {
-            "user partition"
-        } else if key.starts_with(&format!("{}obo/", api::OBO_CACHE_PREFIX)) {
-            "obo partition"
+        let kind: String = redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let stored: i64 = if kind == "hash" {
+            redis::cmd("HSTRLEN")
+                .arg(key)
+                .arg("data")
+                .query_async(&mut conn)
+                .await
+                .unwrap()
         } else {
-            "other"
+            redis::cmd("STRLEN")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .unwrap()
         };
         report.push_str(&format!(
-            "  {kind:15} value {:6}  MEMORY USAGE {usage:6}  {}\n",
-            value.len(),
-            key.split(':')
-                .next_back()
-                .map_or("", |k| &k[..k.len().min(12)])
+            "  {key:70} stored value {stored:6}  MEMORY USAGE {usage:6}\n"
         ));
     }
     report.push_str(&format!(
-        "  plaintext user partition JSON: {} bytes\n",
-        merged.to_vec().len()
+        "  user partition plaintext JSON {} bytes: {} access tokens, {} refresh tokens, {} ID tokens, {} accounts\n",
+        merged.to_vec().len(),
+        merged.access_tokens.len(),
+        merged.refresh_tokens.len(),
+        merged.id_tokens.len(),
+        merged.accounts.len(),
     ));
     #[expect(
         clippy::print_stderr,
