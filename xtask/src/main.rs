@@ -9,6 +9,7 @@
 )]
 
 mod bench_report;
+mod fuzz;
 mod install;
 mod load;
 mod steps;
@@ -25,6 +26,8 @@ commands:
   docs     build the API docs, and the book in docs/ when mdbook is installed
   load     the middleware and a bare handler under wrk on loopback (installs wrk as root);
            `--rounds N` (default 3); about 30 s per round
+  fuzz     `fuzz [seconds]`: run every cargo-fuzz target for the given time (default 60 s) and
+           print executions and crashes (needs cargo-fuzz)
   bench-report
            plots (docs/plots/*.svg) and a table from the last `cargo bench -p benches`
   help     this text
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Some("docs") => steps::docs(),
         Some("load") => load::load(&args[1..]),
         Some("bench-report") => bench_report::bench_report(),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

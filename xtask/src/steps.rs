@@ -105,6 +105,10 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     } else {
         println!("xtask: cargo-fuzz is not installed; fuzz smoke run skipped");
     }
+    for step in supply_chain(&root) {
+        let took = run(&step)?;
+        timings.push((step.name, took));
+    }
 
     println!("\nxtask: all checks passed");
     for (name, took) in timings {
@@ -151,8 +155,86 @@ fn fuzz_smoke(root: &std::path::Path) -> Option<Step> {
         name: "fuzz smoke",
         program: "bash".into(),
         args: vec![script.to_string_lossy().into_owned()],
-        envs: Vec::new(),
+        // A few seconds per target: "builds and survives", not a campaign (`cargo xtask fuzz`).
+        envs: vec![("FUZZ_SECONDS".into(), "5".into())],
     })
+}
+
+/// `cargo deny` (when installed) and the MSRV build (when its toolchain is installed).
+///
+/// The advisory check needs the RustSec database from the network: when `cargo deny fetch`
+/// cannot get it (an offline machine), only licenses, bans and sources are checked, and the
+/// step says so.
+fn supply_chain(root: &std::path::Path) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if install::which("cargo-deny").is_some() {
+        let online = Command::new(cargo())
+            .args(["deny", "fetch", "db"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let mut args = vec!["deny", "--workspace", "check"];
+        if !online {
+            println!(
+                "xtask: the RustSec advisory database could not be fetched (offline?); \
+                 `cargo deny` checks licenses, bans and sources only"
+            );
+            args.extend(["licenses", "bans", "sources"]);
+        }
+        steps.push(Step::cargo("cargo deny", &args));
+    } else {
+        println!("xtask: cargo-deny is not installed (`cargo install cargo-deny`); skipped");
+    }
+    match msrv_toolchain(root) {
+        Ok(toolchain) => steps.push(Step {
+            name: "msrv",
+            program: "rustup".into(),
+            args: [
+                "run",
+                toolchain.as_str(),
+                "cargo",
+                "check",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            envs: vec![("CARGO_TARGET_DIR".into(), "target/msrv".into())],
+        }),
+        Err(why) => println!("xtask: MSRV check skipped: {why}"),
+    }
+    steps
+}
+
+/// The installed toolchain matching `rust-version` in the root Cargo.toml, if there is one.
+fn msrv_toolchain(root: &std::path::Path) -> Result<String, String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let version = manifest
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "rust-version").then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .ok_or("no rust-version in Cargo.toml")?;
+    let installed = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .map_err(|e| format!("rustup is not available: {e}"))?;
+    let list = String::from_utf8_lossy(&installed.stdout);
+    list.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .find(|name| name.starts_with(&format!("{version}-")) || *name == version)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            format!(
+                "rust {version} is not installed (`rustup toolchain install {version}`, about \
+                 250 MB, then a full build)"
+            )
+        })
 }
 
 fn run(step: &Step) -> Result<Duration, String> {
