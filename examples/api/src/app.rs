@@ -62,6 +62,12 @@ pub const CACHE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// The Redis key prefix of the API's on-behalf-of cache partitions (`obo/<assertion hash>`).
 pub const OBO_CACHE_PREFIX: &str = "edit-profile:api:msal:";
 
+/// Longest life of an on-behalf-of partition in Redis. The token endpoint also returns a refresh
+/// token with OBO, which would keep a partition for its 90 days; but a partition is keyed by the
+/// incoming token, which nobody presents after it expires, and Entra access tokens live at most
+/// one day ("Configurable token lifetimes in the Microsoft identity platform").
+pub const OBO_PARTITION_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// A token cache shared through Redis and the task that re-sends what missed Redis.
 #[non_exhaustive]
 pub struct SharedTokenCache {
@@ -80,11 +86,14 @@ impl std::fmt::Debug for SharedTokenCache {
 /// The shared token cache: memory (L1) in front of Redis (L2), values sealed with `DATA_KEYS`.
 /// An L2 outage never fails a request that L1 can serve; writes that missed L2 are re-sent by
 /// the flush task (every [`CACHE_FLUSH_INTERVAL`], and after the next successful L2 call).
-/// `None` without `REDIS_URL`. Must be called inside a Tokio runtime.
+/// A partition lives in Redis until its last access token expires, or `partition_ttl` after its
+/// last write when it holds a refresh token. `None` without `REDIS_URL`. Must be called inside
+/// a Tokio runtime.
 pub fn redis_cache_store(
     redis_url: Option<&str>,
     data_keys: Option<&crate::at_rest::DataKeys>,
     prefix: &str,
+    partition_ttl: Duration,
 ) -> Result<Option<SharedTokenCache>, StartError> {
     use msal_lite::persistence::{Layered, MemoryStore, RedisStore};
     let Some(url) = redis_url else {
@@ -99,6 +108,7 @@ pub fn redis_cache_store(
     let l2 = RedisStore::open(url)
         .map_err(StartError::Redis)?
         .key_prefix(prefix)
+        .refresh_token_ttl(partition_ttl)
         .codec(Arc::new(crate::at_rest::CacheCodec::new(keys.clone())));
     let layered = Layered::new(MemoryStore::new(), l2);
     let flush = layered.spawn_flush_task(CACHE_FLUSH_INTERVAL);
@@ -175,6 +185,7 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         config.redis_url.as_deref(),
         config.data_keys.as_ref(),
         OBO_CACHE_PREFIX,
+        OBO_PARTITION_TTL,
     )? {
         msal = msal.cache_store(shared.store);
         cache_flush = Some(shared.flush_task);

@@ -27,8 +27,8 @@ mod routes;
 pub mod server;
 
 pub use app::{
-    AppState, CACHE_FLUSH_INTERVAL, OBO_CACHE_PREFIX, SharedTokenCache, StartError, app,
-    redis_cache_store, tenant_authority,
+    AppState, CACHE_FLUSH_INTERVAL, OBO_CACHE_PREFIX, OBO_PARTITION_TTL, SharedTokenCache,
+    StartError, app, redis_cache_store, tenant_authority,
 };
 pub use config::Config;
 pub use routes::GRAPH_SCOPE;

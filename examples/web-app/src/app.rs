@@ -62,6 +62,14 @@ pub struct AppState {
 pub const SESSION_PREFIX: &str = "edit-profile:session:";
 /// The Redis key prefix of the web app's token-cache partitions (`user/<home account id>`).
 pub const MSAL_CACHE_PREFIX: &str = "edit-profile:msal:";
+/// How long a user's token-cache partition stays in Redis after its last write. Only a session
+/// leads back to a partition, and sessions end after [`SESSION_INACTIVITY`]; a signed-in user's
+/// partition is rewritten at every token refresh (hourly with Entra's default lifetimes), so a
+/// day keeps every live session's tokens while bounding what Redis holds for users who left
+/// (instead of the refresh token's 90 days).
+pub const USER_PARTITION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Sessions end after this long without a request.
+pub const SESSION_INACTIVITY: Duration = Duration::from_secs(8 * 3600);
 
 /// Builds the web app's router.
 pub async fn app(config: &Config) -> Result<Router, StartError> {
@@ -81,6 +89,7 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         config.redis_url.as_deref(),
         config.data_keys.as_ref(),
         MSAL_CACHE_PREFIX,
+        USER_PARTITION_TTL,
     )
     .map_err(|e| StartError::Redis(e.to_string()))?
     {
@@ -133,7 +142,9 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.redirect_uri.scheme() == "https")
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(SESSION_INACTIVITY.as_secs()).unwrap_or(i64::MAX),
+        )));
 
     let request_id = HeaderName::from_static("x-request-id");
     Ok(Router::new()

@@ -26,5 +26,8 @@ pub mod pages;
 mod routes;
 pub mod session_store;
 
-pub use app::{AppState, MSAL_CACHE_PREFIX, SESSION_PREFIX, StartError, app};
+pub use app::{
+    AppState, MSAL_CACHE_PREFIX, SESSION_INACTIVITY, SESSION_PREFIX, StartError,
+    USER_PARTITION_TTL, app,
+};
 pub use config::Config;

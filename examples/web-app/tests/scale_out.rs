@@ -416,6 +416,30 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
         }
     }
 
+    // TTLs on everything that holds user data (the counters and the generation key hold none).
+    for (key, _) in &dumped {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let bound = if key.starts_with(web_app::SESSION_PREFIX) {
+            web_app::SESSION_INACTIVITY
+        } else if key.starts_with(api::OBO_CACHE_PREFIX) {
+            api::OBO_PARTITION_TTL
+        } else {
+            web_app::USER_PARTITION_TTL
+        };
+        if key.ends_with("__version") || key.ends_with("__generation") {
+            assert_eq!(ttl, -1, "{key}");
+        } else {
+            assert!(
+                ttl > 0 && ttl.unsigned_abs() <= bound.as_secs(),
+                "{key}: ttl {ttl}"
+            );
+        }
+    }
+
     // Sizing: what one session and one cached account cost in Redis (the figures quoted in
     // docs/deploy.md come from this report).
     let mut report = String::from("redis sizing (bytes):\n");
@@ -445,8 +469,13 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
                 .await
                 .unwrap()
         };
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         report.push_str(&format!(
-            "  {key:70} stored value {stored:6}  MEMORY USAGE {usage:6}\n"
+            "  {key:70} stored value {stored:6}  MEMORY USAGE {usage:6}  TTL {ttl}s\n"
         ));
     }
     report.push_str(&format!(
