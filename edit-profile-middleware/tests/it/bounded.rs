@@ -208,3 +208,36 @@ async fn oversize_token_is_refused_before_parsing_at_the_configured_limit() {
         TokenError::TooLarge
     );
 }
+
+/// Not a size bound but the same flood fixture: nothing the middleware keeps about a token
+/// (the validator and its cache, the claims, the errors) prints the token or its signature.
+#[tokio::test]
+async fn debug_of_validator_claims_and_errors_never_prints_the_token() {
+    let key = EcKey::generate();
+    let issuer = "https://login.example/debug/v2.0";
+    let validator = Validator::builder()
+        .jwks_json(key.jwks())
+        .issuer(issuer)
+        .audience(API_CLIENT_ID)
+        .algorithms([Algorithm::Es256])
+        .build()
+        .unwrap();
+    let token = key.sign(&access_claims(issuer).to_string());
+    let signature = token.rsplit('.').next().unwrap().to_owned();
+    let claims = validator.validate(&token).await.unwrap();
+    let mut wrong_audience = access_claims(issuer);
+    wrong_audience["aud"] = serde_json::json!("api://someone-else");
+    let rejected = key.sign(&wrong_audience.to_string());
+    let error = validator.validate(&rejected).await.unwrap_err();
+    let texts = [
+        format!("{validator:?}"),
+        format!("{claims:?}"),
+        format!("{error:?} {error}"),
+        format!("{:?}", validator.jwks()),
+    ];
+    for text in texts {
+        for secret in [&token, &signature, &rejected] {
+            assert!(!text.contains(secret.as_str()), "{text}");
+        }
+    }
+}
