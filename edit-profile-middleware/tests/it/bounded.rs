@@ -241,3 +241,39 @@ async fn debug_of_validator_claims_and_errors_never_prints_the_token() {
         }
     }
 }
+
+/// The token endpoint that issues what this middleware validates bounds its request bodies too:
+/// a form over the dev tenant's 256 KiB parser limit is a 400, one over axum's 2 MB body limit a
+/// 413; neither is parsed into memory, and the tenant keeps serving.
+#[tokio::test]
+async fn dev_tenant_token_endpoint_refuses_oversize_forms() {
+    let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+    let http = reqwest::Client::new();
+    let post = |size: usize| {
+        http.post(tenant.token_endpoint())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={}&pad={}",
+                q::DAEMON_CLIENT_ID,
+                "x".repeat(size)
+            ))
+            .send()
+    };
+    let over_parser = post(300 * 1024).await.unwrap();
+    assert_eq!(over_parser.status(), 400);
+    let over_body = post(3 * 1024 * 1024).await.unwrap();
+    assert_eq!(over_body.status(), 413);
+    // Still serving normal requests.
+    let ok = http
+        .post(tenant.token_endpoint())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", q::DAEMON_CLIENT_ID),
+            ("client_secret", q::DAEMON_CLIENT_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
