@@ -82,6 +82,9 @@ struct Local {
     capacity: usize,
     entries: Mutex<HashMap<Id, LocalEntry>>,
     pending_deletes: Mutex<HashSet<Id>>,
+    /// Set whenever something is marked dirty or a delete is remembered; cleared by a flush.
+    /// Keeps the check after every Redis call O(1).
+    has_work: AtomicBool,
     flushing: AtomicBool,
 }
 
@@ -130,14 +133,18 @@ impl Local {
                 dirty,
             },
         );
+        if dirty {
+            self.has_work.store(true, Ordering::Release);
+        }
     }
 
     fn remove(&self, id: &Id) {
         lock(&self.entries).remove(id);
     }
 
-    fn has_work(&self) -> bool {
-        !lock(&self.pending_deletes).is_empty() || lock(&self.entries).values().any(|e| e.dirty)
+    fn remember_delete(&self, id: Id) {
+        lock(&self.pending_deletes).insert(id);
+        self.has_work.store(true, Ordering::Release);
     }
 }
 
@@ -160,6 +167,7 @@ impl RedisSessionStore {
                 capacity: DEFAULT_LOCAL_CAPACITY,
                 entries: Mutex::new(HashMap::new()),
                 pending_deletes: Mutex::new(HashSet::new()),
+                has_work: AtomicBool::new(false),
                 flushing: AtomicBool::new(false),
             }),
         })
@@ -294,7 +302,9 @@ impl RedisSessionStore {
 
     /// After a successful Redis operation: write back what an outage left behind.
     fn after_success(&self) {
-        if !self.local.has_work() || self.local.flushing.swap(true, Ordering::AcqRel) {
+        if !self.local.has_work.load(Ordering::Acquire)
+            || self.local.flushing.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let this = self.clone();
@@ -312,6 +322,16 @@ impl RedisSessionStore {
     /// Sends remembered deletes and writes dirty sessions to Redis; stops at the first failure.
     /// Returns how many were sent.
     pub async fn flush(&self) -> Result<usize, redis::RedisError> {
+        // Cleared first: anything marked dirty from here on sets it again.
+        self.local.has_work.store(false, Ordering::Release);
+        let result = self.flush_inner().await;
+        if result.is_err() {
+            self.local.has_work.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    async fn flush_inner(&self) -> Result<usize, redis::RedisError> {
         let mut sent = 0;
         let deletes: Vec<Id> = lock(&self.local.pending_deletes).iter().copied().collect();
         for id in deletes {
@@ -430,6 +450,12 @@ impl SessionStore for RedisSessionStore {
             }
         };
         self.after_success();
+        if let Some(entry) = self.local.get(id).filter(|e| e.dirty) {
+            // A change made here during an outage and not written back yet is newer than what
+            // Redis holds: keep it, and write it now.
+            self.save_or_keep(&entry.record).await?;
+            return Ok(Some(entry.record));
+        }
         if let Some(stored) = stored {
             let record = self.decode(id, &stored);
             match &record {
@@ -459,7 +485,7 @@ impl SessionStore for RedisSessionStore {
             Ok(()) => self.after_success(),
             Err(_) => {
                 tracing::warn!("redis unavailable; the session delete is sent when it is back");
-                lock(&self.local.pending_deletes).insert(*id);
+                self.local.remember_delete(*id);
             }
         }
         Ok(())

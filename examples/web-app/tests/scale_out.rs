@@ -735,3 +735,104 @@ async fn rotated_keys_open_old_values_and_unknown_or_tampered_values_read_as_mis
         .to_owned();
     assert!(location.contains("/oauth2/v2.0/authorize"), "{location}");
 }
+
+mod session_store {
+    //! The session store as two instances see it, directly (no HTTP).
+
+    use api::at_rest::DataKeys;
+    use time::{Duration, OffsetDateTime};
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::session_store::SessionStore;
+    use web_app::session_store::RedisSessionStore;
+
+    fn record() -> Record {
+        let mut data = std::collections::HashMap::new();
+        data.insert("user".to_owned(), serde_json::json!("alice@contoso.com"));
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: OffsetDateTime::now_utc() + Duration::minutes(10),
+        }
+    }
+
+    async fn store(url: &str, keys: &DataKeys) -> RedisSessionStore {
+        RedisSessionStore::connect(url, "s:")
+            .await
+            .unwrap()
+            .with_data_keys(keys.clone())
+    }
+
+    #[tokio::test]
+    async fn a_delete_on_one_instance_is_seen_by_another_that_holds_the_session() {
+        let Some(redis) = test_support::RedisServer::start() else {
+            return;
+        };
+        let keys = DataKeys::generate("k1");
+        let (a, b) = (
+            store(&redis.url(), &keys).await,
+            store(&redis.url(), &keys).await,
+        );
+        let mut rec = record();
+        a.create(&mut rec).await.unwrap();
+        assert_eq!(b.load(&rec.id).await.unwrap(), Some(rec.clone()));
+        a.delete(&rec.id).await.unwrap();
+        // B holds a copy in memory, but Redis is the truth: signed out everywhere.
+        assert_eq!(b.load(&rec.id).await.unwrap(), None);
+        // The stored value is sealed: the email is not readable in Redis.
+        let mut other = record();
+        a.create(&mut other).await.unwrap();
+        let mut conn = super::connect(&redis.url()).await;
+        let raw: Vec<u8> = redis::cmd("GET")
+            .arg(format!("s:{}", other.id))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(!super::contains(&raw, b"alice@contoso.com"));
+        // A sealed record copied under another session's key does not open there.
+        let stolen = Id::default();
+        let _: () = redis::cmd("SET")
+            .arg(format!("s:{stolen}"))
+            .arg(raw)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(a.load(&stolen).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn outage_changes_and_deletes_are_written_back_when_redis_returns() {
+        let Some(mut redis) = test_support::RedisServer::start() else {
+            return;
+        };
+        let keys = DataKeys::generate("k1");
+        let a = store(&redis.url(), &keys).await;
+        let mut kept = record();
+        let mut gone = record();
+        a.create(&mut kept).await.unwrap();
+        a.create(&mut gone).await.unwrap();
+
+        redis.kill();
+        kept.data.insert("n".into(), serde_json::json!(2));
+        a.save(&kept).await.unwrap();
+        a.delete(&gone.id).await.unwrap();
+        assert_eq!(a.load(&kept.id).await.unwrap(), Some(kept.clone()));
+        // A session this instance never saw cannot be served while Redis is down.
+        assert!(a.load(&Id::default()).await.is_err());
+
+        redis.restart();
+        let mut sent = 0;
+        for _ in 0..100 {
+            match a.flush().await {
+                Ok(n) => {
+                    sent = n;
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+        assert_eq!(sent, 2, "one change and one delete");
+        let b = store(&redis.url(), &keys).await;
+        assert_eq!(b.load(&kept.id).await.unwrap().unwrap().data["n"], 2);
+        assert_eq!(b.load(&gone.id).await.unwrap(), None);
+    }
+}
