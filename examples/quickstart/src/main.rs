@@ -20,6 +20,10 @@
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run -p quickstart   # sessions and token caches in Redis
 //! ```
 //!
+//! With Redis, what the apps store there is sealed with `DATA_KEYS` (`--data-keys`); unset, each
+//! run makes a random key (an earlier run's sessions are useless anyway: the dev tenant signs with
+//! a new key at each start).
+//!
 //! Open <http://localhost:3000>, sign in as `alice@contoso.com` / `Passw0rd!` (or
 //! `bob@contoso.com`). "Edit profile" asks for a one-time code: the MFA page shows it in a
 //! dev-only hint, and this program's log prints it ("dev-tenant one-time MFA code"). Ctrl-C stops
@@ -47,7 +51,8 @@ use quickstart::{Options, Ports};
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// The Edit-profile quickstart: dev tenant + EditProfileService API + web app in one process.
-#[derive(Debug, Parser)]
+// No Debug: it holds DATA_KEYS.
+#[derive(Parser)]
 #[command(version, about)]
 struct Args {
     /// The web app's port (http://localhost:PORT).
@@ -62,6 +67,10 @@ struct Args {
     /// Keep web sessions and token caches in Redis instead of memory.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// With Redis: the keys that seal what is stored there (id:base64url-32-bytes[,...]);
+    /// a random key for this run when unset.
+    #[arg(long, env = "DATA_KEYS", hide_env_values = true)]
+    data_keys: Option<String>,
 }
 
 #[tokio::main]
@@ -80,6 +89,9 @@ async fn main() -> ExitCode {
     });
     if let Some(url) = args.redis_url {
         options = options.redis_url(url);
+    }
+    if let Some(keys) = args.data_keys {
+        options = options.data_keys(keys);
     }
     let running = match quickstart::start(options).await {
         Ok(running) => running,

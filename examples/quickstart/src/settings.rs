@@ -24,7 +24,8 @@ impl Vars {
 }
 
 /// The EditProfileService API's variables: its own registration, the tenant, Graph.
-pub(crate) fn api_vars(tenant: &DevTenant, bind: SocketAddr, redis_url: Option<&str>) -> Vars {
+/// `redis` is `(REDIS_URL, DATA_KEYS)`.
+pub(crate) fn api_vars(tenant: &DevTenant, bind: SocketAddr, redis: Option<(&str, &str)>) -> Vars {
     let mut vars = Vars::default();
     vars.set("AUTHORITY", tenant.authority());
     vars.set("TENANT_ID", q::TENANT_ID);
@@ -32,8 +33,9 @@ pub(crate) fn api_vars(tenant: &DevTenant, bind: SocketAddr, redis_url: Option<&
     vars.set("CLIENT_SECRET", q::API_CLIENT_SECRET);
     vars.set("GRAPH_API_ENDPOINT", tenant.graph_url());
     vars.set("BIND_ADDRESS", bind.to_string());
-    if let Some(url) = redis_url {
+    if let Some((url, keys)) = redis {
         vars.set("REDIS_URL", url);
+        vars.set("DATA_KEYS", keys);
     }
     vars
 }
@@ -45,11 +47,10 @@ pub(crate) fn web_app_vars(
     bind: SocketAddr,
     web_origin: &str,
     api_url: &str,
-    redis_url: Option<&str>,
+    redis: Option<(&str, &str)>,
 ) -> Vars {
     let mut vars = Vars::default();
     vars.set("AUTHORITY", tenant.authority());
-    vars.set("TENANT_ID", q::TENANT_ID);
     vars.set("CLIENT_ID", q::WEB_APP_CLIENT_ID);
     vars.set("CLIENT_SECRET", q::WEB_APP_CLIENT_SECRET);
     vars.set("REDIRECT_URI", format!("{web_origin}/auth/redirect"));
@@ -58,8 +59,9 @@ pub(crate) fn web_app_vars(
     vars.set("EDIT_PROFILE_FOR_CLIENT_WEB_APP", q::API_SCOPE_URI);
     vars.set("EDIT_PROFILE_API_ENDPOINT", format!("{api_url}/"));
     vars.set("BIND_ADDRESS", bind.to_string());
-    if let Some(url) = redis_url {
+    if let Some((url, keys)) = redis {
         vars.set("REDIS_URL", url);
+        vars.set("DATA_KEYS", keys);
     }
     vars
 }
@@ -94,12 +96,14 @@ mod tests {
             Some("http://127.0.0.1:3001/")
         );
         assert_eq!(web.get("REDIS_URL"), None);
-        let api = api_vars(&tenant, bind, Some("redis://127.0.0.1:6379"));
+        assert_eq!(web.get("DATA_KEYS"), None);
+        let api = api_vars(&tenant, bind, Some(("redis://127.0.0.1:6379", "k1:key")));
         assert_eq!(api.get("AUTHORITY"), Some(tenant.authority()));
         assert_eq!(
             api.get("REDIS_URL").as_deref(),
             Some("redis://127.0.0.1:6379")
         );
+        assert_eq!(api.get("DATA_KEYS").as_deref(), Some("k1:key"));
         assert_eq!(api.get("NOT_SET"), None);
     }
 }

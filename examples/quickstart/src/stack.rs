@@ -49,16 +49,31 @@ impl Ports {
 ///
 /// ```
 /// let options = quickstart::Options::new(quickstart::Ports::QUICKSTART)
-///     .redis_url("redis://127.0.0.1:6379");
+///     .redis_url("redis://127.0.0.1:6379")
+///     .data_keys("k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 /// assert_eq!(options.ports.web, 3000);
+/// assert!(!format!("{options:?}").contains("k1:"), "Debug redacts the keys");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// Where to listen.
     pub ports: Ports,
     /// Redis for the web app's sessions and both apps' token caches; memory when `None`.
     pub redis_url: Option<String>,
+    /// `DATA_KEYS` for the values both apps keep in Redis (`id:base64url-32-bytes[,...]`);
+    /// a random key for this process when `None`.
+    data_keys: Option<String>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("ports", &self.ports)
+            .field("redis_url", &self.redis_url)
+            .field("data_keys", &self.data_keys.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl Options {
@@ -67,6 +82,7 @@ impl Options {
         Self {
             ports,
             redis_url: None,
+            data_keys: None,
         }
     }
 
@@ -74,6 +90,15 @@ impl Options {
     #[must_use]
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
+        self
+    }
+
+    /// The keys that seal what the apps write to Redis (the apps' `DATA_KEYS`). Without it, a
+    /// random key is made at each start, so what an earlier run left in Redis is not read back
+    /// (neither are that run's tokens valid: the dev tenant's signing key is new each start).
+    #[must_use]
+    pub fn data_keys(mut self, keys: impl Into<String>) -> Self {
+        self.data_keys = Some(keys.into());
         self
     }
 }
@@ -154,7 +179,19 @@ pub struct Quickstart {
 /// # Ok(()) }
 /// ```
 pub async fn start(options: impl Into<Options>) -> Result<Quickstart, StartError> {
-    let Options { ports, redis_url } = options.into();
+    let Options {
+        ports,
+        redis_url,
+        data_keys,
+    } = options.into();
+    // Redis holds tokens and sessions, which both apps seal with DATA_KEYS.
+    let redis = redis_url.map(|url| {
+        let keys = data_keys.unwrap_or_else(|| api::at_rest::DataKeys::new_entry("quickstart"));
+        (url, keys)
+    });
+    let redis = redis
+        .as_ref()
+        .map(|(url, keys)| (url.as_str(), keys.as_str()));
     let mut tenant_config = dev_tenant::Config::quickstart();
     tenant_config.server.bind = Some(loopback(ports.tenant));
     tenant_config.server.public_host = Some(Ipv4Addr::LOCALHOST.to_string());
@@ -171,12 +208,12 @@ pub async fn start(options: impl Into<Options>) -> Result<Quickstart, StartError
     let api_url = format!("http://{api_addr}");
     let web_url = format!("http://{WEB_HOST}:{}", web_addr.port());
 
-    let vars = api_vars(&tenant, api_addr, redis_url.as_deref());
+    let vars = api_vars(&tenant, api_addr, redis);
     let api_config =
         api::Config::from_vars(|name| vars.get(name)).map_err(StartError::ApiConfig)?;
     let api_router = api::app(&api_config).await.map_err(StartError::Api)?;
 
-    let vars = web_app_vars(&tenant, web_addr, &web_url, &api_url, redis_url.as_deref());
+    let vars = web_app_vars(&tenant, web_addr, &web_url, &api_url, redis);
     let web_config = web_app::Config::from_vars(|name| vars.get(name))
         .map_err(|e| StartError::WebAppConfig(Box::new(e)))?;
     let web_router = web_app::app(&web_config)

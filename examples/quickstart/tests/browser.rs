@@ -10,7 +10,8 @@
 //! Needs `chromedriver` (`CHROMEDRIVER`, else `/usr/bin/chromedriver` or `PATH`) and Chromium
 //! (`CHROMIUM`, else `/usr/bin/chromium` or `PATH`); skipped with a message when either is missing,
 //! unless `REQUIRE_TEST_TOOLS` is set. On failure, a screenshot and the page's HTML are saved under
-//! `target/test-artifacts/` and their paths are in the panic message.
+//! `target/test-artifacts/` and their paths are in the panic message; with
+//! `BROWSER_TEST_SCREENSHOTS` set, a screenshot is saved after every step (to look at the pages).
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -354,7 +355,8 @@ impl Flow<'_> {
             .current_url()
             .await
             .map_err(|e| e.to_string())?;
-        if url.as_str() != self.url("/") {
+        let home = url::Url::parse(&self.url("/")).map_err(|e| e.to_string())?;
+        if (url.origin(), url.path()) != (home.origin(), "/") {
             return Err(format!(
                 "sign-out should land on the home page, landed on {url}"
             ));
@@ -438,23 +440,64 @@ async fn the_same_flow_with_sessions_and_token_caches_in_redis() {
     let Some(redis) = test_support::RedisServer::start() else {
         return;
     };
-    browser_flow(
-        "redis",
-        Options::new(Ports::EPHEMERAL).redis_url(redis.url()),
-    )
-    .await;
+    let options = Options::new(Ports::EPHEMERAL).redis_url(redis.url());
+    if !browser_flow("redis", options).await {
+        return;
+    }
+    // Both apps really kept their state in this Redis.
+    let client = redis::Client::open(redis.url()).expect("a redis:// URL");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis-server");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .expect("KEYS");
+    let obo = format!("{}obo/", api::OBO_CACHE_PREFIX);
+    assert!(
+        keys.iter().any(|k| k.starts_with(&obo)),
+        "the API's on-behalf-of cache is in Redis: {keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(web_app::SESSION_PREFIX) && !k.contains(":__")),
+        "the web app's sessions are in Redis: {keys:?}"
+    );
+    // Sealed with DATA_KEYS: no token (a JWT starts `eyJ`) is readable in Redis.
+    for key in keys.iter().filter(|k| !k.contains(":__")) {
+        let kind: String = redis::cmd("TYPE")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("TYPE");
+        if kind != "string" {
+            continue;
+        }
+        let value: Vec<u8> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("GET");
+        assert!(
+            !value.windows(3).any(|w| w == b"eyJ"),
+            "{key} holds a readable token"
+        );
+    }
 }
 
-/// Runs [`Flow::run`] in a fresh headless Chromium against a fresh quickstart.
-async fn browser_flow(label: &'static str, options: Options) {
+/// Runs [`Flow::run`] in a fresh headless Chromium against a fresh quickstart; `false` when
+/// skipped (no chromedriver or Chromium).
+async fn browser_flow(label: &'static str, options: Options) -> bool {
     let Some(chromedriver) =
         test_support::tool_or_skip("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
     else {
-        return;
+        return false;
     };
     let Some(chromium) = test_support::tool_or_skip("CHROMIUM", &["/usr/bin/chromium", "chromium"])
     else {
-        return;
+        return false;
     };
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("create target/test-artifacts");
@@ -507,4 +550,5 @@ async fn browser_flow(label: &'static str, options: Options) {
     browser.close().await.expect("close the browser session");
     drop(driver);
     stack.shutdown().await.expect("the servers stop cleanly");
+    true
 }
