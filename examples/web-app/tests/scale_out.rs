@@ -334,7 +334,15 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
     let web_c = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
     let web_d = start_web_app(&stack.tenant, api_b, &shared.vars()).await;
     rewrite_user_partition(&mut conn, &keys, |doc| doc.access_tokens.clear()).await;
+    // Both read the partition first (the ID-token claims page needs no access token), so both
+    // hold the same version when they refresh: whichever writes second gets a conflict from
+    // Redis, whatever the timing.
     let calls = stack.tenant.requests(Endpoint::Token);
+    for web in [&web_c, &web_d] {
+        let (status, html) = page(web, "/users/id", &browser).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+    }
+    assert_eq!(stack.tenant.requests(Endpoint::Token), calls);
     let (c, d) = tokio::join!(
         page(&web_c, "/users/gatedUpdateProfile", &browser),
         page(&web_d, "/users/updateProfile", &browser),
