@@ -232,12 +232,8 @@ impl Flow<'_> {
         self.step = step;
     }
 
-    async fn run(&mut self) -> Outcome {
-        let tenant = self.stack.tenant();
-        let before = tenant
-            .user(q::ALICE_EMAIL)
-            .ok_or("alice is not in the dev tenant")?;
-
+    /// From the signed-out home page through the tenant's login page, back to the web app.
+    async fn sign_in(&mut self, display_name: &str) -> Outcome {
         self.enter("open the home page signed out").await;
         self.goto("/").await?;
         self.find("#signin").await?;
@@ -259,13 +255,112 @@ impl Flow<'_> {
         self.click("button[type=submit]").await?;
 
         self.enter("back on the web app, signed in").await;
-        self.expect_text("welcome", &format!("Welcome, {}", before.display_name))
+        self.expect_text("welcome", &format!("Welcome, {display_name}"))
             .await?;
         let host = self.host().await?;
         if host != "localhost" {
             return Err(format!("the web app should be on localhost, is on {host}"));
         }
         self.find("#signout").await?;
+        Ok(())
+    }
+
+    /// From the profile page through the tenant's MFA page to the edit form.
+    async fn pass_mfa(&mut self) -> Outcome {
+        let tenant = self.stack.tenant();
+        self.enter("edit profile: the tenant's MFA page").await;
+        let codes_before = tenant.last_mfa_code();
+        self.click("#edit-profile").await?;
+        let code_field = self.find("#code").await?;
+        let host = self.host().await?;
+        if host != "127.0.0.1" {
+            return Err(format!(
+                "the MFA page should be on the tenant's site 127.0.0.1, is on {host}"
+            ));
+        }
+
+        self.enter("enter the one-time code").await;
+        let code = tenant
+            .last_mfa_code()
+            .filter(|c| Some(c) != codes_before.as_ref())
+            .ok_or("the dev tenant issued no new MFA code")?;
+        code_field
+            .send_keys(&code)
+            .await
+            .map_err(|e| format!("type the code: {e}"))?;
+        self.click("button[type=submit]").await?;
+
+        self.enter("edit profile: the form").await;
+        self.find("#update-form").await?;
+        Ok(())
+    }
+
+    /// The user's sessions are revoked (continuous access evaluation) while the edit form is
+    /// open: saving sends the user back to the tenant to sign in again, then the save goes through.
+    async fn revoked_mid_edit(&mut self) -> Outcome {
+        let tenant = self.stack.tenant();
+        let before = tenant
+            .user(q::ALICE_EMAIL)
+            .ok_or("alice is not in the dev tenant")?;
+        self.sign_in(&before.display_name).await?;
+        self.goto("/users/gatedUpdateProfile").await?;
+        self.pass_mfa().await?;
+
+        self.enter("revoke, then save").await;
+        tenant
+            .revoke_user(q::ALICE_EMAIL)
+            .ok_or("alice is not in the dev tenant")?;
+        self.fill("#displayName", NEW_DISPLAY_NAME).await?;
+        self.fill("#givenName", NEW_GIVEN_NAME).await?;
+        self.fill("#surname", NEW_SURNAME).await?;
+        self.click("#save").await?;
+
+        self.enter("sign in again").await;
+        self.find("#email").await?;
+        self.fill("#email", q::ALICE_EMAIL).await?;
+        self.fill("#password", q::USER_PASSWORD).await?;
+        self.click("button[type=submit]").await?;
+
+        self.enter("MFA again").await;
+        let code_field = self.find("#code").await?;
+        let code = tenant.last_mfa_code().ok_or("no MFA code")?;
+        code_field
+            .send_keys(&code)
+            .await
+            .map_err(|e| format!("type the code: {e}"))?;
+        self.click("button[type=submit]").await?;
+
+        // The form's POST is not replayed after a sign-in: the user lands on the form again.
+        self.enter("back on the edit form after signing in again")
+            .await;
+        self.find("#update-form").await?;
+        if tenant.user(q::ALICE_EMAIL).map(|u| u.display_name) != Some(before.display_name) {
+            return Err("the save went through with a revoked session".to_owned());
+        }
+        self.fill("#displayName", NEW_DISPLAY_NAME).await?;
+        self.fill("#givenName", NEW_GIVEN_NAME).await?;
+        self.fill("#surname", NEW_SURNAME).await?;
+        self.click("#save").await?;
+
+        self.enter("the profile page shows the new names").await;
+        self.expect_text("profile-displayName", NEW_DISPLAY_NAME)
+            .await?;
+        let after = tenant
+            .user(q::ALICE_EMAIL)
+            .ok_or("alice is no longer in the dev tenant")?;
+        if after.display_name != NEW_DISPLAY_NAME {
+            return Err(format!("the tenant's profile was not updated: {after:?}"));
+        }
+        Ok(())
+    }
+
+    /// The quickstart's whole journey.
+    async fn run(&mut self) -> Outcome {
+        let tenant = self.stack.tenant();
+        let before = tenant
+            .user(q::ALICE_EMAIL)
+            .ok_or("alice is not in the dev tenant")?;
+        self.sign_in(&before.display_name).await?;
 
         self.enter("ID token claims").await;
         self.goto("/users/id").await?;
@@ -297,30 +392,7 @@ impl Flow<'_> {
         self.expect_text("profile-surname", before.surname.as_deref().unwrap_or(""))
             .await?;
 
-        self.enter("edit profile: the tenant's MFA page").await;
-        let codes_before = tenant.last_mfa_code();
-        self.click("#edit-profile").await?;
-        let code_field = self.find("#code").await?;
-        let host = self.host().await?;
-        if host != "127.0.0.1" {
-            return Err(format!(
-                "the MFA page should be on the tenant's site 127.0.0.1, is on {host}"
-            ));
-        }
-
-        self.enter("enter the one-time code").await;
-        let code = tenant
-            .last_mfa_code()
-            .filter(|c| Some(c) != codes_before.as_ref())
-            .ok_or("the dev tenant issued no new MFA code")?;
-        code_field
-            .send_keys(&code)
-            .await
-            .map_err(|e| format!("type the code: {e}"))?;
-        self.click("button[type=submit]").await?;
-
-        self.enter("edit profile: the form").await;
-        self.find("#update-form").await?;
+        self.pass_mfa().await?;
         self.fill("#displayName", NEW_DISPLAY_NAME).await?;
         self.fill("#givenName", NEW_GIVEN_NAME).await?;
         self.fill("#surname", NEW_SURNAME).await?;
@@ -378,6 +450,15 @@ impl Flow<'_> {
     }
 }
 
+/// Which journey [`browser_flow`] drives.
+#[derive(Clone, Copy)]
+enum Scenario {
+    /// [`Flow::run`].
+    Journey,
+    /// [`Flow::revoked_mid_edit`].
+    RevokedMidEdit,
+}
+
 const NEW_DISPLAY_NAME: &str = "Zoë Ng-Okafor";
 const NEW_GIVEN_NAME: &str = "Zoë";
 const NEW_SURNAME: &str = "Ng-Okafor";
@@ -431,7 +512,19 @@ async fn save_artifacts(browser: &Client, dir: &Path, step: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
-    browser_flow("memory", Options::new(Ports::EPHEMERAL)).await;
+    browser_flow("memory", Scenario::Journey, Options::new(Ports::EPHEMERAL)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "web-app: a Graph `insufficient_claims` challenge on GET /me (a Graph token from before \
+            the revocation) shows the 502 error page instead of re-authenticating with the claims"]
+async fn revoked_sessions_mid_edit_send_the_user_to_sign_in_again_then_the_save_goes_through() {
+    browser_flow(
+        "revoked",
+        Scenario::RevokedMidEdit,
+        Options::new(Ports::EPHEMERAL),
+    )
+    .await;
 }
 
 /// The same flow with the web app's sessions and both token caches in a real `redis-server`.
@@ -441,7 +534,7 @@ async fn the_same_flow_with_sessions_and_token_caches_in_redis() {
         return;
     };
     let options = Options::new(Ports::EPHEMERAL).redis_url(redis.url());
-    if !browser_flow("redis", options).await {
+    if !browser_flow("redis", Scenario::Journey, options).await {
         return;
     }
     // Both apps really kept their state in this Redis.
@@ -489,7 +582,7 @@ async fn the_same_flow_with_sessions_and_token_caches_in_redis() {
 
 /// Runs [`Flow::run`] in a fresh headless Chromium against a fresh quickstart; `false` when
 /// skipped (no chromedriver or Chromium).
-async fn browser_flow(label: &'static str, options: Options) -> bool {
+async fn browser_flow(label: &'static str, scenario: Scenario, options: Options) -> bool {
     let Some(chromedriver) =
         test_support::tool_or_skip("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
     else {
@@ -534,7 +627,10 @@ async fn browser_flow(label: &'static str, options: Options) -> bool {
         label,
         step: "start",
     };
-    let outcome = flow.run().await;
+    let outcome = match scenario {
+        Scenario::Journey => flow.run().await,
+        Scenario::RevokedMidEdit => flow.revoked_mid_edit().await,
+    };
     if outcome.is_ok() {
         flow.enter("done").await;
     }
