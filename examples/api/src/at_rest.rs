@@ -457,6 +457,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_stored_bytes_never_panic_and_never_open(stored in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let keys = DataKeys::parse(K1).unwrap();
+            proptest::prop_assert!(keys.open(b"p", b"c", &stored).is_err());
+        }
+
+        #[test]
+        fn seal_then_open_round_trips(plain in proptest::collection::vec(proptest::num::u8::ANY, 0..500), context in "[a-z0-9/._-]{0,40}") {
+            let keys = DataKeys::parse(K1).unwrap();
+            let sealed = keys.seal(b"p", context.as_bytes(), &plain).unwrap();
+            proptest::prop_assert_eq!(keys.open(b"p", context.as_bytes(), &sealed).unwrap(), plain);
+        }
+    }
+
     #[test]
     fn the_plaintext_does_not_appear_in_the_sealed_value() {
         let keys = DataKeys::generate("k1");
