@@ -232,7 +232,12 @@ fn msrv_toolchain(root: &std::path::Path) -> Result<String, String> {
     let list = String::from_utf8_lossy(&installed.stdout);
     list.lines()
         .filter_map(|line| line.split_whitespace().next())
-        .find(|name| name.starts_with(&format!("{version}-")) || *name == version)
+        // `1.89` matches `1.89-x86_64-…` and `1.89.0-x86_64-…`.
+        .find(|name| {
+            *name == version
+                || name.starts_with(&format!("{version}-"))
+                || name.starts_with(&format!("{version}."))
+        })
         .map(str::to_owned)
         .ok_or_else(|| {
             format!(
