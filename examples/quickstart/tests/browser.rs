@@ -516,8 +516,6 @@ async fn sign_in_view_claims_edit_profile_with_mfa_and_sign_out_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "web-app: a Graph `insufficient_claims` challenge on GET /me (a Graph token from before \
-            the revocation) shows the 502 error page instead of re-authenticating with the claims"]
 async fn revoked_sessions_mid_edit_send_the_user_to_sign_in_again_then_the_save_goes_through() {
     browser_flow(
         "revoked",

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use api::graph::GraphError;
 use api::profile::ProfileUpdate;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -218,7 +219,7 @@ pub(crate) async fn profile(
         Ok(token) => token,
         Err(response) => return response,
     };
-    match state.graph.me(&token).await {
+    match state.graph_profile(&token, here, &headers).await {
         Ok(profile) => pages::render(
             StatusCode::OK,
             &ProfilePage {
@@ -230,15 +231,7 @@ pub(crate) async fn profile(
                     .then(|| "Your profile was updated.".to_owned()),
             },
         ),
-        Err(e) => {
-            tracing::warn!(error = %e, "graph GET /me failed");
-            error_page(
-                StatusCode::BAD_GATEWAY,
-                "We could not load your profile from Microsoft Graph.",
-                &headers,
-                true,
-            )
-        }
+        Err(response) => response,
     }
 }
 
@@ -260,17 +253,9 @@ pub(crate) async fn update_profile_form(
         Ok(token) => token,
         Err(response) => return response,
     };
-    let profile = match state.graph.me(&token).await {
+    let profile = match state.graph_profile(&token, here, &headers).await {
         Ok(profile) => profile,
-        Err(e) => {
-            tracing::warn!(error = %e, "graph GET /me failed");
-            return error_page(
-                StatusCode::BAD_GATEWAY,
-                "We could not load your profile from Microsoft Graph.",
-                &headers,
-                true,
-            );
-        }
+        Err(response) => return response,
     };
     let csrf_token = match csrf_token(&session).await {
         Some(token) => token,
@@ -416,6 +401,41 @@ pub(crate) async fn update(
 }
 
 impl AppState {
+    /// The user's Graph profile. A claims challenge from Graph (continuous access evaluation:
+    /// the user's sessions were revoked, the cached token no longer counts) sends the user to
+    /// sign in with those claims and back to `return_to`; other failures are a 502 page.
+    async fn graph_profile(
+        &self,
+        token: &str,
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Result<api::graph::Profile, Response> {
+        match self.graph.me(token).await {
+            Ok(profile) => Ok(profile),
+            Err(GraphError::ClaimsChallenge { www_authenticate }) => {
+                let mut challenge = HeaderMap::new();
+                if let Ok(value) = HeaderValue::from_str(&www_authenticate) {
+                    challenge.insert(header::WWW_AUTHENTICATE, value);
+                }
+                let claims = msal_lite::challenge::ClaimsChallenge::from_headers(&challenge)
+                    .map(|c| c.claims().to_owned());
+                tracing::info!(with_claims = claims.is_some(), "graph asked for new claims");
+                Err(self
+                    .start_sign_in([GRAPH_READ], claims.as_deref(), return_to, headers)
+                    .await)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "graph GET /me failed");
+                Err(error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "We could not load your profile from Microsoft Graph.",
+                    headers,
+                    true,
+                ))
+            }
+        }
+    }
+
     /// Redirects the browser to the authorize endpoint, keeping the flow in the sealed cookie.
     async fn start_sign_in(
         &self,
