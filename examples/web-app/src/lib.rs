@@ -7,7 +7,8 @@
 //! which the tenant's Conditional Access policy protects with MFA: the tenant answers
 //! `interaction_required` with claims, and the app sends the user to the tenant with those claims,
 //! then back to the page. Tokens live in msal-lite's cache (memory, or Redis with `REDIS_URL`); the
-//! session holds only the account id and a CSRF token.
+//! session holds only the account id and a CSRF token. With `REDIS_URL`, sessions and token caches
+//! are shared by every instance and sealed with `DATA_KEYS` (see `docs/deploy.md`).
 //!
 //! **Configure it for a real tenant.** Register a web app in your external tenant with the
 //! redirect URI `http://localhost:3000/auth/redirect`, a client secret, and the delegated
