@@ -150,6 +150,11 @@ async fn forward(
 /// The quickstart stack with the web app and the API talking to the tenant's token endpoint
 /// and to Graph through the recording proxy.
 async fn proxied_stack() -> (Stack, Proxy) {
+    proxied_stack_with_secret(q::WEB_APP_CLIENT_SECRET).await
+}
+
+/// [`proxied_stack`] with the web app configured with `web_secret` as its client secret.
+async fn proxied_stack_with_secret(web_secret: &str) -> (Stack, Proxy) {
     let tenant = DevTenant::start(TenantConfig::quickstart()).await.unwrap();
     let proxy = Proxy {
         tenant: tenant.base_url().trim_end_matches('/').to_owned(),
@@ -181,7 +186,7 @@ async fn proxied_stack() -> (Stack, Proxy) {
     let web_vars = [
         ("AUTHORITY", authority),
         ("CLIENT_ID", q::WEB_APP_CLIENT_ID.to_owned()),
-        ("CLIENT_SECRET", q::WEB_APP_CLIENT_SECRET.to_owned()),
+        ("CLIENT_SECRET", web_secret.to_owned()),
         ("REDIRECT_URI", format!("{web}/auth/redirect")),
         ("POST_LOGOUT_REDIRECT_URI", format!("{web}/")),
         ("GRAPH_API_ENDPOINT", graph),
@@ -311,6 +316,43 @@ async fn quickstart_flow_at_trace_logs_no_secret() {
     found.sort();
     found.dedup();
     assert!(found.is_empty(), "secrets in logs:\n{}", found.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sign_in_names_no_secret_in_its_page_or_logs() {
+    let logs = logs();
+    // A wrong client secret: the tenant refuses the code redemption (invalid_client).
+    let wrong = "wrong-web-app-secret-0f9e8d";
+    let (stack, proxy) = proxied_stack_with_secret(wrong).await;
+    let mut browser = Browser::default();
+    let (_, page) = browser.browse(&stack, "/auth/signin").await;
+    assert!(
+        page.status.is_client_error() || page.status.is_server_error(),
+        "{}: {}",
+        page.status,
+        page.html
+    );
+    let seen = proxy.seen.lock().unwrap().clone();
+    let code = seen
+        .iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .expect("the code was sent to the token endpoint");
+    let verifier = seen
+        .iter()
+        .find(|(k, _)| k == "code_verifier")
+        .map(|(_, v)| v.clone())
+        .expect("the PKCE verifier was sent");
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    for secret in [wrong, code.as_str(), verifier.as_str(), q::USER_PASSWORD] {
+        assert!(
+            !leaks(&page.html, secret),
+            "error page shows a secret:\n{}",
+            page.html
+        );
+        let lines: Vec<&str> = text.lines().filter(|l| leaks(l, secret)).collect();
+        assert!(lines.is_empty(), "secret in logs:\n{}", lines.join("\n"));
+    }
 }
 
 #[test]
