@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = doc.latest_access_token_expiry();
         let mut merged = doc.clone();
         merged.merge_newest(&again);
-        assert!(merged.same_entries(&doc), "merging a copy changed the entries");
+        assert!(
+            merged.same_entries(&doc),
+            "merging a copy changed the entries"
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(info) = ClientInfo::decode(text) {
