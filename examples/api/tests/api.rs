@@ -298,3 +298,17 @@ async fn missing_configuration_names_the_variable() {
         .unwrap_err();
     assert_eq!(err.to_string(), "CLIENT_SECRET is not set");
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_any_token_exchange() {
+    let f = fixture().await;
+    let token = f.token(TokenOptions::default().mfa(true));
+    let huge = format!(r#"{{"displayName":"{}"}}"#, "a".repeat(20 * 1024));
+    let (status, _, _) = f.post(Some(&token), &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(f.tenant.requests(Endpoint::Token), 0);
+    assert_eq!(
+        f.tenant.user(q::ALICE_EMAIL).unwrap().display_name,
+        q::ALICE_DISPLAY_NAME
+    );
+}
