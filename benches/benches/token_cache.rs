@@ -8,9 +8,9 @@
 //!   each: what a multi-tenant daemon holds. Sizes 1k, 10k, 100k, 1M (grown in one client).
 //! * **One partition** (`token_cache/one_partition_hit/{n}`): n resources of one client and
 //!   tenant, all in one app partition (the production report of 164k tokens in one
-//!   `AppTokenCache` partition), looked up with a prebuilt `Scopes`. Sizes 1k, 10k and 100k:
-//!   filling one partition costs O(n²) (see below), so 100k takes about a minute and 1M would
-//!   take hours.
+//!   `AppTokenCache` partition), looked up with a prebuilt `Scopes`. Sizes 1k and 10k (100k with
+//!   `ONE_PARTITION_100K=1`): filling one partition costs O(n²) (see below); 90k inserts took
+//!   262 s on the 2-core build machine, and 1M would take hours.
 //!
 //! Each hit is polled once (a hit never waits). Beside each, `…_linear_scan/{n}` is the
 //! MSAL-style oracle over the same n entries: filter every access-token record on client id,
@@ -287,8 +287,11 @@ fn tenants(c: &mut Criterion) {
 fn one_partition(c: &mut Criterion) {
     let runtime = runtime();
     let client = warm_client(&runtime);
-    let sizes: &[usize] = if measured() {
+    // 100k works (`ONE_PARTITION_100K=1`) but its fill alone took 262 s here: the O(n²) below.
+    let sizes: &[usize] = if measured() && std::env::var_os("ONE_PARTITION_100K").is_some() {
         &[1_000, 10_000, 100_000]
+    } else if measured() {
+        &[1_000, 10_000]
     } else {
         &[100, 1_000]
     };

@@ -30,6 +30,6 @@ pub(crate) fn bench_report() -> Result<(), String> {
         ));
     }
     std::fs::write(&figures, md).map_err(|e| format!("write {}: {e}", figures.display()))?;
-    println!("xtask: wrote docs/plots/cache_lookup.svg, middleware.svg and figures.md");
+    println!("xtask: wrote docs/plots/*.svg and docs/plots/figures.md");
     Ok(())
 }

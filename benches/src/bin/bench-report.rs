@@ -7,6 +7,7 @@
 //! * `docs/plots/cache_lookup.svg` — token-cache hit vs entries, log-log, with the linear-scan
 //!   oracle of the same run;
 //! * `docs/plots/middleware.svg` — miss / hit / plumbing / baselines of the middleware, bars;
+//! * `docs/plots/peer.svg` — ours beside tower-oauth2-resource-server, with their baseline;
 //! * `docs/plots/figures.md` — every median as a table, with its ratio to its same-run baseline.
 //!
 //! Run it as `cargo xtask bench-report` after `cargo bench -p benches`. Text in the SVGs is
@@ -188,14 +189,30 @@ const MIDDLEWARE: &[(&str, &str)] = &[
     ),
     ("layer/miss", "layer, miss (full validation)"),
     ("verify/jsonwebtoken_decode", "jsonwebtoken::decode"),
+];
+
+/// The peer comparison (its own run, with its own baseline): (criterion id, label).
+const PEER: &[(&str, &str)] = &[
+    ("peer/bare_inner", "bare inner service"),
+    ("peer/ours_hit", "ours, cache hit"),
+    (
+        "peer/rs256_aws_lc_preparsed",
+        "bare RS256 verify (baseline)",
+    ),
+    ("peer/ours_miss", "ours, miss (validation + scope + MFA)"),
     (
         "peer/tower_oauth2_resource_server",
-        "tower-oauth2-resource-server",
+        "tower-oauth2-resource-server 0.12",
     ),
 ];
 
-fn middleware_plot(medians: &BTreeMap<String, f64>, path: &Path) -> Result<bool, Error> {
-    let bars: Vec<(&str, f64)> = MIDDLEWARE
+fn bar_plot(
+    medians: &BTreeMap<String, f64>,
+    which: &[(&str, &str)],
+    title: &str,
+    path: &Path,
+) -> Result<bool, Error> {
+    let bars: Vec<(&str, f64)> = which
         .iter()
         .filter_map(|(id, label)| medians.get(*id).map(|ns| (*label, *ns)))
         .collect();
@@ -207,10 +224,7 @@ fn middleware_plot(medians: &BTreeMap<String, f64>, path: &Path) -> Result<bool,
     let root = SVGBackend::new(path, (900, 60 + 48 * bars.len() as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Middleware paths, median per request (log scale, same run)",
-            ("sans-serif", 20),
-        )
+        .caption(title, ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(250)
@@ -262,8 +276,9 @@ fn middleware_plot(medians: &BTreeMap<String, f64>, path: &Path) -> Result<bool,
 const BASELINES: &[(&str, &str)] = &[
     ("verify/", "verify/rs256_aws_lc_preparsed"),
     ("layer/", "verify/rs256_aws_lc_preparsed"),
-    ("peer/", "verify/rs256_aws_lc_preparsed"),
+    ("peer/", "peer/rs256_aws_lc_preparsed"),
     ("obo/", "obo/baseline_sha256_base64url"),
+    ("challenge/", "challenge/baseline_base64_serde_json"),
 ];
 
 fn table(medians: &BTreeMap<String, f64>, extra: &[(String, String)]) -> String {
@@ -316,8 +331,21 @@ fn main() -> Result<(), Error> {
     if cache_plot(&medians, &plots.join("cache_lookup.svg"))? {
         written.push("cache_lookup.svg");
     }
-    if middleware_plot(&medians, &plots.join("middleware.svg"))? {
+    if bar_plot(
+        &medians,
+        MIDDLEWARE,
+        "Middleware paths, median per request (log scale, same run)",
+        &plots.join("middleware.svg"),
+    )? {
         written.push("middleware.svg");
+    }
+    if bar_plot(
+        &medians,
+        PEER,
+        "Ours vs a peer tower JWT layer (log scale, same run)",
+        &plots.join("peer.svg"),
+    )? {
+        written.push("peer.svg");
     }
     let mut extra = Vec::new();
     for (name, file) in [
