@@ -75,6 +75,10 @@ pub(crate) struct PartitionMap {
 #[derive(Default)]
 struct Partition {
     by_scopes: HashMap<Box<str>, Arc<CachedToken>, RandomState>,
+    /// Inserts since expired tokens were last swept out.
+    inserts_since_sweep: usize,
+    /// How many inserts the next sweep waits for: the partition's size after the last sweep.
+    sweep_after: usize,
 }
 
 impl PartitionMap {
@@ -120,7 +124,19 @@ impl PartitionMap {
             Some(entry) => entry,
             None => partitions.entry(partition.into()).or_default(),
         };
-        entry.by_scopes.retain(|_, t| t.expires_on > now);
+        // Sweeping expired tokens is O(partition size). Small partitions sweep on every insert;
+        // large ones (one app partition can hold 100k+ tokens, one per audience) sweep once as
+        // many inserts have happened as the partition held after its last sweep, so an insert
+        // costs O(1) amortised and the partition never holds more than about twice its live
+        // tokens. Lookups never serve an expired token, swept or not.
+        entry.inserts_since_sweep += 1;
+        if entry.by_scopes.len() <= SUPERSET_SCAN_LIMIT
+            || entry.inserts_since_sweep >= entry.sweep_after
+        {
+            entry.by_scopes.retain(|_, t| t.expires_on > now);
+            entry.inserts_since_sweep = 0;
+            entry.sweep_after = entry.by_scopes.len();
+        }
         if token.scopes.key() != requested.key() {
             entry
                 .by_scopes
@@ -235,6 +251,42 @@ mod tests {
         }
         assert!(secret(map.lookup("app", &s("api://r3/.default extra3"), 0, 0)).is_some());
         assert!(secret(map.lookup("app", &s("api://r3/.default"), 0, 0)).is_none());
+    }
+
+    #[test]
+    fn large_partitions_sweep_expired_tokens_amortised() {
+        let map = PartitionMap::default();
+        let count = 10 * SUPERSET_SCAN_LIMIT;
+        for i in 0..count {
+            map.insert(
+                "p",
+                &s(&format!("api://old-{i}/.default")),
+                token(&format!("api://old-{i}/.default"), 100, None),
+                50,
+            );
+        }
+        // Past their expiry, the same number of live inserts sweeps every expired token.
+        for i in 0..count {
+            map.insert(
+                "p",
+                &s(&format!("api://new-{i}/.default")),
+                token(&format!("api://new-{i}/.default"), 1_000, None),
+                200,
+            );
+        }
+        let partitions = map.partitions.read().unwrap();
+        let partition = &partitions["p"];
+        assert!(
+            partition.by_scopes.values().all(|t| t.expires_on > 200),
+            "expired tokens left: {}",
+            partition
+                .by_scopes
+                .values()
+                .filter(|t| t.expires_on <= 200)
+                .count()
+        );
+        // Never more than about twice the live tokens.
+        assert!(partition.by_scopes.len() <= 2 * count);
     }
 
     #[test]
