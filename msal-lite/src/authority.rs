@@ -255,7 +255,7 @@ impl Authority {
     /// # Ok::<(), msal_lite::Error>(())
     /// ```
     pub fn with_tenant(&self, tenant: &str) -> Result<Self, Error> {
-        if self.0.tenant.is_none() || self.0.kind == AuthorityKind::Oidc {
+        if !self.supports_tenant_override() {
             return Err(Error::invalid_authority(
                 "this authority has no tenant segment to replace",
             ));
@@ -266,6 +266,16 @@ impl Authority {
             self.0.url.scheme(),
             self.environment()
         ))
+    }
+
+    /// Whether [`with_tenant`](Self::with_tenant) can replace the tenant segment.
+    pub(crate) fn supports_tenant_override(&self) -> bool {
+        self.0.tenant.is_some() && self.0.kind != AuthorityKind::Oidc
+    }
+
+    /// `https`, or `http` for loopback authorities.
+    pub(crate) fn scheme(&self) -> &str {
+        self.0.url.scheme()
     }
 
     /// Where the OpenID Connect metadata document is read from.
@@ -324,7 +334,9 @@ fn parse_url(input: &str) -> Result<Url, Error> {
 
 /// A tenant segment for Entra hosts: a domain name or GUID, lower-cased.
 fn tenant_segment(tenant: &str) -> Result<String, Error> {
-    let valid = !tenant.is_empty()
+    // `.` and `..` are dot-segments that URL parsing removes (RFC 3986 §5.2.4): on a CIAM host
+    // `with_tenant("..")` would otherwise quietly mean the host's default tenant.
+    let valid = !matches!(tenant, "" | "." | "..")
         && tenant.len() <= 256
         && tenant
             .bytes()
@@ -615,6 +627,8 @@ mod tests {
         );
         assert!(a.with_tenant("../evil").is_err());
         assert!(a.with_tenant("").is_err());
+        assert!(a.with_tenant(".").is_err());
+        assert!(a.with_tenant("..").is_err());
         let oidc = Authority::from_oidc_issuer("https://issuer.example.com/").unwrap();
         assert!(oidc.with_tenant("x").is_err());
     }

@@ -55,6 +55,9 @@ pub(crate) struct ClientInner {
     pub(crate) cache: TokenCache,
     /// The app-token partition key for the default authority, built once.
     pub(crate) app_partition: Box<str>,
+    /// What every per-request-tenant app partition key starts with (none: the authority has
+    /// no tenant segment), so a hit for another tenant builds its key without parsing.
+    pub(crate) tenant_partition_prefix: Option<Box<str>>,
     pub(crate) app_flights: Arc<SingleFlight<Result<AuthenticationResult, Error>>>,
     /// Declared client capabilities (`xms_cc`), merged into every `claims` parameter.
     pub(crate) client_capabilities: Arc<[String]>,

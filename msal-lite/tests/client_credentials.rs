@@ -540,6 +540,30 @@ async fn tenant_override_uses_its_own_partition() {
         .await
         .unwrap();
     assert_eq!(again.source(), TokenSource::Cache);
+    // A repeat by tenant (any case) is a hit on the stack-built partition key: same token.
+    let by_id_again = client
+        .acquire_token_for_client_with(
+            ClientCredentialsRequest::new([GRAPH_DEFAULT]).tenant(q::TENANT_ID.to_uppercase()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_id_again.source(), TokenSource::Cache);
+    assert_eq!(
+        by_id_again.access_token().secret(),
+        by_id.access_token().secret()
+    );
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
+    // Dot-segments are not tenants (on a CIAM host ".." would otherwise mean the default one).
+    for bad in [".", "..", "a/b"] {
+        let err = client
+            .acquire_token_for_client_with(
+                ClientCredentialsRequest::new([GRAPH_DEFAULT]).tenant(bad),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("tenant"), "{bad}: {err}");
+    }
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
 }
 
 #[tokio::test]

@@ -8,6 +8,53 @@ pub(crate) fn partition_key(client_id: &str, authority: &Authority) -> Box<str> 
     format!("{client_id}|{}", authority.as_str()).into_boxed_str()
 }
 
+/// What [`partition_key`] of `authority.with_tenant(t)` starts with, for every tenant `t`:
+/// `{client_id}|{scheme}://{environment}/`. `None` for authorities without a tenant segment.
+pub(crate) fn tenant_key_prefix(client_id: &str, authority: &Authority) -> Option<Box<str>> {
+    authority.supports_tenant_override().then(|| {
+        format!(
+            "{client_id}|{}://{}/",
+            authority.scheme(),
+            authority.environment()
+        )
+        .into_boxed_str()
+    })
+}
+
+/// The longest per-tenant partition key built on the stack; longer ones take the slow path.
+pub(crate) const TENANT_KEY_CAPACITY: usize = 512;
+
+/// The partition key for a per-request tenant, written into `buf` without allocating: `prefix`
+/// (from [`tenant_key_prefix`]), the tenant lower-cased, and `/`. `None` when the tenant is not
+/// a valid tenant segment or the key does not fit; the caller then parses the authority, which
+/// also reports the error.
+///
+/// A cache hit for a per-request tenant used to parse a URL per call (11 allocations, about
+/// 5 µs); this keeps it to the two hash lookups of any other hit.
+pub(crate) fn tenant_partition_key<'b>(
+    prefix: &str,
+    tenant: &str,
+    buf: &'b mut [u8; TENANT_KEY_CAPACITY],
+) -> Option<&'b str> {
+    // `.` and `..` are dot-segments that URL parsing removes (RFC 3986 §5.2.4).
+    let valid = !matches!(tenant, "" | "." | "..")
+        && tenant.len() <= 256
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let len = prefix.len() + tenant.len() + 1;
+    if !valid || len > buf.len() {
+        return None;
+    }
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    let out = &mut buf[prefix.len()..len];
+    for (o, b) in out.iter_mut().zip(tenant.bytes()) {
+        *o = b.to_ascii_lowercase();
+    }
+    out[tenant.len()] = b'/';
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -22,5 +69,69 @@ mod tests {
             &*partition_key("c", &a),
             "c|https://login.microsoftonline.com/t1/"
         );
+    }
+
+    /// The stack-built key must be exactly the key of the parsed per-tenant authority, or a
+    /// hit would miss (or, worse, another authority's partition would answer).
+    fn assert_fast_key_matches(authority: &str, tenant: &str) {
+        let authority = Authority::parse(authority).unwrap();
+        let prefix = tenant_key_prefix("client", &authority).expect("has a tenant segment");
+        let mut buf = [0u8; TENANT_KEY_CAPACITY];
+        let fast = tenant_partition_key(&prefix, tenant, &mut buf);
+        match authority.with_tenant(tenant) {
+            Ok(slow) => assert_eq!(
+                fast,
+                Some(&*partition_key("client", &slow)),
+                "{authority:?} + {tenant:?}"
+            ),
+            Err(_) => assert_eq!(fast, None, "{authority:?} + {tenant:?}"),
+        }
+    }
+
+    #[test]
+    fn fast_tenant_key_matches_the_parsed_authority() {
+        let authorities = [
+            "https://login.microsoftonline.com/common",
+            "https://login.microsoftonline.com/Contoso.onmicrosoft.com",
+            "https://login.microsoftonline.us/organizations",
+            "https://contoso.ciamlogin.com/",
+            "https://contoso.ciamlogin.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c",
+            "https://login.example.com:8443/tenant",
+            "https://login.example.com:443/tenant",
+            "http://127.0.0.1:8080/contoso",
+            "http://localhost/contoso",
+            "http://[::1]:9000/contoso",
+        ];
+        let tenants = [
+            "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c",
+            "Fabrikam.onmicrosoft.com",
+            "common",
+            "a_b-c.d",
+            "",
+            "bad/tenant",
+            "bad tenant",
+            "é",
+            "..",
+        ];
+        for authority in authorities {
+            for tenant in tenants {
+                assert_fast_key_matches(authority, tenant);
+            }
+        }
+    }
+
+    #[test]
+    fn no_fast_key_without_a_tenant_segment() {
+        let oidc = Authority::from_oidc_issuer("https://accounts.example.com").unwrap();
+        assert!(tenant_key_prefix("client", &oidc).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_tenant_key_matches_for_any_tenant(tenant in "[A-Za-z0-9._/ -]{0,40}") {
+            assert_fast_key_matches("https://login.microsoftonline.com/common", &tenant);
+            assert_fast_key_matches("https://contoso.ciamlogin.com/", &tenant);
+            assert_fast_key_matches("http://127.0.0.1:8080/contoso", &tenant);
+        }
     }
 }

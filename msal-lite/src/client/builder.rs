@@ -174,6 +174,7 @@ impl ConfidentialClientBuilder {
         }
         let client_id: Arc<str> = client_id.into();
         let app_partition = app::partition_key(&client_id, &authority);
+        let tenant_partition_prefix = app::tenant_key_prefix(&client_id, &authority);
         Ok(ConfidentialClient {
             inner: Arc::new(ClientInner {
                 client_id,
@@ -186,6 +187,7 @@ impl ConfidentialClientBuilder {
                 metadata: MetadataCache::default(),
                 cache: TokenCache::default(),
                 app_partition,
+                tenant_partition_prefix,
                 app_flights: SingleFlight::new(),
                 client_capabilities: self.client_capabilities.into(),
                 cache_store: self.cache_store,

@@ -93,6 +93,29 @@ pub(crate) async fn acquire(
     request: ClientCredentialsRequest,
 ) -> FlightResult {
     let scopes = request.scopes?;
+    let margin = inner.refresh_margin_secs;
+    let caller_id = request.correlation_id;
+    // A hit for a per-request tenant of the client's authority: build the partition key on the
+    // stack and look it up before parsing anything (a miss continues below and parses).
+    if let (None, Some(tenant), Some(prefix), false, None) = (
+        &request.authority,
+        &request.tenant,
+        &inner.tenant_partition_prefix,
+        request.force_refresh,
+        &request.claims,
+    ) {
+        let mut buf = [0u8; app::TENANT_KEY_CAPACITY];
+        if let Some(partition) = app::tenant_partition_key(prefix, tenant, &mut buf) {
+            let now = inner.clock.unix_seconds();
+            if let Lookup::Fresh(token) = inner.cache.app.lookup(partition, &scopes, now, margin) {
+                return Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    caller_id,
+                ));
+            }
+        }
+    }
     let authority = match (request.authority, request.tenant) {
         (None, None) => None,
         (Some(authority), None) => Some(authority?),
@@ -104,8 +127,6 @@ pub(crate) async fn acquire(
         Some(a) => Cow::Owned(app::partition_key(&inner.client_id, a).into()),
     };
     let authority = authority.unwrap_or_else(|| inner.authority.clone());
-    let margin = inner.refresh_margin_secs;
-    let caller_id = request.correlation_id;
 
     let mut due = None;
     if !request.force_refresh && request.claims.is_none() {
