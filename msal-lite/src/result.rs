@@ -185,8 +185,8 @@ mod tests {
             token_type: "Bearer".into(),
             scopes: Scopes::new(["a"]).unwrap(),
             expires_on: 10,
-            ext_expires_on: None,
-            refresh_on: None,
+            ext_expires_on: None.into(),
+            refresh_on: None.into(),
             tenant_id: None,
         });
         let r = AuthenticationResult::new(token, TokenSource::Network, None);

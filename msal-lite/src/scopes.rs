@@ -30,8 +30,10 @@ pub struct Scopes(Arc<Inner>);
 struct Inner {
     /// Space-separated, in the caller's order and spelling.
     request: Box<str>,
-    /// Space-separated, lower-cased and sorted: the cache key.
-    key: Box<str>,
+    /// Space-separated, lower-cased and sorted: the cache key. `None` when it equals
+    /// `request` (one lower-case scope, the common case), so a cached token does not hold the
+    /// same string twice.
+    key: Option<Box<str>>,
 }
 
 impl Scopes {
@@ -88,9 +90,11 @@ impl Scopes {
         let mut lowered: Vec<String> = items.iter().map(|s| s.to_ascii_lowercase()).collect();
         lowered.sort_unstable();
         lowered.dedup();
+        let key = lowered.join(" ");
+        let key = (key != request).then(|| key.into_boxed_str());
         Self(Arc::new(Inner {
             request: request.into_boxed_str(),
-            key: lowered.join(" ").into_boxed_str(),
+            key,
         }))
     }
 
@@ -147,8 +151,8 @@ impl Scopes {
     /// ```
     pub fn contains_all(&self, other: &Scopes) -> bool {
         // Both keys are sorted, so one merge walk decides it without allocating.
-        let mut mine = self.0.key.split(' ').peekable();
-        'wanted: for want in other.0.key.split(' ') {
+        let mut mine = self.key().split(' ').peekable();
+        'wanted: for want in other.key().split(' ') {
             while let Some(have) = mine.peek() {
                 match (*have).cmp(want) {
                     std::cmp::Ordering::Less => {
@@ -168,7 +172,7 @@ impl Scopes {
 
     /// Lower-cased, sorted, space-separated: the form MSAL uses in cache keys (`target`).
     pub(crate) fn key(&self) -> &str {
-        &self.0.key
+        self.0.key.as_deref().unwrap_or(&self.0.request)
     }
 }
 

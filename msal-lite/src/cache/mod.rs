@@ -23,6 +23,7 @@ pub(crate) mod app;
 pub(crate) mod obo;
 pub(crate) mod persist;
 pub(crate) mod single_flight;
+pub(crate) mod tenant_ids;
 pub(crate) mod user;
 
 /// Above this many entries in one partition, only exact scope matches are looked for, keeping
@@ -32,16 +33,45 @@ const SUPERSET_SCAN_LIMIT: usize = 16;
 /// One cached access token with what is needed to serve it.
 pub(crate) struct CachedToken {
     pub(crate) access_token: AccessToken,
-    pub(crate) token_type: Box<str>,
+    /// Shared for `Bearer` ([`token_type`]).
+    pub(crate) token_type: Arc<str>,
     /// Granted scopes (the response's `scope`, else the requested ones).
     pub(crate) scopes: Scopes,
     /// Unix seconds.
     pub(crate) expires_on: u64,
     /// Unix seconds; kept for MSAL-compatible serialization.
-    pub(crate) ext_expires_on: Option<u64>,
+    pub(crate) ext_expires_on: OptionalTime,
     /// Unix seconds: when the server asked us to refresh proactively (`refresh_in`).
-    pub(crate) refresh_on: Option<u64>,
-    pub(crate) tenant_id: Option<Box<str>>,
+    pub(crate) refresh_on: OptionalTime,
+    /// Interned ([`tenant_ids::TenantIds`]): one copy per tenant, not per token.
+    pub(crate) tenant_id: Option<Arc<str>>,
+}
+
+/// The token type as stored: one shared `Bearer` string for the tokens that are (nearly all).
+pub(crate) fn token_type(token_type: &str) -> Arc<str> {
+    static BEARER: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "Bearer".into());
+    if token_type == "Bearer" {
+        BEARER.clone()
+    } else {
+        token_type.into()
+    }
+}
+
+/// An optional Unix time in 8 bytes (`Option<u64>` takes 16): 0 stands for none. A time of 0
+/// itself is stored as 1, which no comparison with a real clock can tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct OptionalTime(u64);
+
+impl OptionalTime {
+    pub(crate) fn get(self) -> Option<u64> {
+        (self.0 != 0).then_some(self.0)
+    }
+}
+
+impl From<Option<u64>> for OptionalTime {
+    fn from(time: Option<u64>) -> Self {
+        Self(time.map_or(0, |t| t.max(1)))
+    }
 }
 
 /// The outcome of a lookup.
@@ -59,12 +89,51 @@ impl CachedToken {
         if now.saturating_add(margin) >= self.expires_on {
             return Lookup::Miss;
         }
-        match self.refresh_on {
+        match self.refresh_on.get() {
             Some(refresh_on) if now >= refresh_on => Lookup::RefreshDue(self.clone()),
             _ => Lookup::Fresh(self.clone()),
         }
     }
 }
+
+/// A partition's map key: the normalised scopes ([`Scopes::key`]) of a `Scopes` the entry
+/// holds anyway, so the key costs a pointer instead of a second copy of the string. It hashes
+/// and compares as that string, so lookups take a `&str` (`Borrow<str>`).
+#[derive(Clone)]
+pub(crate) struct ScopeKey(Scopes);
+
+impl ScopeKey {
+    /// The key for `token` stored under `requested`: the token's own `Scopes` when it has the
+    /// same key (the usual case: nothing more is retained), else `requested`.
+    pub(crate) fn for_token(token: &CachedToken, requested: &Scopes) -> Self {
+        if token.scopes.key() == requested.key() {
+            Self(token.scopes.clone())
+        } else {
+            Self(requested.clone())
+        }
+    }
+}
+
+impl std::borrow::Borrow<str> for ScopeKey {
+    fn borrow(&self) -> &str {
+        self.0.key()
+    }
+}
+
+impl std::hash::Hash for ScopeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Must hash exactly as `str` does, for `Borrow<str>` lookups.
+        self.0.key().hash(state);
+    }
+}
+
+impl PartialEq for ScopeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+
+impl Eq for ScopeKey {}
 
 /// Partitions of one kind, each a map from scope key to token.
 #[derive(Default)]
@@ -74,7 +143,7 @@ pub(crate) struct PartitionMap {
 
 #[derive(Default)]
 struct Partition {
-    by_scopes: HashMap<Box<str>, Arc<CachedToken>, RandomState>,
+    by_scopes: HashMap<ScopeKey, Arc<CachedToken>, RandomState>,
     /// Inserts since expired tokens were last swept out.
     inserts_since_sweep: usize,
     /// How many inserts the next sweep waits for: the partition's size after the last sweep.
@@ -140,9 +209,11 @@ impl PartitionMap {
         if token.scopes.key() != requested.key() {
             entry
                 .by_scopes
-                .insert(token.scopes.key().into(), token.clone());
+                .insert(ScopeKey(token.scopes.clone()), token.clone());
         }
-        entry.by_scopes.insert(requested.key().into(), token);
+        entry
+            .by_scopes
+            .insert(ScopeKey::for_token(&token, requested), token);
     }
 
     /// The number of partitions (for tests and metrics).
@@ -160,6 +231,8 @@ impl PartitionMap {
 pub(crate) struct TokenCache {
     /// Client-credentials tokens, partitioned by client + authority.
     pub(crate) app: PartitionMap,
+    /// The tenant ids the cached tokens point at.
+    pub(crate) tenant_ids: tenant_ids::TenantIds,
 }
 
 #[cfg(test)]
@@ -172,8 +245,8 @@ mod tests {
             token_type: "Bearer".into(),
             scopes: Scopes::new([scopes]).unwrap(),
             expires_on,
-            ext_expires_on: None,
-            refresh_on,
+            ext_expires_on: None.into(),
+            refresh_on: refresh_on.into(),
             tenant_id: None,
         })
     }

@@ -15,7 +15,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashMap;
 
 use super::single_flight::SingleFlight;
-use super::{CachedToken, PartitionMap};
+use super::{CachedToken, PartitionMap, ScopeKey};
 use crate::result::AccessToken;
 use crate::schema::{self, CacheDocument, CacheSecret, UnixTime};
 use crate::{AuthenticationResult, Error, Scopes};
@@ -190,7 +190,9 @@ impl OboCache {
                     .get(token.scopes.key())
                     .is_none_or(|mine| mine.expires_on < token.expires_on);
                 if newer {
-                    entry.by_scopes.insert(token.scopes.key().into(), token);
+                    entry
+                        .by_scopes
+                        .insert(ScopeKey(token.scopes.clone()), token);
                 }
             }
         }
@@ -245,12 +247,12 @@ fn from_schema(at: &schema::AccessToken, now: u64) -> Option<Arc<CachedToken>> {
     let secs = |t: Option<UnixTime>| t.and_then(|t| u64::try_from(t.as_secs()).ok());
     Some(Arc::new(CachedToken {
         access_token: AccessToken::new(at.secret.secret()),
-        token_type: at.token_type.as_deref().unwrap_or("Bearer").into(),
+        token_type: super::token_type(at.token_type.as_deref().unwrap_or("Bearer")),
         scopes,
         expires_on,
-        ext_expires_on: secs(at.extended_expiry()),
-        refresh_on: secs(at.refresh_on),
-        tenant_id: at.realm.as_deref().map(Box::from),
+        ext_expires_on: secs(at.extended_expiry()).into(),
+        refresh_on: secs(at.refresh_on).into(),
+        tenant_id: at.realm.as_deref().map(Arc::from),
     }))
 }
 
@@ -292,8 +294,8 @@ pub(crate) fn to_schema(token: &CachedToken, cx: &EntryContext<'_>) -> schema::A
     };
     at.target = Some(target);
     at.cached_at = Some(unix(cx.cached_at));
-    at.extended_expires_on = token.ext_expires_on.map(unix);
-    at.refresh_on = token.refresh_on.map(unix);
+    at.extended_expires_on = token.ext_expires_on.get().map(unix);
+    at.refresh_on = token.refresh_on.get().map(unix);
     if !token.token_type.eq_ignore_ascii_case("bearer") {
         at.token_type = Some(token.token_type.to_string());
         at.credential_type = schema::CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME.to_owned();
@@ -344,8 +346,8 @@ mod tests {
             token_type: "Bearer".into(),
             scopes: Scopes::new([scopes]).unwrap(),
             expires_on,
-            ext_expires_on: Some(expires_on + 10),
-            refresh_on: None,
+            ext_expires_on: Some(expires_on + 10).into(),
+            refresh_on: None.into(),
             tenant_id: Some("tid".into()),
         })
     }

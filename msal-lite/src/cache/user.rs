@@ -377,8 +377,11 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
     );
     at.target = Some(token.scopes.as_str().to_owned());
     at.cached_at = Some(UnixTime::from_secs(now));
-    at.extended_expires_on = token.ext_expires_on.map(|t| UnixTime::from_secs(secs(t)));
-    at.refresh_on = token.refresh_on.map(|t| UnixTime::from_secs(secs(t)));
+    at.extended_expires_on = token
+        .ext_expires_on
+        .get()
+        .map(|t| UnixTime::from_secs(secs(t)));
+    at.refresh_on = token.refresh_on.get().map(|t| UnixTime::from_secs(secs(t)));
     if !token.token_type.eq_ignore_ascii_case("bearer") {
         at.token_type = Some(token.token_type.to_string());
         at.credential_type = schema::CREDENTIAL_ACCESS_TOKEN_WITH_AUTH_SCHEME.to_owned();
@@ -484,11 +487,11 @@ pub(crate) fn partition_from_document(
         let to_u64 = |t: UnixTime| u64::try_from(t.as_secs()).ok();
         let token = Arc::new(CachedToken {
             access_token: AccessToken::new(at.secret.secret()),
-            token_type: at.token_type.as_deref().unwrap_or("Bearer").into(),
+            token_type: super::token_type(at.token_type.as_deref().unwrap_or("Bearer")),
             expires_on: to_u64(at.expires_on).unwrap_or(0),
-            ext_expires_on: at.extended_expiry().and_then(to_u64),
-            refresh_on: at.refresh_on.and_then(to_u64),
-            tenant_id: at.realm.as_deref().map(Box::from),
+            ext_expires_on: at.extended_expiry().and_then(to_u64).into(),
+            refresh_on: at.refresh_on.and_then(to_u64).into(),
+            tenant_id: at.realm.as_deref().map(Arc::from),
             scopes,
         });
         tokens.insert(Box::from(token.scopes.key()), token);
@@ -528,8 +531,8 @@ mod tests {
             token_type: "Bearer".into(),
             scopes: Scopes::new([scopes]).unwrap(),
             expires_on,
-            ext_expires_on: Some(expires_on),
-            refresh_on: None,
+            ext_expires_on: Some(expires_on).into(),
+            refresh_on: None.into(),
             tenant_id: Some("utid".into()),
         })
     }

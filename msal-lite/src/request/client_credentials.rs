@@ -271,20 +271,23 @@ async fn fetch_in_span(
         .and_then(Scopes::from_server)
         .unwrap_or_else(|| scopes.clone());
     let tenant_id = jwt_tenant_id(&response.access_token)
-        .map(String::into_boxed_str)
-        .or_else(|| authority.tenant().map(Box::from));
+        .as_deref()
+        .or_else(|| authority.tenant())
+        .map(|tid| inner.cache.tenant_ids.intern(tid));
     let token = Arc::new(CachedToken {
         access_token: AccessToken::new(response.access_token),
-        token_type: response.token_type.into_boxed_str(),
+        token_type: crate::cache::token_type(&response.token_type),
         scopes: granted,
         expires_on: requested_at.saturating_add(response.expires_in),
         ext_expires_on: response
             .ext_expires_in
-            .map(|ext| requested_at.saturating_add(ext)),
+            .map(|ext| requested_at.saturating_add(ext))
+            .into(),
         refresh_on: response
             .refresh_in
             .filter(|r| *r > 0)
-            .map(|r| requested_at.saturating_add(r)),
+            .map(|r| requested_at.saturating_add(r))
+            .into(),
         tenant_id,
     });
     let now = inner.clock.unix_seconds();

@@ -548,23 +548,29 @@ async fn redeem_for(
         .as_deref()
         .and_then(Scopes::from_server)
         .unwrap_or_else(|| wire_scopes.clone());
-    let tenant_id = jwt_tenant_id(&response.token.access_token)
-        .map(String::into_boxed_str)
-        .or_else(|| Some(Box::from(account.tenant_id())));
+    let tenant_id = Some(
+        inner.cache.tenant_ids.intern(
+            jwt_tenant_id(&response.token.access_token)
+                .as_deref()
+                .unwrap_or(account.tenant_id()),
+        ),
+    );
     let token = Arc::new(CachedToken {
         access_token: AccessToken::new(response.token.access_token),
-        token_type: response.token.token_type.into_boxed_str(),
+        token_type: crate::cache::token_type(&response.token.token_type),
         scopes: granted,
         expires_on: requested_at.saturating_add(response.token.expires_in),
         ext_expires_on: response
             .token
             .ext_expires_in
-            .map(|ext| requested_at.saturating_add(ext)),
+            .map(|ext| requested_at.saturating_add(ext))
+            .into(),
         refresh_on: response
             .token
             .refresh_in
             .filter(|r| *r > 0)
-            .map(|r| requested_at.saturating_add(r)),
+            .map(|r| requested_at.saturating_add(r))
+            .into(),
         tenant_id,
     });
     let acquired = Acquired {
