@@ -306,7 +306,14 @@ pub(crate) fn parse_claims(json: String) -> Result<Claims, TokenError> {
         failure: &mut failure,
         base: Base::of(json.as_bytes()),
     };
-    match parse_with(json.as_bytes(), seed) {
+    // From `&str`, not bytes: the claims are already UTF-8 checked as a whole, and serde_json
+    // re-checks every string it reads from a byte slice (a tenth of the parse time).
+    let mut de = serde_json::Deserializer::from_str(&json);
+    let parsed = seed
+        .deserialize(&mut de)
+        .and_then(|partial| de.end().map(|()| partial))
+        .map_err(|_| ());
+    match parsed {
         Ok(partial) => partial.finish(json),
         Err(()) => Err(failure.unwrap_or(TokenError::Malformed)),
     }
