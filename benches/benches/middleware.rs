@@ -177,6 +177,13 @@ fn request(authorization: &str) -> Request<String> {
         .expect("valid request")
 }
 
+/// Requests are built 16 at a time (24 KB), so each is still in the CPU cache when the layer
+/// reads it, as a request a server has just parsed is. Criterion's `SmallInput` builds a tenth
+/// of a sample's iterations up front (hundreds of requests for the fast paths, more than the L2
+/// holds), which charged the layer for cache misses no server has: on the same machine the hit
+/// path read 0.46–0.52 µs that way and 0.25 µs this way.
+const HOT: BatchSize = BatchSize::NumIterations(16);
+
 fn layer(c: &mut Criterion) {
     let fixture = Fixture::new();
     let authorization = format!("Bearer {}", fixture.token);
@@ -212,32 +219,16 @@ fn layer(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("layer");
     group.bench_function("miss", |b| {
-        b.iter_batched(
-            || request(&authorization),
-            |req| ready(miss.call(req)),
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(|| request(&authorization), |req| ready(miss.call(req)), HOT);
     });
     group.bench_function("hit", |b| {
-        b.iter_batched(
-            || request(&authorization),
-            |req| ready(hit.call(req)),
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(|| request(&authorization), |req| ready(hit.call(req)), HOT);
     });
     group.bench_function("noop_validator", |b| {
-        b.iter_batched(
-            || request(&authorization),
-            |req| ready(noop.call(req)),
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(|| request(&authorization), |req| ready(noop.call(req)), HOT);
     });
     group.bench_function("bare_inner", |b| {
-        b.iter_batched(
-            || request(&authorization),
-            |req| ready(bare.call(req)),
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(|| request(&authorization), |req| ready(bare.call(req)), HOT);
     });
     group.finish();
 }
