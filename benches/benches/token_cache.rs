@@ -121,8 +121,10 @@ fn tenant_entry(i: usize) -> (String, String) {
     )
 }
 
-fn tenant_request(tenant: &str, scope: &Scopes) -> ClientCredentialsRequest {
-    ClientCredentialsRequest::new(scope).tenant(tenant)
+/// A request for `scope` in `tenant`, built as a caller that keeps both would: an `Arc` clone
+/// each, no allocation.
+fn tenant_request(tenant: &Arc<str>, scope: &Scopes) -> ClientCredentialsRequest {
+    ClientCredentialsRequest::new(scope).tenant(Arc::clone(tenant))
 }
 
 /// Appends one line of allocator figures (stdout and `target/criterion/token_cache/alloc.tsv`).
@@ -224,9 +226,11 @@ fn tenants(c: &mut Criterion) {
         for i in filled..n {
             let (tenant, scope) = tenant_entry(i);
             let scopes = Scopes::new([scope.as_str()]).expect("scopes");
-            let hit =
-                poll_once(client.acquire_token_for_client_with(tenant_request(&tenant, &scopes)))
-                    .expect("hit");
+            let hit = poll_once(client.acquire_token_for_client_with(tenant_request(
+                &Arc::from(tenant.as_str()),
+                &scopes,
+            )))
+            .expect("hit");
             assert_eq!(hit.source(), TokenSource::Cache);
             records.push(Record {
                 client_id: CLIENT_ID.to_owned(),
@@ -241,6 +245,7 @@ fn tenants(c: &mut Criterion) {
 
         // Probe the middle; the oracle must agree with the cache.
         let (tenant, probe) = tenant_entry(n / 2 + 3);
+        let tenant: Arc<str> = tenant.into();
         let scopes = Scopes::new([probe.as_str()]).expect("scopes");
         let hit = poll_once(client.acquire_token_for_client_with(tenant_request(&tenant, &scopes)))
             .expect("hit");

@@ -35,7 +35,7 @@ pub struct ClientCredentialsRequest {
     force_refresh: bool,
     claims: Option<String>,
     authority: Option<Result<Authority, Error>>,
-    tenant: Option<String>,
+    tenant: Option<Arc<str>>,
     correlation_id: Option<CorrelationId>,
 }
 
@@ -73,7 +73,19 @@ impl ClientCredentialsRequest {
     }
 
     /// Uses another tenant of the client's (or this request's) authority.
-    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+    ///
+    /// A cache hit for a tenant allocates nothing in the cache; pass the tenant as an
+    /// `Arc<str>` kept by the caller (a clone is a reference-count increment) to make the whole
+    /// call allocation-free, as with a prebuilt [`Scopes`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let tenant: Arc<str> = Arc::from("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c");
+    /// let request = msal_lite::ClientCredentialsRequest::new(["api://app/.default"])
+    ///     .tenant(Arc::clone(&tenant));
+    /// # let _ = request;
+    /// ```
+    pub fn tenant(mut self, tenant: impl Into<Arc<str>>) -> Self {
         self.tenant = Some(tenant.into());
         self
     }
