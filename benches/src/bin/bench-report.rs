@@ -357,6 +357,10 @@ fn main() -> Result<(), Error> {
             "Hit latency under one and two threads",
             "cache_latency/latency.tsv",
         ),
+        (
+            "Middleware miss ÷ bare verify, interleaved rounds",
+            "layer/interleaved.tsv",
+        ),
     ] {
         if let Ok(body) = std::fs::read_to_string(criterion.join(file)) {
             extra.push((name.to_owned(), body));
