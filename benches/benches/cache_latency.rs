@@ -6,6 +6,8 @@
 //! resources; every call is timed with `Instant` (the timer's own cost, measured in the same run
 //! with back-to-back `Instant::now()` pairs, is printed as `timer_floor`). Goal: p99 of the
 //! two-thread run ≤ 2 × its p50 (no write lock on reads, no LRU promotion under a mutex).
+//! Both runs are repeated over the first 16 tokens only (`…_hot16`), which separates the cost
+//! of sharing between threads from the cache misses of random picks among 10,000.
 //!
 //! Results go to stdout and to `target/criterion/cache_latency/latency.tsv` for `bench-report`.
 //! Under `cargo test --benches` (the smoke run) the run is short.
@@ -68,6 +70,30 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[i]
 }
 
+/// Both threads at once, each timing `calls` hits; the merged, sorted latencies.
+fn two_threads(client: &ConfidentialClient, scopes: &[Scopes], calls: usize) -> Vec<u64> {
+    let barrier = Barrier::new(2);
+    let two: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = [0x1234_5678_9abc_def1_u64, 0x0fed_cba9_8765_4321]
+            .into_iter()
+            .map(|seed| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    run(client, scopes, calls, seed)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let mut both: Vec<u64> = two.concat();
+    both.sort_unstable();
+    both
+}
+
 fn main() {
     let measured = std::env::args().any(|a| a == "--bench");
     let (entries, calls) = if measured {
@@ -102,26 +128,13 @@ fn main() {
     floor.sort_unstable();
 
     let one = run(&client, &scopes, calls, 0x9e37_79b9_7f4a_7c15);
-
-    let barrier = Barrier::new(2);
-    let two: Vec<Vec<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = [0x1234_5678_9abc_def1_u64, 0x0fed_cba9_8765_4321]
-            .into_iter()
-            .map(|seed| {
-                let (client, scopes, barrier) = (&client, &scopes, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    run(client, scopes, calls, seed)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .collect()
-    });
-    let mut both: Vec<u64> = two.concat();
-    both.sort_unstable();
+    let both = two_threads(&client, &scopes, calls);
+    // The same with 16 hot tokens: what is left is the cost of sharing (the read lock's
+    // counter and the tokens' reference counts bouncing between the cores), without the cache
+    // misses of picking one of 10,000 entries at random.
+    let hot = &scopes[..16.min(scopes.len())];
+    let one_hot = run(&client, hot, calls, 0x9e37_79b9_7f4a_7c15);
+    let both_hot = two_threads(&client, hot, calls);
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split(' ').next().unwrap_or("?").to_owned();
@@ -132,6 +145,8 @@ fn main() {
         ("timer_floor", &floor),
         ("one_thread", &one),
         ("two_threads", &both),
+        ("one_thread_hot16", &one_hot),
+        ("two_threads_hot16", &both_hot),
     ] {
         let (p50, p99, p999) = (pct(s, 0.50), pct(s, 0.99), pct(s, 0.999));
         lines.push(format!(
