@@ -11,7 +11,10 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeyPair;
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+    RsaPublicKeyComponents,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -152,6 +155,48 @@ impl Default for Fixture {
 }
 
 pub mod entra;
+
+/// The baseline every middleware figure is a ratio to: a bare aws-lc-rs RS256 verify of the
+/// fixture token, with the key parsed once and the signature already decoded.
+#[derive(Debug)]
+pub struct Baseline<'a> {
+    /// The JWS signing input (`header.payload`).
+    pub signed: &'a [u8],
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+    /// The public key, parsed once.
+    pub key: ParsedPublicKey,
+}
+
+impl Baseline<'_> {
+    /// One verify; panics if it fails (the fixture is valid).
+    #[inline]
+    pub fn verify(&self) {
+        self.key
+            .verify_sig(
+                std::hint::black_box(self.signed),
+                std::hint::black_box(&self.signature),
+            )
+            .expect("valid signature");
+    }
+}
+
+impl Fixture {
+    /// The bare-verify baseline for this fixture's token.
+    pub fn baseline(&self) -> Baseline<'_> {
+        let (signed, signature_b64) = self.token.rsplit_once('.').expect("three parts");
+        Baseline {
+            signed: signed.as_bytes(),
+            signature: URL_SAFE_NO_PAD.decode(signature_b64).expect("base64url"),
+            key: RsaPublicKeyComponents {
+                n: &self.n,
+                e: &self.e,
+            }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .expect("rsa key"),
+        }
+    }
+}
 
 /// `count` distinct tokens signed with the fixture key (the claims of [`claims_json`] with a
 /// unique `uti` each), for load tests that must miss the validation cache.
