@@ -715,6 +715,69 @@ async fn instances_sharing_a_store_share_default_scope_tokens() {
     assert_eq!(tenant.requests(Endpoint::Token), 1);
 }
 
+#[tokio::test]
+async fn an_instance_holding_the_partition_takes_another_instances_renewal() {
+    let tenant = start(Config::quickstart()).await;
+    let offset = Arc::new(AtomicU64::new(0));
+    // Each instance has its own memory layer in front of one shared L2 (Redis in production).
+    let l2 = msal_lite::persistence::MemoryStore::new();
+    let instance = || {
+        let seen = offset.clone();
+        let store: Arc<dyn msal_lite::persistence::CacheStore> =
+            Arc::new(msal_lite::persistence::Layered::new(
+                msal_lite::persistence::MemoryStore::new(),
+                l2.clone(),
+            ));
+        api(tenant.authority())
+            .clock(move || SystemTime::now() + Duration::from_secs(seen.load(Ordering::SeqCst)))
+            .cache_store(store)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    let assertion = incoming(&tenant, false);
+    let scopes = Scopes::new([GRAPH_SCOPE]).unwrap();
+    let first = a
+        .acquire_token_on_behalf_of(assertion.clone(), &scopes)
+        .await
+        .unwrap();
+    let on_b = b
+        .acquire_token_on_behalf_of(assertion.clone(), &scopes)
+        .await
+        .unwrap();
+    assert_eq!(
+        on_b.source(),
+        TokenSource::Cache,
+        "B holds the partition now"
+    );
+    assert_eq!(tenant.requests(Endpoint::Token), 1);
+
+    // Inside the refresh margin: A renews; B, whose memory layer still holds the old token,
+    // takes A's renewal from L2 instead of renewing again.
+    let lifetime = first
+        .expires_on()
+        .duration_since(SystemTime::now())
+        .unwrap()
+        .as_secs();
+    offset.store(lifetime.saturating_sub(200), Ordering::SeqCst);
+    let renewed = a
+        .acquire_token_on_behalf_of(assertion.clone(), &scopes)
+        .await
+        .unwrap();
+    assert_eq!(renewed.source(), TokenSource::Network);
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
+    let on_b = b
+        .acquire_token_on_behalf_of(assertion, &scopes)
+        .await
+        .unwrap();
+    assert_eq!(on_b.source(), TokenSource::Cache);
+    assert_eq!(
+        on_b.access_token().secret(),
+        renewed.access_token().secret()
+    );
+    assert_eq!(tenant.requests(Endpoint::Token), 2, "no second renewal");
+}
+
 #[test]
 fn obo_types_are_send_sync_and_redacted() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dev_tenant::{Config, DevTenant, Endpoint, quickstart as q};
-use msal_lite::persistence::{CacheStore, MemoryStore};
+use msal_lite::persistence::{CacheStore, Layered, MemoryStore};
 use msal_lite::schema::PartitionKey;
 use msal_lite::{
     Account, AuthCodeFlow, AuthCodeRequest, ClientCredential, ConfidentialClient,
@@ -550,6 +550,63 @@ async fn another_instance_finds_the_account_in_the_cache_store() {
     let token = third.acquire_token_silent([GRAPH], &account).await.unwrap();
     assert_eq!(token.source(), TokenSource::Cache);
     assert_eq!(tenant.requests(Endpoint::Token), calls);
+}
+
+#[tokio::test]
+async fn an_instance_holding_the_partition_rereads_the_shared_store_before_the_network() {
+    let mut config = Config::quickstart();
+    // 10-minute tokens and a shared clock moved 6 minutes ahead: cached tokens fall inside the
+    // 5-minute refresh margin (as in silent_refresh_after_expiry_rotates_the_refresh_token).
+    config.lifetimes.access_token_secs = 600;
+    let tenant = DevTenant::start(config).await.unwrap();
+    let clock = Clock::default();
+    // Two instances, each with its own memory layer in front of one shared L2 (Redis in
+    // production; a MemoryStore stands in here).
+    let l2 = MemoryStore::new();
+    let instance = || {
+        let store: Arc<dyn CacheStore> = Arc::new(Layered::new(MemoryStore::new(), l2.clone()));
+        builder(&tenant)
+            .clock(clock.as_fn())
+            .cache_store(store)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    let (account, _) = sign_in(&a, &tenant, &mut Browser::default(), graph_sign_in())
+        .await
+        .unwrap();
+    // B loads the user's partition (and holds it in memory from now on).
+    let loaded = b.acquire_token_silent([GRAPH], &account).await.unwrap();
+    assert_eq!(loaded.source(), TokenSource::Cache);
+    let calls = tenant.requests(Endpoint::Token);
+
+    // The token comes due; A refreshes it and writes the new one through to L2.
+    clock.advance(Duration::from_secs(360));
+    let on_a = a.acquire_token_silent([GRAPH], &account).await.unwrap();
+    assert_eq!(on_a.source(), TokenSource::Network);
+    assert_eq!(tenant.requests(Endpoint::Token), calls + 1);
+
+    // B's memory holds only the old, due token: B finds A's in the shared store instead of
+    // redeeming its own refresh token, and so do concurrent callers (one re-read between them).
+    let (first, second) = tokio::join!(
+        b.acquire_token_silent([GRAPH], &account),
+        b.acquire_token_silent([GRAPH], &account),
+    );
+    for on_b in [first.unwrap(), second.unwrap()] {
+        assert_eq!(on_b.source(), TokenSource::Cache);
+        assert_eq!(on_b.access_token().secret(), on_a.access_token().secret());
+    }
+    assert_eq!(
+        tenant.requests(Endpoint::Token),
+        calls + 1,
+        "no second token call"
+    );
+
+    // When the shared store has nothing better either, B goes to the network, once.
+    clock.advance(Duration::from_secs(360));
+    let renewed = b.acquire_token_silent([GRAPH], &account).await.unwrap();
+    assert_eq!(renewed.source(), TokenSource::Network);
+    assert_eq!(tenant.requests(Endpoint::Token), calls + 2);
 }
 
 #[tokio::test]

@@ -355,20 +355,22 @@ async fn instances_share_sessions_and_token_caches_encrypted_at_rest() {
         c.1
     );
     assert!(d.1.contains(r#"id="update-form""#), "{}", d.1);
-    // C refreshed User.Read; D refreshed the API scope and User.Read.
-    assert_eq!(stack.tenant.requests(Endpoint::Token), calls + 3);
+    // C refreshed User.Read and D the API scope. D also needs User.Read: it refreshes it too
+    // unless C's token reached Redis before D re-read the partition (timing decides), never more.
+    let refreshed = stack.tenant.requests(Endpoint::Token) - calls;
+    assert!((2..=3).contains(&refreshed), "{refreshed} token calls");
     let merged = user_partition(&mut conn, &keys).await;
     assert!(has_scope(&merged, "User.Read"), "{merged:?}");
     assert!(has_scope(&merged, q::API_SCOPE), "{merged:?}");
-    // Each instance finds its tokens again, and a fresh instance finds both: zero calls.
-    // (C is not asked for the API scope: an instance that already holds a partition in memory
-    // does not re-read Redis on a memory miss, so C would refresh once more — see
-    // docs/deploy.md, "Known limits".)
+    // Each instance finds its tokens again, a fresh instance finds both, and C, which holds
+    // the user's partition in memory without the API token D acquired, re-reads Redis before
+    // it would go to the token endpoint: zero calls.
     let web_e = start_web_app(&stack.tenant, api_a, &shared.vars()).await;
     let calls = stack.tenant.requests(Endpoint::Token);
     for (web, path) in [
         (&web_c, "/users/gatedUpdateProfile"),
         (&web_d, "/users/updateProfile"),
+        (&web_c, "/users/updateProfile"),
         (&web_e, "/users/gatedUpdateProfile"),
         (&web_e, "/users/updateProfile"),
     ] {

@@ -11,7 +11,19 @@ use crate::schema::{CacheDocument, PartitionKey};
 /// Loads `key` from `store` ("before access"). `None` when nothing is stored or the store
 /// failed (traced as a warning with the partition kind only: the rest identifies a person).
 pub(crate) async fn load(store: &dyn CacheStore, key: &PartitionKey) -> Option<Partition> {
-    match store.load(key).await {
+    settle(store.load(key).await, key)
+}
+
+/// [`CacheStore::reload`]: the shared store's current copy, past any local layer.
+pub(crate) async fn reload(store: &dyn CacheStore, key: &PartitionKey) -> Option<Partition> {
+    settle(store.reload(key).await, key)
+}
+
+fn settle(
+    loaded: Result<Option<Partition>, crate::persistence::PersistenceError>,
+    key: &PartitionKey,
+) -> Option<Partition> {
+    match loaded {
         Ok(partition) => partition,
         Err(e) => {
             tracing::warn!(

@@ -218,6 +218,59 @@ impl UserCache {
         self.evict_if_over_budget(home);
     }
 
+    /// Takes from a partition re-read from the cache store what is newer than memory: each
+    /// access token that expires later than memory's for the same scopes, and the store's
+    /// refresh token when memory has none or when any of the store's access tokens was newer
+    /// (the instance that refreshed last wrote both, and its refresh token carries the latest
+    /// sign-in state, e.g. MFA done there). Returns whether anything was taken.
+    ///
+    /// Nothing in memory is dropped: a token memory holds and the store lacks (a write that has
+    /// not reached a shared store yet) stays.
+    pub(crate) fn merge_loaded(&self, home: &str, loaded: UserPartition, now: u64) -> bool {
+        let (before, after, taken) = {
+            let mut partitions = self.partitions.write().unwrap_or_else(|p| p.into_inner());
+            let Some(partition) = partitions.get_mut(home) else {
+                drop(partitions);
+                self.insert_loaded(home, loaded, now);
+                return true;
+            };
+            let mut newer = false;
+            for (key, token) in loaded.tokens {
+                if token.expires_on <= now {
+                    continue;
+                }
+                let take = partition
+                    .tokens
+                    .get(&key)
+                    .is_none_or(|mine| mine.expires_on < token.expires_on);
+                if take {
+                    partition.tokens.insert(key, token);
+                    newer = true;
+                }
+            }
+            let mut taken = newer;
+            if let Some(rt) = loaded.refresh_token
+                && (newer || partition.refresh_token.is_none())
+            {
+                partition.refresh_token = Some(rt);
+                taken = true;
+            }
+            if partition.account.is_none() && loaded.account.is_some() {
+                partition.account = loaded.account;
+                partition.id_token = loaded.id_token;
+                taken = true;
+            }
+            let before = partition.bytes;
+            partition.bytes = partition.measure();
+            (before, partition.bytes, taken)
+        };
+        self.adjust(before, after);
+        if after > before {
+            self.evict_if_over_budget(home);
+        }
+        taken
+    }
+
     /// Adds what a token acquisition returned.
     pub(crate) fn store(&self, acquired: &Acquired) {
         let home = acquired.account.home_account_id();
@@ -557,6 +610,77 @@ mod tests {
             Lookup::Fresh(t) => Some(t.access_token.secret().to_owned()),
             _ => None,
         }
+    }
+
+    fn loaded(tokens: &[(&str, &str, u64)], rt: Option<&str>) -> UserPartition {
+        UserPartition {
+            account: Some(account("u.t")),
+            tokens: tokens
+                .iter()
+                .map(|(scopes, secret, expires_on)| {
+                    let token = Arc::new(CachedToken {
+                        access_token: AccessToken::new(*secret),
+                        token_type: "Bearer".into(),
+                        scopes: Scopes::new([*scopes]).unwrap(),
+                        expires_on: *expires_on,
+                        ext_expires_on: None.into(),
+                        refresh_on: None.into(),
+                        tenant_id: None,
+                    });
+                    (Box::from(token.scopes.key()), token)
+                })
+                .collect(),
+            refresh_token: rt.map(|rt| Arc::new(RefreshSecret::new(rt))),
+            ..UserPartition::default()
+        }
+    }
+
+    fn secret_of(cache: &UserCache, scopes: &str, now: u64) -> Option<String> {
+        let found = cache.lookup("u.t", &Scopes::new([scopes]).unwrap(), now, 0);
+        match found.token {
+            Lookup::Fresh(t) | Lookup::RefreshDue(t) => Some(t.access_token.secret().to_owned()),
+            Lookup::Miss => None,
+        }
+    }
+
+    #[test]
+    fn merge_takes_newer_tokens_and_keeps_what_only_memory_has() {
+        let cache = UserCache::new(DEFAULT_BYTE_BUDGET);
+        cache.store(&acquired("u.t", "a", "a", "rt-mine")); // a expires at 10,000
+        cache.store(&acquired("u.t", "b", "b", "rt-mine"));
+        let rt = |c: &UserCache| c.refresh_token("u.t").map(|r| r.secret().to_owned());
+
+        // Older or equal tokens and an expired one are not taken, nor is the refresh token.
+        let stale = loaded(
+            &[
+                ("a", "a-old", 9_000),
+                ("b", "b-same", 10_000),
+                ("c", "c-gone", 500),
+            ],
+            Some("rt-stale"),
+        );
+        assert!(!cache.merge_loaded("u.t", stale, 1000));
+        assert_eq!(secret_of(&cache, "a", 1000).as_deref(), Some("at-a"));
+        assert_eq!(secret_of(&cache, "b", 1000).as_deref(), Some("at-b"));
+        assert_eq!(secret_of(&cache, "c", 1000), None);
+        assert_eq!(rt(&cache).as_deref(), Some("rt-mine"));
+
+        // A newer token and a new scope are taken, with the store's refresh token; a token only
+        // memory holds (b, not in this copy) stays.
+        let before = cache.bytes();
+        let newer = loaded(
+            &[("a", "a-new", 20_000), ("d", "d-new", 20_000)],
+            Some("rt-new"),
+        );
+        assert!(cache.merge_loaded("u.t", newer, 1000));
+        assert_eq!(secret_of(&cache, "a", 1000).as_deref(), Some("a-new"));
+        assert_eq!(secret_of(&cache, "d", 1000).as_deref(), Some("d-new"));
+        assert_eq!(secret_of(&cache, "b", 1000).as_deref(), Some("at-b"));
+        assert_eq!(rt(&cache).as_deref(), Some("rt-new"));
+        assert!(
+            cache.bytes() > before,
+            "the byte budget accounts for what was taken"
+        );
     }
 
     #[test]

@@ -36,8 +36,10 @@ const MAX_SYNC_ATTEMPTS: u32 = 8;
 ///   on a conflict the partition is merged three-way (base = what this machine last
 ///   exchanged with L2) and the merge is stored in both layers.
 ///
-/// L1 is authoritative for this process once it holds a partition: another machine's newer
-/// tokens reach it when this machine next writes the partition (the merge), not on reads.
+/// L1 is authoritative for [`load`](CacheStore::load) once it holds a partition: another
+/// machine's newer tokens reach L1 when this machine next writes the partition (the merge).
+/// [`reload`](CacheStore::reload) reads L2 past L1, which msal-lite does before it would go
+/// to the token endpoint for a partition it holds.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -485,6 +487,27 @@ impl<L2: CacheStore> CacheStore for Layered<L2> {
         Box::pin(self.load_impl(partition))
     }
 
+    /// Reads L2 (bounded by the L2 timeout) past L1; when L2 fails, L1's copy. L1 itself is
+    /// left as it is: what L2 holds reaches it with this machine's next write (the merge).
+    fn reload<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+    ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
+        Box::pin(async move {
+            match self.l2_call(self.inner.l2.reload(partition)).await {
+                Ok(found) => Ok(found),
+                Err(e) => {
+                    tracing::warn!(
+                        partition = partition.kind(),
+                        error = %e,
+                        "token cache L2 re-read failed; using L1"
+                    );
+                    Ok(self.inner.l1.get(partition))
+                }
+            }
+        })
+    }
+
     fn save<'a>(
         &'a self,
         partition: &'a PartitionKey,
@@ -591,6 +614,38 @@ mod tests {
         at.target = Some(scope.into());
         at.cached_at = Some(UnixTime::from_secs(cached_at));
         at
+    }
+
+    #[tokio::test]
+    async fn reload_reads_l2_past_l1_and_falls_back_to_l1() {
+        let l2 = Flaky::default();
+        let here = Layered::new(MemoryStore::new(), l2.clone());
+        let there = Layered::new(MemoryStore::new(), l2.clone());
+        let key = PartitionKey::user("u.t");
+        update(&here, &key, |d| {
+            d.insert_access_token(token("a", "1", 1));
+        })
+        .await
+        .unwrap();
+        // Another machine writes a newer token; `load` here still answers from L1.
+        update(&there, &key, |d| {
+            d.insert_access_token(token("a", "2", 2));
+        })
+        .await
+        .unwrap();
+        let secret = |p: Option<Partition>| {
+            let doc = p.expect("stored").shared_document();
+            let at = doc.access_tokens.values().next().expect("one token");
+            at.secret.secret().to_owned()
+        };
+        assert_eq!(secret(here.load(&key).await.unwrap()), "1");
+        assert_eq!(secret(here.reload(&key).await.unwrap()), "2");
+        // Through an Arc too (how clients hold stores).
+        let shared: Arc<dyn CacheStore> = Arc::new(here.clone());
+        assert_eq!(secret(shared.reload(&key).await.unwrap()), "2");
+        // L2 down: L1's copy, not an error.
+        l2.down.store(true, Ordering::SeqCst);
+        assert_eq!(secret(here.reload(&key).await.unwrap()), "1");
     }
 
     #[tokio::test]

@@ -297,6 +297,29 @@ pub trait CacheStore: Send + Sync + 'static {
         &'a self,
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<(), PersistenceError>>;
+
+    /// Loads one partition as the shared store holds it now, for a caller whose memory copy
+    /// may be stale (another instance may have refreshed since). A store with a local layer
+    /// (such as [`Layered`]) reads past it; the default is [`load`](Self::load), right for
+    /// stores that have no local copy.
+    ///
+    /// msal-lite calls this once (single-flight) before going to the token endpoint for a
+    /// user whose partition it already holds in memory.
+    ///
+    /// ```
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::PartitionKey;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert!(MemoryStore::new().reload(&PartitionKey::user("u.t")).await?.is_none());
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
+    fn reload<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+    ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
+        self.load(partition)
+    }
 }
 
 impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
@@ -305,6 +328,13 @@ impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
         (**self).load(partition)
+    }
+
+    fn reload<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+    ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
+        (**self).reload(partition)
     }
 
     fn save<'a>(

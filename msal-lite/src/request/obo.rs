@@ -351,11 +351,13 @@ impl Miss {
             ))
         };
 
-        // Before access: another instance (or an earlier run) may have stored this partition.
-        // A claims request needs neither its tokens nor its refresh token.
+        // Before access: another instance (or an earlier run) may have stored this partition,
+        // or a newer token in it than this instance's memory holds, so read the shared store
+        // past any local layer (`reload`). A claims request needs neither its tokens nor its
+        // refresh token.
         if let (Some(store), None, None) = (&inner.cache_store, &authority_override, &claims) {
             let key = PartitionKey::obo(assertion.hash());
-            if let Some(stored) = persist::load(store.as_ref(), &key).await {
+            if let Some(stored) = persist::reload(store.as_ref(), &key).await {
                 let deadline = assertion.identity().and_then(|i| i.exp).unwrap_or(0);
                 let stored = StoredPartition {
                     document: stored.document(),

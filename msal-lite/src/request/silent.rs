@@ -205,7 +205,19 @@ impl ConfidentialClient {
                     _ => None,
                 }
             };
-            let start = || refresh(inner.clone(), account, scopes.clone(), None, correlation_id);
+            // Memory held the partition but not a usable token: another instance may have
+            // refreshed since, so look in the shared store once (inside the single flight)
+            // before going to the token endpoint.
+            let reread = found.in_memory && !force && inner.cache_store.is_some();
+            let start = || {
+                reread_then_refresh(
+                    inner.clone(),
+                    account,
+                    scopes.clone(),
+                    reread.then_some((margin, caller_id)),
+                    correlation_id,
+                )
+            };
             inner.users.flights.run(&key, recheck, start).await
         };
         match (outcome, due) {
@@ -300,16 +312,73 @@ async fn load_user(inner: &Arc<ClientInner>, home: &str) -> bool {
     let Some(stored) = persist::load(&**store, &PartitionKey::user(home)).await else {
         return false;
     };
+    let Some(partition) = stored_partition(inner, stored.document(), home) else {
+        return false;
+    };
+    inner
+        .users
+        .cache
+        .insert_loaded(home, partition, inner.clock.unix_seconds());
+    true
+}
+
+/// Re-reads the user's partition from the cache store past any local layer and takes what is
+/// newer than memory (another instance may have refreshed since this one loaded it). Whether
+/// anything was taken.
+async fn reload_user(inner: &Arc<ClientInner>, home: &str) -> bool {
+    let Some(store) = &inner.cache_store else {
+        return false;
+    };
+    let Some(stored) = persist::reload(&**store, &PartitionKey::user(home)).await else {
+        return false;
+    };
+    let Some(partition) = stored_partition(inner, stored.document(), home) else {
+        return false;
+    };
+    inner
+        .users
+        .cache
+        .merge_loaded(home, partition, inner.clock.unix_seconds())
+}
+
+fn stored_partition(
+    inner: &ClientInner,
+    document: &crate::schema::CacheDocument,
+    home: &str,
+) -> Option<crate::cache::user::UserPartition> {
     let owner = Owner {
         client_id: &inner.client_id,
         environment: inner.authority.environment(),
     };
-    let now = inner.clock.unix_seconds();
-    let Some(partition) = partition_from_document(stored.document(), &owner, home, now) else {
-        return false;
-    };
-    inner.users.cache.insert_loaded(home, partition, now);
-    true
+    partition_from_document(document, &owner, home, inner.clock.unix_seconds())
+}
+
+/// [`refresh`], after taking newer tokens from the cache store when `reread` is set (with the
+/// refresh margin and the caller's correlation id): a token another instance acquired is then
+/// served from the cache, and a refresh uses the newest refresh token.
+async fn reread_then_refresh(
+    inner: Arc<ClientInner>,
+    account: Arc<Account>,
+    scopes: Scopes,
+    reread: Option<(u64, Option<CorrelationId>)>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    if let Some((margin, caller_id)) = reread
+        && reload_user(&inner, account.home_account_id()).await
+    {
+        let now = inner.clock.unix_seconds();
+        let found = inner
+            .users
+            .cache
+            .lookup(account.home_account_id(), &scopes, now, margin);
+        if let Lookup::Fresh(token) = found.token {
+            return Ok(
+                AuthenticationResult::new(token, TokenSource::Cache, caller_id)
+                    .with_account(found.account),
+            );
+        }
+    }
+    refresh(inner, account, scopes, None, correlation_id).await
 }
 
 /// Redeems the account's refresh token for `scopes`.
