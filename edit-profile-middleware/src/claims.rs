@@ -296,7 +296,8 @@ pub(crate) fn parse_header(json: &[u8]) -> Result<Header<'_>, TokenError> {
     let seed = HeaderSeed {
         failure: &mut failure,
     };
-    parse_with(json, seed).map_err(|()| failure.unwrap_or(TokenError::Malformed))
+    parse_with(serde_json::Deserializer::from_slice(json), seed)
+        .map_err(|()| failure.unwrap_or(TokenError::Malformed))
 }
 
 /// Parses a decoded claims set.
@@ -307,20 +308,18 @@ pub(crate) fn parse_claims(json: String) -> Result<Claims, TokenError> {
         base: Base::of(json.as_bytes()),
     };
     // From `&str`, not bytes: the claims are already UTF-8 checked as a whole, and serde_json
-    // re-checks every string it reads from a byte slice (a tenth of the parse time).
-    let mut de = serde_json::Deserializer::from_str(&json);
-    let parsed = seed
-        .deserialize(&mut de)
-        .and_then(|partial| de.end().map(|()| partial))
-        .map_err(|_| ());
-    match parsed {
+    // re-checks every string it reads from a byte slice (about 1 % of a whole miss, measured).
+    match parse_with(serde_json::Deserializer::from_str(&json), seed) {
         Ok(partial) => partial.finish(json),
         Err(()) => Err(failure.unwrap_or(TokenError::Malformed)),
     }
 }
 
-fn parse_with<'de, S: DeserializeSeed<'de>>(json: &'de [u8], seed: S) -> Result<S::Value, ()> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+fn parse_with<'de, R, S>(mut de: serde_json::Deserializer<R>, seed: S) -> Result<S::Value, ()>
+where
+    R: serde_json::de::Read<'de>,
+    S: DeserializeSeed<'de>,
+{
     let value = seed.deserialize(&mut de).map_err(|_| ())?;
     de.end().map_err(|_| ())?;
     Ok(value)

@@ -332,16 +332,21 @@ fn parse_url(input: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// A tenant segment for Entra hosts: a domain name or GUID, lower-cased.
-fn tenant_segment(tenant: &str) -> Result<String, Error> {
-    // `.` and `..` are dot-segments that URL parsing removes (RFC 3986 §5.2.4): on a CIAM host
-    // `with_tenant("..")` would otherwise quietly mean the host's default tenant.
-    let valid = !matches!(tenant, "" | "." | "..")
+/// Whether `tenant` can be a tenant path segment: a domain name or GUID (letters, digits, `.`,
+/// `-`, `_`), at most 256 bytes. `.` and `..` are dot-segments that URL parsing removes
+/// (RFC 3986 §5.2.4): on a CIAM host `with_tenant("..")` would otherwise quietly mean the host's
+/// default tenant.
+pub(crate) fn is_tenant_segment(tenant: &str) -> bool {
+    !matches!(tenant, "" | "." | "..")
         && tenant.len() <= 256
         && tenant
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if !valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// A tenant segment for Entra hosts: a domain name or GUID, lower-cased.
+fn tenant_segment(tenant: &str) -> Result<String, Error> {
+    if !is_tenant_segment(tenant) {
         return Err(Error::invalid_authority(
             "the tenant must be a tenant id or domain name (letters, digits, '.', '-', '_')",
         ));

@@ -1,6 +1,7 @@
 //! The app-token (client credentials) partition key.
 
 use crate::Authority;
+use crate::authority::is_tenant_segment;
 
 /// `{client_id}|{authority}`: one partition per client and tenant (MSAL.NET keys it by client
 /// and tenant id; the whole normalised authority also separates clouds and hosts).
@@ -36,14 +37,8 @@ pub(crate) fn tenant_partition_key<'b>(
     tenant: &str,
     buf: &'b mut [u8; TENANT_KEY_CAPACITY],
 ) -> Option<&'b str> {
-    // `.` and `..` are dot-segments that URL parsing removes (RFC 3986 §5.2.4).
-    let valid = !matches!(tenant, "" | "." | "..")
-        && tenant.len() <= 256
-        && tenant
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     let len = prefix.len() + tenant.len() + 1;
-    if !valid || len > buf.len() {
+    if !is_tenant_segment(tenant) || len > buf.len() {
         return None;
     }
     buf[..prefix.len()].copy_from_slice(prefix.as_bytes());

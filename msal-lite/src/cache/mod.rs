@@ -17,6 +17,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashMap;
 
 use crate::Scopes;
+use crate::response::{TokenResponse, jwt_tenant_id};
 use crate::result::AccessToken;
 
 pub(crate) mod app;
@@ -85,6 +86,38 @@ pub(crate) enum Lookup {
 }
 
 impl CachedToken {
+    /// The cache entry for a token-endpoint answer received at `requested_at` (Unix seconds),
+    /// taking the access token out of `response`. The granted scopes are the response's
+    /// `scope`, else `requested`; the tenant is the token's `tid`, else `fallback_tenant`,
+    /// interned in `tenant_ids`.
+    pub(crate) fn from_response(
+        response: &mut TokenResponse,
+        requested: &Scopes,
+        fallback_tenant: Option<&str>,
+        tenant_ids: &tenant_ids::TenantIds,
+        requested_at: u64,
+    ) -> Arc<Self> {
+        let scopes = response
+            .scope
+            .as_deref()
+            .and_then(Scopes::from_server)
+            .unwrap_or_else(|| requested.clone());
+        let tenant_id = jwt_tenant_id(&response.access_token)
+            .as_deref()
+            .or(fallback_tenant)
+            .map(|tid| tenant_ids.intern(tid));
+        let after = |secs: u64| requested_at.saturating_add(secs);
+        Arc::new(Self {
+            access_token: AccessToken::new(std::mem::take(&mut response.access_token)),
+            token_type: token_type(&response.token_type),
+            scopes,
+            expires_on: after(response.expires_in),
+            ext_expires_on: response.ext_expires_in.map(after).into(),
+            refresh_on: response.refresh_in.filter(|r| *r > 0).map(after).into(),
+            tenant_id,
+        })
+    }
+
     fn classify(self: &Arc<Self>, now: u64, margin: u64) -> Lookup {
         if now.saturating_add(margin) >= self.expires_on {
             return Lookup::Miss;
@@ -101,18 +134,6 @@ impl CachedToken {
 /// and compares as that string, so lookups take a `&str` (`Borrow<str>`).
 #[derive(Clone)]
 pub(crate) struct ScopeKey(Scopes);
-
-impl ScopeKey {
-    /// The key for `token` stored under `requested`: the token's own `Scopes` when it has the
-    /// same key (the usual case: nothing more is retained), else `requested`.
-    pub(crate) fn for_token(token: &CachedToken, requested: &Scopes) -> Self {
-        if token.scopes.key() == requested.key() {
-            Self(token.scopes.clone())
-        } else {
-            Self(requested.clone())
-        }
-    }
-}
 
 impl std::borrow::Borrow<str> for ScopeKey {
     fn borrow(&self) -> &str {
@@ -206,14 +227,16 @@ impl PartitionMap {
             entry.inserts_since_sweep = 0;
             entry.sweep_after = entry.by_scopes.len();
         }
+        // Under the granted scopes (keyed by the token's own `Scopes`: nothing more retained),
+        // and under the requested ones when they differ.
         if token.scopes.key() != requested.key() {
             entry
                 .by_scopes
-                .insert(ScopeKey(token.scopes.clone()), token.clone());
+                .insert(ScopeKey(requested.clone()), token.clone());
         }
         entry
             .by_scopes
-            .insert(ScopeKey::for_token(&token, requested), token);
+            .insert(ScopeKey(token.scopes.clone()), token);
     }
 
     /// The number of partitions (for tests and metrics).

@@ -9,8 +9,6 @@ use tracing::Instrument as _;
 use crate::cache::{CachedToken, Lookup, app};
 use crate::client::ClientInner;
 use crate::request::{TokenRequest, execute};
-use crate::response::jwt_tenant_id;
-use crate::result::AccessToken;
 use crate::{
     AuthenticationResult, Authority, CorrelationId, Error, IntoAuthority, IntoScopes, Scopes,
     TokenSource,
@@ -264,7 +262,7 @@ async fn fetch_in_span(
         request.form.push("claims", &claims);
     }
     tracing::debug!(scopes = scopes.as_str(), "requesting an app token");
-    let response = match execute(http, &inner.retry, request, correlation_id).await {
+    let mut response = match execute(http, &inner.retry, request, correlation_id).await {
         Ok(response) => response,
         Err(e) => {
             if matches!(
@@ -277,31 +275,13 @@ async fn fetch_in_span(
             return Err(e);
         }
     };
-    let granted = response
-        .scope
-        .as_deref()
-        .and_then(Scopes::from_server)
-        .unwrap_or_else(|| scopes.clone());
-    let tenant_id = jwt_tenant_id(&response.access_token)
-        .as_deref()
-        .or_else(|| authority.tenant())
-        .map(|tid| inner.cache.tenant_ids.intern(tid));
-    let token = Arc::new(CachedToken {
-        access_token: AccessToken::new(response.access_token),
-        token_type: crate::cache::token_type(&response.token_type),
-        scopes: granted,
-        expires_on: requested_at.saturating_add(response.expires_in),
-        ext_expires_on: response
-            .ext_expires_in
-            .map(|ext| requested_at.saturating_add(ext))
-            .into(),
-        refresh_on: response
-            .refresh_in
-            .filter(|r| *r > 0)
-            .map(|r| requested_at.saturating_add(r))
-            .into(),
-        tenant_id,
-    });
+    let token = CachedToken::from_response(
+        &mut response,
+        &scopes,
+        authority.tenant(),
+        &inner.cache.tenant_ids,
+        requested_at,
+    );
     let now = inner.clock.unix_seconds();
     inner
         .cache

@@ -21,8 +21,7 @@ use crate::cache::obo::{self, EntryContext, RefreshSecret, StoredPartition};
 use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
 use crate::request::{TokenRequest, execute};
-use crate::response::{TokenResponse, jwt_tenant_id};
-use crate::result::AccessToken;
+use crate::response::TokenResponse;
 use crate::schema::PartitionKey;
 use crate::{
     AuthenticationResult, Authority, ConfidentialClient, CorrelationId, Error, IntoAuthority,
@@ -578,37 +577,18 @@ async fn send(
 async fn store(
     job: &Acquisition,
     authority: &Authority,
-    response: TokenResponse,
+    mut response: TokenResponse,
     requested_at: u64,
 ) -> FlightResult {
     let inner = &job.inner;
     let identity = job.assertion.identity().unwrap_or_default();
-    let granted = response
-        .scope
-        .as_deref()
-        .and_then(Scopes::from_server)
-        .unwrap_or_else(|| job.scopes.clone());
-    let tenant_id = jwt_tenant_id(&response.access_token)
-        .or_else(|| identity.tid.clone())
-        .as_deref()
-        .or_else(|| authority.tenant())
-        .map(|tid| inner.cache.tenant_ids.intern(tid));
-    let token = Arc::new(CachedToken {
-        access_token: AccessToken::new(response.access_token),
-        token_type: crate::cache::token_type(&response.token_type),
-        scopes: granted,
-        expires_on: requested_at.saturating_add(response.expires_in),
-        ext_expires_on: response
-            .ext_expires_in
-            .map(|ext| requested_at.saturating_add(ext))
-            .into(),
-        refresh_on: response
-            .refresh_in
-            .filter(|r| *r > 0)
-            .map(|r| requested_at.saturating_add(r))
-            .into(),
-        tenant_id,
-    });
+    let token = CachedToken::from_response(
+        &mut response,
+        &job.scopes,
+        identity.tid.as_deref().or_else(|| authority.tenant()),
+        &inner.cache.tenant_ids,
+        requested_at,
+    );
     let refresh_token = response
         .refresh_token
         .filter(|rt| !rt.is_empty())

@@ -18,8 +18,7 @@ use crate::client::ClientInner;
 use crate::http::{HttpClient, RetryPolicy, send_with_retry};
 use crate::id_token::{self, Expected, JwksCache};
 use crate::request::{TokenRequest, common_headers};
-use crate::response::{TokenResponse, jwt_tenant_id, parse_json};
-use crate::result::AccessToken;
+use crate::response::{TokenResponse, parse_json};
 use crate::schema::{ClientInfo, PartitionKey};
 use crate::{
     AuthenticationResult, ConfidentialClient, CorrelationId, Error, IntoScopes, Scopes, TokenSource,
@@ -214,7 +213,8 @@ impl ConfidentialClient {
                     inner.clone(),
                     account,
                     scopes.clone(),
-                    reread.then_some((margin, caller_id)),
+                    reread,
+                    caller_id,
                     correlation_id,
                 )
             };
@@ -353,24 +353,25 @@ fn stored_partition(
     partition_from_document(document, &owner, home, inner.clock.unix_seconds())
 }
 
-/// [`refresh`], after taking newer tokens from the cache store when `reread` is set (with the
-/// refresh margin and the caller's correlation id): a token another instance acquired is then
-/// served from the cache, and a refresh uses the newest refresh token.
+/// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
+/// another instance acquired is then served from the cache (under the caller's correlation
+/// id), and a refresh uses the newest refresh token.
 async fn reread_then_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
-    reread: Option<(u64, Option<CorrelationId>)>,
+    reread: bool,
+    caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
-    if let Some((margin, caller_id)) = reread
-        && reload_user(&inner, account.home_account_id()).await
-    {
+    if reread && reload_user(&inner, account.home_account_id()).await {
         let now = inner.clock.unix_seconds();
-        let found = inner
-            .users
-            .cache
-            .lookup(account.home_account_id(), &scopes, now, margin);
+        let found = inner.users.cache.lookup(
+            account.home_account_id(),
+            &scopes,
+            now,
+            inner.refresh_margin_secs,
+        );
         if let Lookup::Fresh(token) = found.token {
             return Ok(
                 AuthenticationResult::new(token, TokenSource::Cache, caller_id)
@@ -518,7 +519,7 @@ async fn redeem_for(
     if let Some(claims) = inner.merged_claims(claims)? {
         request.form.push("claims", &claims);
     }
-    let response = match send(http, &inner.retry, request, correlation_id).await {
+    let mut response = match send(http, &inner.retry, request, correlation_id).await {
         Ok(response) => response,
         Err(e) => {
             if matches!(
@@ -611,37 +612,13 @@ async fn redeem_for(
         (None, None) => unreachable_account()?,
     };
 
-    let granted = response
-        .token
-        .scope
-        .as_deref()
-        .and_then(Scopes::from_server)
-        .unwrap_or_else(|| wire_scopes.clone());
-    let tenant_id = Some(
-        inner.cache.tenant_ids.intern(
-            jwt_tenant_id(&response.token.access_token)
-                .as_deref()
-                .unwrap_or(account.tenant_id()),
-        ),
+    let token = CachedToken::from_response(
+        &mut response.token,
+        wire_scopes,
+        Some(account.tenant_id()),
+        &inner.cache.tenant_ids,
+        requested_at,
     );
-    let token = Arc::new(CachedToken {
-        access_token: AccessToken::new(response.token.access_token),
-        token_type: crate::cache::token_type(&response.token.token_type),
-        scopes: granted,
-        expires_on: requested_at.saturating_add(response.token.expires_in),
-        ext_expires_on: response
-            .token
-            .ext_expires_in
-            .map(|ext| requested_at.saturating_add(ext))
-            .into(),
-        refresh_on: response
-            .token
-            .refresh_in
-            .filter(|r| *r > 0)
-            .map(|r| requested_at.saturating_add(r))
-            .into(),
-        tenant_id,
-    });
     let acquired = Acquired {
         account: account.clone(),
         requested: requested.clone(),
