@@ -26,7 +26,7 @@ use url::{Host, Url};
 use crate::Error;
 
 /// Hosts of Microsoft Entra ID (workforce) in the public and national clouds.
-const AAD_HOSTS: [&str; 10] = [
+pub(crate) const AAD_HOSTS: [&str; 10] = [
     "login.microsoftonline.com",
     "login.microsoft.com",
     "login.windows.net",

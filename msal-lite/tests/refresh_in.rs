@@ -21,7 +21,9 @@ fn scripted(
         let (status, body) = if request.uri().path().ends_with("openid-configuration") {
             (
                 200,
-                format!(r#"{{"issuer":"i","token_endpoint":"{TOKEN_ENDPOINT}"}}"#),
+                format!(
+                    r#"{{"issuer":"https://login.microsoftonline.com/t/v2.0","token_endpoint":"{TOKEN_ENDPOINT}"}}"#
+                ),
             )
         } else {
             token_calls.fetch_add(1, Ordering::SeqCst);

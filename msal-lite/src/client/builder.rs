@@ -175,6 +175,7 @@ impl ConfidentialClientBuilder {
         let client_id: Arc<str> = client_id.into();
         let app_partition = app::partition_key(&client_id, &authority);
         let tenant_partition_prefix = app::tenant_key_prefix(&client_id, &authority);
+        let metadata = MetadataCache::new(self.clock.clone());
         Ok(ConfidentialClient {
             inner: Arc::new(ClientInner {
                 client_id,
@@ -184,7 +185,7 @@ impl ConfidentialClientBuilder {
                 retry: self.retry,
                 clock: self.clock,
                 refresh_margin_secs: self.refresh_margin.as_secs(),
-                metadata: MetadataCache::default(),
+                metadata,
                 cache: TokenCache::default(),
                 app_partition,
                 tenant_partition_prefix,
