@@ -171,15 +171,14 @@ impl MetadataCache {
             .unwrap_or_else(|p| p.into_inner())
             .get(authority.as_str())
             .cloned();
-        if let Some(slot) = slot {
-            if let Some(entry) = slot
-                .entry
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_mut()
-            {
-                entry.refresh_at = 0;
-            }
+        let Some(slot) = slot else { return };
+        if let Some(entry) = slot
+            .entry
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            entry.refresh_at = 0;
         }
     }
 }
