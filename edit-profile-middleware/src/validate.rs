@@ -204,7 +204,7 @@ impl Default for ValidatorBuilder {
             audiences: Vec::new(),
             algorithms: vec![Algorithm::Rs256],
             clock_skew: Duration::from_secs(300),
-            max_token_bytes: 8 * 1024,
+            max_token_bytes: 16 * 1024,
             jwks: JwksConfig::None,
             fetch: None,
             refresh_interval: Duration::from_secs(24 * 60 * 60),
@@ -305,7 +305,14 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Reject tokens longer than this many bytes before any parsing (default 8 KiB).
+    /// Reject tokens longer than this many bytes before any parsing (default 16 KiB, allowed
+    /// 1 KiB ..= 64 KiB).
+    ///
+    /// The cap exists so that a request cannot make the validator decode, hash and parse
+    /// megabytes before the signature is known to be bad, nor fill the validation cache with
+    /// large keys. 16 KiB leaves room for real Entra tokens with a full `groups` claim (200 ids,
+    /// about 11–12 KB) while refusing anything far larger; HTTP servers commonly cap a header
+    /// line near there too.
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.max_token_bytes = bytes;
         self
@@ -919,7 +926,7 @@ mod tests {
         assert_eq!(step("a.b"), Some(TokenError::Malformed));
         assert_eq!(step("a.b.c.d.e"), Some(TokenError::Encrypted));
         assert_eq!(step("a.b.c.d"), Some(TokenError::Malformed));
-        assert_eq!(step(&"a".repeat(9000)), Some(TokenError::TooLarge));
+        assert_eq!(step(&"a".repeat(17_000)), Some(TokenError::TooLarge));
         // `none`, HS256 and an unknown kid with a static key set.
         let h = |json: &str| URL_SAFE_NO_PAD.encode(json);
         assert_eq!(

@@ -171,9 +171,32 @@ async fn five_part_token_is_rejected() {
 #[tokio::test]
 async fn oversize_token_is_rejected() {
     let fixture = Fixture::start().await;
-    let token = fixture.token(|c| c["padding"] = json!("x".repeat(8 * 1024)));
-    assert!(token.len() > 8 * 1024);
+    let token = fixture.token(|c| c["padding"] = json!("x".repeat(16 * 1024)));
+    assert!(token.len() > 16 * 1024);
     assert_rejected(&fixture, &token, TokenError::TooLarge).await;
+}
+
+/// Issue 18: Entra puts up to 200 group object ids in `groups` before it switches to the
+/// `_claim_names` overage form (Microsoft identity platform: "Configure group claims"), which
+/// makes tokens of 11–12 KB. The old 8 KiB default refused them.
+#[tokio::test]
+async fn realistic_token_with_200_groups_is_accepted_by_default() {
+    let fixture = Fixture::start().await;
+    let token = fixture.token(|c| {
+        let groups: Vec<String> = (0..200u32)
+            .map(|i| format!("{i:08x}-1b3c-4d5e-8f9a-0b1c2d3e4f5a"))
+            .collect();
+        c["groups"] = json!(groups);
+        c["wids"] = json!(["b79fbf4d-3ef9-4689-8143-76b194e85509"]);
+        c["name"] = json!("Ada Lovelace");
+        c["preferred_username"] = json!("ada@contoso.example");
+    });
+    assert!(
+        (11 * 1000..16 * 1024).contains(&token.len()),
+        "{}",
+        token.len()
+    );
+    assert_eq!(call_token(&fixture.app(), &token).await.status, 200);
 }
 
 #[tokio::test]
