@@ -137,8 +137,9 @@ where
 ///
 /// ```
 /// # #[cfg(feature = "reqwest")] {
-/// let fetch = edit_profile_middleware::ReqwestFetch::new();
+/// let fetch = edit_profile_middleware::ReqwestFetch::new()?;
 /// # }
+/// # Ok::<_, edit_profile_middleware::FetchError>(())
 /// ```
 #[cfg(feature = "reqwest")]
 #[derive(Clone, Debug)]
@@ -151,27 +152,25 @@ impl ReqwestFetch {
     const MAX_BODY: usize = 1 << 20;
 
     /// A fetcher with the defaults above.
-    pub fn new() -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::Transport`] when reqwest cannot build the client (TLS backend
+    /// initialisation). There is deliberately no fallback: reqwest's default client follows
+    /// redirects and has no timeout.
+    pub fn new() -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             .build()
-            // Fallback keeps `new` infallible; a default client differs only in the limits above.
-            .unwrap_or_default();
-        Self { client }
+            .map_err(|e| FetchError::Transport(Box::new(e)))?;
+        Ok(Self { client })
     }
 
     /// Use an existing reqwest client (its redirect and timeout policy apply).
     pub fn with_client(client: reqwest::Client) -> Self {
         Self { client }
-    }
-}
-
-#[cfg(feature = "reqwest")]
-impl Default for ReqwestFetch {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

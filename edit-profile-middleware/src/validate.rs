@@ -141,6 +141,42 @@ pub enum ConfigError {
     /// A static JWKS document holds no usable key.
     #[error("invalid jwks")]
     InvalidJwks(#[source] FetchError),
+    /// A JWKS or discovery URL is not `https` and not loopback (see
+    /// [`ValidatorBuilder::insecure_allow_http`]): keys fetched in clear text can be replaced.
+    #[error("the {0} url must use https")]
+    InsecureUrl(&'static str),
+    /// The unknown-`kid` refresh cooldown is under one second: every forged `kid` would then
+    /// cost a fetch from the issuer.
+    #[error("the jwks refresh cooldown must be at least 1 second")]
+    CooldownTooShort,
+    /// The default HTTP client could not be built.
+    #[error("the http client could not be built")]
+    HttpClient(#[source] FetchError),
+}
+
+/// `https`, or `http` to a loopback host (the dev tenant, local tests).
+fn is_secure_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 enum JwksConfig {
@@ -181,6 +217,7 @@ pub struct ValidatorBuilder {
     cache_max_ttl: Duration,
     time_fn: Option<TimeFn>,
     authorization_endpoint: Option<String>,
+    insecure_http: bool,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -213,6 +250,7 @@ impl Default for ValidatorBuilder {
             cache_max_ttl: Duration::from_secs(300),
             time_fn: None,
             authorization_endpoint: None,
+            insecure_http: false,
         }
     }
 }
@@ -278,7 +316,10 @@ impl ValidatorBuilder {
     /// [`ConfigError::Discovery`] if the document cannot be fetched or parsed, and
     /// [`ConfigError::MissingHttpFetch`] without a fetcher.
     pub async fn discover(mut self, authority: &str) -> Result<Self, ConfigError> {
-        let fetch = self.fetcher().ok_or(ConfigError::MissingHttpFetch)?;
+        if !self.insecure_http && !is_secure_url(authority) {
+            return Err(ConfigError::InsecureUrl("discovery"));
+        }
+        let fetch = self.fetcher()?;
         let metadata = jwks::discover(&*fetch, authority)
             .await
             .map_err(ConfigError::Discovery)?;
@@ -324,7 +365,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s).
+    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s, at least
+    /// 1 s).
     pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = cooldown;
         self
@@ -354,17 +396,30 @@ impl ValidatorBuilder {
         self
     }
 
-    fn fetcher(&self) -> Option<Arc<dyn HttpFetch>> {
+    /// Allow `http` JWKS and discovery URLs to hosts other than loopback.
+    ///
+    /// # Security Warning
+    ///
+    /// Keys fetched over clear text can be replaced by anyone on the path, who can then mint
+    /// tokens this validator accepts. Only for closed test networks.
+    pub fn insecure_allow_http(mut self) -> Self {
+        self.insecure_http = true;
+        self
+    }
+
+    fn fetcher(&self) -> Result<Arc<dyn HttpFetch>, ConfigError> {
         if let Some(fetch) = &self.fetch {
-            return Some(fetch.clone());
+            return Ok(fetch.clone());
         }
         #[cfg(feature = "reqwest")]
         {
-            Some(Arc::new(crate::jwks::ReqwestFetch::new()))
+            Ok(Arc::new(
+                crate::jwks::ReqwestFetch::new().map_err(ConfigError::HttpClient)?,
+            ))
         }
         #[cfg(not(feature = "reqwest"))]
         {
-            None
+            Err(ConfigError::MissingHttpFetch)
         }
     }
 
@@ -409,6 +464,15 @@ impl ValidatorBuilder {
         if self.refresh_cooldown.is_zero() {
             return Err(ConfigError::ZeroDuration("jwks refresh cooldown"));
         }
+        if self.refresh_cooldown < Duration::from_secs(1) {
+            return Err(ConfigError::CooldownTooShort);
+        }
+        if let JwksConfig::Uri(uri) = &self.jwks
+            && !self.insecure_http
+            && !is_secure_url(uri)
+        {
+            return Err(ConfigError::InsecureUrl("jwks"));
+        }
         let mut algorithms = self.algorithms.clone();
         algorithms.dedup();
         let jwks = match &self.jwks {
@@ -418,7 +482,7 @@ impl ValidatorBuilder {
             }
             JwksConfig::Uri(uri) => JwksCache::remote(
                 uri.clone(),
-                self.fetcher().ok_or(ConfigError::MissingHttpFetch)?,
+                self.fetcher()?,
                 algorithms.clone(),
                 self.refresh_interval,
                 self.refresh_cooldown,
