@@ -514,6 +514,7 @@ mod tests {
             TokenError::InvalidLifetime,
             TokenError::WrongIssuer,
             TokenError::TenantNotAllowed,
+            TokenError::KeyIssuerMismatch,
             TokenError::WrongAudience,
             TokenError::UnsupportedVersion,
             TokenError::NotAnAccessToken,

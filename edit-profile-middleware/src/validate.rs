@@ -74,6 +74,9 @@ pub enum TokenError {
     /// `iss` is not an accepted issuer.
     #[error("the issuer is not accepted")]
     WrongIssuer,
+    /// The signing key's published `issuer` names another tenant than the token.
+    #[error("the signing key belongs to another issuer")]
+    KeyIssuerMismatch,
     /// Multi-tenant mode: the tenant is not on the allow-list.
     #[error("the tenant is not allowed")]
     TenantNotAllowed,
@@ -734,15 +737,15 @@ impl Validator {
         let signed = &token[..last];
         // Ok(Ok(g)): verified under key-set g; Ok(Err(g)): the kid is not in key-set g.
         let lookup = inner.jwks.with_keys(|keys| match keys.find(kid, alg) {
-            KeyLookup::Found(key) => key
+            KeyLookup::Found(key, issuer) => key
                 .verify_sig(signed, &signature_buf[..signature_len])
-                .map(|()| Ok(keys.generation))
+                .map(|()| Ok((keys.generation, issuer.cloned())))
                 .map_err(|_| TokenError::BadSignature),
             KeyLookup::WrongAlgorithm => Err(TokenError::KeyAlgorithmMismatch),
             KeyLookup::Missing => Ok(Err(keys.generation)),
         })?;
-        let generation = match lookup {
-            Ok(generation) => generation,
+        let (generation, key_issuer) = match lookup {
+            Ok(found) => found,
             Err(missing_in) => {
                 return match inner.jwks.on_unknown_kid() {
                     Lookup::Refreshable => Ok(Verified::NeedKeys(missing_in)),
@@ -760,6 +763,9 @@ impl Validator {
         let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
         let claims = claims::parse_claims(payload)?;
         self.check_claims(&claims, now)?;
+        if let Some(key_issuer) = key_issuer {
+            self.check_key_issuer(&claims, &key_issuer)?;
+        }
 
         let claims = Arc::new(claims);
         let expires_at = claims.exp.min(now.saturating_add(inner.cache_max_ttl));
@@ -808,6 +814,47 @@ impl Validator {
             return Err(TokenError::NotAnAccessToken);
         }
         Ok(())
+    }
+
+    /// The signing key's `issuer` must name the token's tenant, as Microsoft.IdentityModel's
+    /// `EnableAadSigningKeyIssuerValidation` checks (`AadTokenValidationParametersExtension.cs`,
+    /// `ValidateIssuerSigningKey`, in AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet):
+    /// `{tenantid}` in the key's issuer is replaced by the token's `tid`, and the result must
+    /// equal the token's `iss`, or (for v1.0 tokens, whose `sts.windows.net` issuer never
+    /// appears on keys) one of our configured issuers or templates filled with that `tid`.
+    /// Without this, in multi-tenant mode a key that Entra publishes for one tenant would be
+    /// accepted for tokens that claim another.
+    fn check_key_issuer(&self, c: &Claims, key_issuer: &str) -> Result<(), TokenError> {
+        let inner = &*self.inner;
+        if key_issuer.trim().is_empty() {
+            return Err(TokenError::KeyIssuerMismatch);
+        }
+        let iss = c.iss();
+        let effective = match c.tid() {
+            Some(tid) => key_issuer.replace("{tenantid}", tid),
+            None if key_issuer.contains("{tenantid}") => {
+                return Err(TokenError::KeyIssuerMismatch);
+            }
+            None => key_issuer.to_owned(),
+        };
+        if effective == iss {
+            return Ok(());
+        }
+        let configured = c.tid().is_some_and(|tid| {
+            (effective.contains(tid) && inner.issuers.iter().any(|i| *i == effective)) || {
+                inner.templates.iter().any(|(prefix, suffix)| {
+                    effective.len() == prefix.len() + tid.len() + suffix.len()
+                        && effective.starts_with(prefix.as_str())
+                        && effective.ends_with(suffix.as_str())
+                        && effective.get(prefix.len()..prefix.len() + tid.len()) == Some(tid)
+                })
+            }
+        });
+        if configured {
+            Ok(())
+        } else {
+            Err(TokenError::KeyIssuerMismatch)
+        }
     }
 
     fn check_issuer(&self, c: &Claims) -> Result<(), TokenError> {

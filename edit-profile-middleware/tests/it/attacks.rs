@@ -434,3 +434,64 @@ async fn garbage_tokens_never_panic() {
         );
     }
 }
+
+/// Issue 18 item 2: in multi-tenant mode the key's published `issuer` (Entra's `common` JWKS
+/// carries one per key) must name the token's tenant, as Microsoft.IdentityModel's
+/// `EnableAadSigningKeyIssuerValidation` checks (AadTokenValidationParametersExtension.cs in
+/// AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet).
+#[tokio::test]
+async fn signing_key_issued_for_another_tenant_is_rejected() {
+    const OTHER_TENANT: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
+    let v2 = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    let v1 = "https://sts.windows.net/{tenantid}/";
+    let tenant_key = TestKey::generate("tenant-key");
+    let common_key = TestKey::generate("common-key");
+    let mut tenant_jwk = tenant_key.jwk();
+    tenant_jwk["issuer"] = json!(v2.replace("{tenantid}", TENANT_ID));
+    let mut common_jwk = common_key.jwk();
+    common_jwk["issuer"] = json!(v2);
+    let validator = Validator::builder()
+        .tenant_issuer_template(v2)
+        .tenant_issuer_template(v1)
+        .allow_tenant(TENANT_ID)
+        .allow_tenant(OTHER_TENANT)
+        .jwks_json(json!({"keys": [tenant_jwk, common_jwk]}).to_string())
+        .audience(API_CLIENT_ID)
+        .build()
+        .unwrap();
+    let token = |key: &TestKey, template: &str, tid: &str| {
+        let mut claims = access_claims(&template.replace("{tenantid}", tid));
+        claims["tid"] = json!(tid);
+        key.sign(&header_for(&key.kid), &claims.to_string())
+    };
+    // The tenant's own key signs its tokens, v2.0 and v1.0 issuer alike.
+    assert!(
+        validator
+            .validate(&token(&tenant_key, v2, TENANT_ID))
+            .await
+            .is_ok()
+    );
+    assert!(
+        validator
+            .validate(&token(&tenant_key, v1, TENANT_ID))
+            .await
+            .is_ok()
+    );
+    // A `{tenantid}` key signs for any allowed tenant.
+    assert!(
+        validator
+            .validate(&token(&common_key, v2, OTHER_TENANT))
+            .await
+            .is_ok()
+    );
+    // The first tenant's key cannot vouch for the other tenant.
+    for template in [v2, v1] {
+        assert_eq!(
+            validator
+                .validate(&token(&tenant_key, template, OTHER_TENANT))
+                .await
+                .unwrap_err(),
+            TokenError::KeyIssuerMismatch
+        );
+    }
+}
