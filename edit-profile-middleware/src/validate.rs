@@ -841,7 +841,7 @@ impl Validator {
             return Ok(());
         }
         let configured = c.tid().is_some_and(|tid| {
-            (effective.contains(tid) && inner.issuers.iter().any(|i| *i == effective)) || {
+            (effective.contains(tid) && inner.issuers.contains(&effective)) || {
                 inner.templates.iter().any(|(prefix, suffix)| {
                     effective.len() == prefix.len() + tid.len() + suffix.len()
                         && effective.starts_with(prefix.as_str())
