@@ -135,29 +135,30 @@ impl Policy {
         self.set_scopes(scopes, true)
     }
 
-    fn set_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        values: I,
-        all: bool,
-    ) -> Self {
-        let requirement = Requirement::new(values, all);
-        if requirement.values.is_empty() {
-            self.invalidate(PolicyError::EmptyRequirement("scopes"));
-        }
-        self.scopes = Some(requirement);
-        self
+    fn set_scopes<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
+        self.set(values, all, "scopes")
     }
 
-    fn set_roles<I: IntoIterator<Item = S>, S: Into<String>>(
+    fn set_roles<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
+        self.set(values, all, "roles")
+    }
+
+    /// Sets the scope or role requirement, recording an empty list as invalid.
+    fn set<I: IntoIterator<Item = S>, S: Into<String>>(
         mut self,
         values: I,
         all: bool,
+        which: &'static str,
     ) -> Self {
         let requirement = Requirement::new(values, all);
         if requirement.values.is_empty() {
-            self.invalidate(PolicyError::EmptyRequirement("roles"));
+            self.invalidate(PolicyError::EmptyRequirement(which));
         }
-        self.roles = Some(requirement);
+        if which == "scopes" {
+            self.scopes = Some(requirement);
+        } else {
+            self.roles = Some(requirement);
+        }
         self
     }
 
