@@ -137,8 +137,9 @@ where
 ///
 /// ```
 /// # #[cfg(feature = "reqwest")] {
-/// let fetch = edit_profile_middleware::ReqwestFetch::new();
+/// let fetch = edit_profile_middleware::ReqwestFetch::new()?;
 /// # }
+/// # Ok::<_, edit_profile_middleware::FetchError>(())
 /// ```
 #[cfg(feature = "reqwest")]
 #[derive(Clone, Debug)]
@@ -151,27 +152,25 @@ impl ReqwestFetch {
     const MAX_BODY: usize = 1 << 20;
 
     /// A fetcher with the defaults above.
-    pub fn new() -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::Transport`] when reqwest cannot build the client (TLS backend
+    /// initialisation). There is deliberately no fallback: reqwest's default client follows
+    /// redirects and has no timeout.
+    pub fn new() -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             .build()
-            // Fallback keeps `new` infallible; a default client differs only in the limits above.
-            .unwrap_or_default();
-        Self { client }
+            .map_err(|e| FetchError::Transport(Box::new(e)))?;
+        Ok(Self { client })
     }
 
     /// Use an existing reqwest client (its redirect and timeout policy apply).
     pub fn with_client(client: reqwest::Client) -> Self {
         Self { client }
-    }
-}
-
-#[cfg(feature = "reqwest")]
-impl Default for ReqwestFetch {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -207,6 +206,9 @@ impl HttpFetch for ReqwestFetch {
 struct VerifyingKey {
     alg: Algorithm,
     key: ParsedPublicKey,
+    /// The JWK's `issuer` member, which Entra publishes on keys in its JWKS (with `{tenantid}`
+    /// in the `common` and `organizations` key sets).
+    issuer: Option<Arc<str>>,
 }
 
 /// An immutable snapshot of the signing keys.
@@ -228,7 +230,7 @@ impl KeySet {
             return KeyLookup::Missing;
         };
         match keys.iter().find(|k| k.alg == alg) {
-            Some(k) => KeyLookup::Found(&k.key),
+            Some(k) => KeyLookup::Found(&k.key, k.issuer.as_ref()),
             None => KeyLookup::WrongAlgorithm,
         }
     }
@@ -264,6 +266,7 @@ struct Jwk {
     crv: Option<String>,
     x: Option<String>,
     y: Option<String>,
+    issuer: Option<String>,
 }
 
 /// Parses a JWKS document into a key set, keeping only usable signing keys.
@@ -292,7 +295,11 @@ fn parse_jwks(json: &[u8], allowed: &[Algorithm]) -> Result<KeySet, FetchError> 
         let mut keys = Vec::new();
         for alg in candidates {
             if let Some(key) = parse_key(&jwk, alg) {
-                keys.push(VerifyingKey { alg, key });
+                keys.push(VerifyingKey {
+                    alg,
+                    key,
+                    issuer: jwk.issuer.as_deref().map(Arc::from),
+                });
             }
         }
         if !keys.is_empty() {
@@ -351,7 +358,8 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 
 /// A key lookup in one key set.
 pub(crate) enum KeyLookup<'a> {
-    Found(&'a ParsedPublicKey),
+    /// The key, and its `issuer` when the JWKS publishes one.
+    Found(&'a ParsedPublicKey, Option<&'a Arc<str>>),
     /// The `kid` exists, but not for the token's `alg` (algorithm confusion, or a key restricted
     /// to another algorithm): never a reason to refetch.
     WrongAlgorithm,
@@ -772,7 +780,7 @@ mod tests {
             r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
         );
         let set = parse_jwks(json.as_bytes(), &[Algorithm::Rs256]).unwrap();
-        let found = |set: &KeySet, kid, alg| matches!(set.find(kid, alg), KeyLookup::Found(_));
+        let found = |set: &KeySet, kid, alg| matches!(set.find(kid, alg), KeyLookup::Found(..));
         assert!(found(&set, "good", Algorithm::Rs256));
         assert!(found(&set, "noalg", Algorithm::Rs256));
         for kid in ["enc", "ps", "hs", "short", "hmac"] {

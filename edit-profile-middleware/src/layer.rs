@@ -115,6 +115,30 @@ impl<R> BearerAuthLayer<R> {
         self.map_policy(|p| p.require_mfa(mfa))
     }
 
+    /// See [`Policy::require_recent_authentication`].
+    pub fn require_recent_authentication(self, max_age: std::time::Duration) -> Self {
+        self.map_policy(|p| p.require_recent_authentication(max_age))
+    }
+
+    /// Check the policy (see [`Policy::validate`]); call it where the routes are built so that
+    /// `require_scopes([])` or an [`MfaPolicy`] with no proof fails at start-up.
+    ///
+    /// # Errors
+    ///
+    /// The [`PolicyError`](crate::PolicyError) of an invalid policy.
+    ///
+    /// ```
+    /// # fn f(validator: edit_profile_middleware::Validator) -> Result<(), edit_profile_middleware::PolicyError> {
+    /// use edit_profile_middleware::BearerAuthLayer;
+    ///
+    /// let layer = BearerAuthLayer::new(validator).require_scopes(["Profile.Read"]).validate()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn validate(self) -> Result<Self, crate::PolicyError> {
+        self.policy.validate()?;
+        Ok(self)
+    }
+
     /// See [`Policy::check`].
     pub fn check(self, check: impl Fn(&crate::Claims) -> bool + Send + Sync + 'static) -> Self {
         self.map_policy(|p| p.check(check))

@@ -27,7 +27,7 @@ pub use future::ResponseFuture;
 pub use jwks::ReqwestFetch;
 pub use jwks::{Algorithm, FetchError, FetchFuture, HttpFetch, JwksCache, ProviderMetadata};
 pub use layer::BearerAuthLayer;
-pub use policy::{MfaPolicy, Policy};
+pub use policy::{MfaPolicy, Policy, PolicyError};
 pub use rejection::{BearerRejection, DefaultRejection, RejectionKind, RejectionResponse};
 pub use service::BearerAuth;
 pub use validate::{ConfigError, TokenError, Validator, ValidatorBuilder};

@@ -19,7 +19,14 @@ type Check = Arc<dyn Fn(&Claims) -> bool + Send + Sync>;
 /// * Roles are matched against the `roles` array (app-only tokens carry roles, not scopes).
 /// * When both scopes and roles are required, satisfying either is enough: a delegated token
 ///   proves scopes, an app-only token proves roles.
-/// * MFA is checked after scopes and roles; custom checks run last.
+/// * MFA ([`require_mfa`](Self::require_mfa)) and recency
+///   ([`require_recent_authentication`](Self::require_recent_authentication)) are separate
+///   requirements, and both must hold when both are set: `auth_time` says when the user signed in,
+///   never how, so a recent password sign-in is not MFA.
+/// * MFA and recency are checked after scopes and roles; custom checks run last.
+/// * A requirement that could never be met, or would allow everything (`require_scopes([])`,
+///   `require_roles([])`, an [`MfaPolicy`] with no proof), makes the policy invalid:
+///   [`validate`](Self::validate) reports it, and an invalid policy refuses every request.
 ///
 /// ```
 /// use std::time::Duration;
@@ -36,7 +43,32 @@ pub struct Policy {
     scopes: Option<Requirement>,
     roles: Option<Requirement>,
     mfa: Option<MfaPolicy>,
+    recent: Option<Duration>,
     checks: Vec<Check>,
+    invalid: Option<PolicyError>,
+}
+
+/// Why a [`Policy`] is invalid (see [`Policy::validate`]).
+///
+/// ```
+/// use edit_profile_middleware::{Policy, PolicyError};
+///
+/// let error = Policy::new().require_scopes(Vec::<String>::new()).validate().unwrap_err();
+/// assert_eq!(error, PolicyError::EmptyRequirement("scopes"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// `require_scopes([])`, `require_any_role([])` and the like: an empty list would either allow
+    /// every token or none, so it is refused as a configuration mistake.
+    #[error("the required {0} list is empty")]
+    EmptyRequirement(&'static str),
+    /// An [`MfaPolicy`] with no proof configured (neither `amr_mfa` nor `auth_context`).
+    #[error("the mfa policy has no proof configured")]
+    MfaWithoutProof,
+    /// `require_recent_authentication` with a zero `max_age`.
+    #[error("the recent-authentication max age must be positive")]
+    ZeroMaxAge,
 }
 
 #[derive(Clone, Debug)]
@@ -46,6 +78,13 @@ struct Requirement {
 }
 
 impl Requirement {
+    fn new<I: IntoIterator<Item = S>, S: Into<String>>(values: I, all: bool) -> Self {
+        Self {
+            values: values.into_iter().map(Into::into).collect(),
+            all,
+        }
+    }
+
     fn satisfied_by<'a>(&self, mut have: impl Iterator<Item = &'a str> + Clone) -> bool {
         if self.all {
             self.values
@@ -63,6 +102,7 @@ impl fmt::Debug for Policy {
             .field("scopes", &self.scopes)
             .field("roles", &self.roles)
             .field("mfa", &self.mfa)
+            .field("recent", &self.recent)
             .field("checks", &format_args!("[<fn>; {}]", self.checks.len()))
             .finish()
     }
@@ -74,8 +114,14 @@ pub(crate) enum Denial<'a> {
     /// Missing scopes or roles: the required scopes (space-separated) to name in `scope=`.
     /// Roles are left out: a client cannot ask for a role by scope name.
     Scope(Option<String>),
-    Mfa(&'a MfaPolicy),
+    /// MFA and/or recency missing: the step-up to ask for.
+    StepUp {
+        mfa: Option<&'a MfaPolicy>,
+        max_age: Option<u64>,
+    },
     Check,
+    /// The policy is invalid ([`Policy::validate`]); every request is refused.
+    Invalid,
 }
 
 impl Policy {
@@ -85,50 +131,100 @@ impl Policy {
     }
 
     /// Require every one of `scopes` in `scp`.
-    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.scopes = Some(Requirement {
-            values: scopes.into_iter().map(Into::into).collect(),
-            all: true,
-        });
+    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
+        self.set_scopes(scopes, true)
+    }
+
+    fn set_scopes<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
+        self.set(values, all, "scopes")
+    }
+
+    fn set_roles<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
+        self.set(values, all, "roles")
+    }
+
+    /// Sets the scope or role requirement, recording an empty list as invalid.
+    fn set<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        values: I,
+        all: bool,
+        which: &'static str,
+    ) -> Self {
+        let requirement = Requirement::new(values, all);
+        if requirement.values.is_empty() {
+            self.invalidate(PolicyError::EmptyRequirement(which));
+        }
+        if which == "scopes" {
+            self.scopes = Some(requirement);
+        } else {
+            self.roles = Some(requirement);
+        }
         self
+    }
+
+    fn invalidate(&mut self, error: PolicyError) {
+        self.invalid.get_or_insert(error);
+    }
+
+    /// Check that every requirement can be met and none allows everything.
+    ///
+    /// [`BearerAuthLayer::validate`](crate::BearerAuthLayer::validate) calls this; call one of
+    /// them where the routes are built so that a mistake fails at start-up. A policy that does
+    /// not validate refuses every request (fail closed) rather than allowing it.
+    ///
+    /// # Errors
+    ///
+    /// The first [`PolicyError`] recorded while the policy was built.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        match &self.invalid {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Require at least one of `scopes` in `scp`.
-    pub fn require_any_scope<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        scopes: I,
-    ) -> Self {
-        self.scopes = Some(Requirement {
-            values: scopes.into_iter().map(Into::into).collect(),
-            all: false,
-        });
-        self
+    pub fn require_any_scope<I: IntoIterator<Item = S>, S: Into<String>>(self, scopes: I) -> Self {
+        self.set_scopes(scopes, false)
     }
 
     /// Require every one of `roles` in `roles`.
-    pub fn require_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
-        self.roles = Some(Requirement {
-            values: roles.into_iter().map(Into::into).collect(),
-            all: true,
-        });
-        self
+    pub fn require_roles<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
+        self.set_roles(roles, true)
     }
 
     /// Require at least one of `roles` in `roles`.
-    pub fn require_any_role<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        roles: I,
-    ) -> Self {
-        self.roles = Some(Requirement {
-            values: roles.into_iter().map(Into::into).collect(),
-            all: false,
-        });
+    pub fn require_any_role<I: IntoIterator<Item = S>, S: Into<String>>(self, roles: I) -> Self {
+        self.set_roles(roles, false)
+    }
+
+    /// Require multi-factor authentication (see [`MfaPolicy`]; it needs at least one proof).
+    pub fn require_mfa(mut self, mfa: MfaPolicy) -> Self {
+        if !mfa.amr_mfa && mfa.auth_context.is_none() {
+            self.invalidate(PolicyError::MfaWithoutProof);
+        }
+        self.mfa = Some(mfa);
         self
     }
 
-    /// Require multi-factor authentication (see [`MfaPolicy`]).
-    pub fn require_mfa(mut self, mfa: MfaPolicy) -> Self {
-        self.mfa = Some(mfa);
+    /// Require that the user authenticated within `max_age` (`auth_time`, OpenID Connect Core
+    /// §2). This is a separate requirement from MFA and is AND-ed with it: a recent sign-in
+    /// says nothing about the factors used. When it fails the client gets an RFC 9470
+    /// `insufficient_user_authentication` challenge with `max_age`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edit_profile_middleware::{MfaPolicy, Policy};
+    ///
+    /// let policy = Policy::new()
+    ///     .require_mfa(MfaPolicy::new().auth_context("c1"))
+    ///     .require_recent_authentication(Duration::from_secs(600));
+    /// assert!(policy.validate().is_ok());
+    /// ```
+    pub fn require_recent_authentication(mut self, max_age: Duration) -> Self {
+        if max_age.as_secs() == 0 {
+            self.invalidate(PolicyError::ZeroMaxAge);
+        }
+        self.recent = Some(max_age);
         self
     }
 
@@ -139,6 +235,9 @@ impl Policy {
     }
 
     pub(crate) fn evaluate(&self, claims: &Claims, now: u64) -> Result<(), Denial<'_>> {
+        if self.invalid.is_some() {
+            return Err(Denial::Invalid);
+        }
         let scopes_ok = self
             .scopes
             .as_ref()
@@ -153,10 +252,17 @@ impl Policy {
             let required = self.scopes.as_ref().map(|r| r.values.join(" "));
             return Err(Denial::Scope(required));
         }
-        if let Some(mfa) = &self.mfa
-            && !mfa.satisfied_by(claims, now)
-        {
-            return Err(Denial::Mfa(mfa));
+        let mfa_missing = self.mfa.as_ref().filter(|mfa| !mfa.satisfied_by(claims));
+        let max_age = self.recent.map(|d| d.as_secs()).filter(|&max| {
+            !claims
+                .auth_time()
+                .is_some_and(|t| t <= now && now - t <= max)
+        });
+        if mfa_missing.is_some() || max_age.is_some() {
+            return Err(Denial::StepUp {
+                mfa: mfa_missing,
+                max_age,
+            });
         }
         if self.checks.iter().any(|check| !check(claims)) {
             return Err(Denial::Check);
@@ -165,29 +271,31 @@ impl Policy {
     }
 }
 
-/// How a route recognises multi-factor authentication. Any one configured proof is enough.
+/// How a route recognises multi-factor authentication. Any one configured proof is enough, and
+/// at least one must be configured ([`PolicyError::MfaWithoutProof`]).
 ///
 /// * [`amr_mfa`](Self::amr_mfa): `amr` contains `mfa` (RFC 8176; Entra sends `amr` in v1.0 tokens).
 /// * [`auth_context`](Self::auth_context): `acrs` contains a Conditional Access authentication
 ///   context id (for example `c1`) whose policy demands MFA; this works with v2.0 tokens.
-/// * [`max_age`](Self::max_age): the user authenticated within the given time (`auth_time`).
+///
+/// Only proofs of a second factor belong here. How recent the sign-in was is a separate
+/// requirement, [`Policy::require_recent_authentication`]: `auth_time` says when the user
+/// signed in, not how.
 ///
 /// When the proof is missing, a client that announced `xms_cc` `cp1` gets 401
 /// `insufficient_claims` with a `claims` request; any other client gets 401
-/// `insufficient_user_authentication` (RFC 9470) with `acr_values` and/or `max_age`.
+/// `insufficient_user_authentication` (RFC 9470) with `acr_values`.
 ///
 /// ```
-/// use std::time::Duration;
 /// use edit_profile_middleware::MfaPolicy;
 ///
-/// let mfa = MfaPolicy::new().auth_context("c1").max_age(Duration::from_secs(600));
+/// let mfa = MfaPolicy::new().auth_context("c1");
 /// ```
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct MfaPolicy {
     pub(crate) amr_mfa: bool,
     pub(crate) auth_context: Option<String>,
-    pub(crate) max_age: Option<Duration>,
     pub(crate) acr_values: Option<String>,
 }
 
@@ -209,29 +317,18 @@ impl MfaPolicy {
         self
     }
 
-    /// Accept an `auth_time` no older than `max_age`.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
-        self
-    }
-
     /// The `acr_values` to put in an RFC 9470 challenge (default: the auth context id, if any).
     pub fn step_up_acr_values(mut self, acr_values: impl Into<String>) -> Self {
         self.acr_values = Some(acr_values.into());
         self
     }
 
-    pub(crate) fn satisfied_by(&self, claims: &Claims, now: u64) -> bool {
+    pub(crate) fn satisfied_by(&self, claims: &Claims) -> bool {
         (self.amr_mfa && claims.amr().any(|m| m == "mfa"))
             || self
                 .auth_context
                 .as_ref()
                 .is_some_and(|id| claims.acrs().any(|a| a == id))
-            || self.max_age.is_some_and(|max| {
-                claims
-                    .auth_time()
-                    .is_some_and(|t| t <= now && now - t <= max.as_secs())
-            })
     }
 
     /// The claims request (OpenID Connect Core §5.5) asking for what is missing.
@@ -240,11 +337,9 @@ impl MfaPolicy {
             // The shape Microsoft's auth-context samples send.
             serde_json::json!({"access_token": {"acrs": {"essential": true, "value": id}}})
                 .to_string()
-        } else if self.amr_mfa {
+        } else {
             serde_json::json!({"access_token": {"amr": {"essential": true, "values": ["mfa"]}}})
                 .to_string()
-        } else {
-            serde_json::json!({"access_token": {"auth_time": {"essential": true}}}).to_string()
         }
     }
 
@@ -321,18 +416,89 @@ mod tests {
     fn mfa_proofs() {
         let amr = claims(r#","amr":["pwd","mfa"]"#);
         let acrs = claims(r#","acrs":["c1"]"#);
-        let recent = claims(r#","auth_time":950"#);
         let none = claims(r#","amr":["pwd"],"acrs":["c2"],"auth_time":100"#);
-        let p = MfaPolicy::new()
-            .amr_mfa()
-            .auth_context("c1")
-            .max_age(Duration::from_secs(60));
-        for c in [&amr, &acrs, &recent] {
-            assert!(p.satisfied_by(c, 1000));
+        let p = MfaPolicy::new().amr_mfa().auth_context("c1");
+        for c in [&amr, &acrs] {
+            assert!(p.satisfied_by(c));
         }
-        assert!(!p.satisfied_by(&none, 1000));
-        assert!(!MfaPolicy::new().satisfied_by(&amr, 1000));
-        assert!(!MfaPolicy::new().auth_context("c1").satisfied_by(&amr, 1000));
+        assert!(!p.satisfied_by(&none));
+        assert!(!MfaPolicy::new().satisfied_by(&amr));
+        assert!(!MfaPolicy::new().auth_context("c1").satisfied_by(&amr));
+    }
+
+    #[test]
+    fn recent_password_sign_in_is_not_mfa() {
+        // Issue 18: `auth_time` says when, not how; it used to satisfy MfaPolicy::max_age.
+        let recent_pwd = claims(r#","amr":["pwd"],"auth_time":950"#);
+        let p = Policy::new()
+            .require_mfa(MfaPolicy::new().amr_mfa())
+            .require_recent_authentication(Duration::from_secs(60));
+        match p.evaluate(&recent_pwd, 1000) {
+            Err(Denial::StepUp {
+                mfa: Some(_),
+                max_age: None,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // MFA long ago: recency alone fails, with max_age for the challenge.
+        let old_mfa = claims(r#","amr":["pwd","mfa"],"auth_time":100"#);
+        match p.evaluate(&old_mfa, 1000) {
+            Err(Denial::StepUp {
+                mfa: None,
+                max_age: Some(60),
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let no_auth_time = claims(r#","amr":["mfa"]"#);
+        assert!(p.evaluate(&no_auth_time, 1000).is_err());
+        let future = claims(r#","amr":["mfa"],"auth_time":2000"#);
+        assert!(p.evaluate(&future, 1000).is_err());
+        let good = claims(r#","amr":["mfa"],"auth_time":950"#);
+        assert!(p.evaluate(&good, 1000).is_ok());
+    }
+
+    #[test]
+    fn requirements_that_allow_everything_are_invalid() {
+        let c = claims(r#","scp":"s","roles":["r"],"amr":["mfa"],"auth_time":1"#);
+        let none: [&str; 0] = [];
+        for (policy, error) in [
+            (
+                Policy::new().require_scopes(none),
+                PolicyError::EmptyRequirement("scopes"),
+            ),
+            (
+                Policy::new().require_any_scope(none),
+                PolicyError::EmptyRequirement("scopes"),
+            ),
+            (
+                Policy::new().require_roles(none),
+                PolicyError::EmptyRequirement("roles"),
+            ),
+            (
+                Policy::new().require_any_role(none),
+                PolicyError::EmptyRequirement("roles"),
+            ),
+            (
+                Policy::new().require_mfa(MfaPolicy::new()),
+                PolicyError::MfaWithoutProof,
+            ),
+            (
+                Policy::new().require_mfa(MfaPolicy::new().step_up_acr_values("x")),
+                PolicyError::MfaWithoutProof,
+            ),
+            (
+                Policy::new().require_recent_authentication(Duration::ZERO),
+                PolicyError::ZeroMaxAge,
+            ),
+        ] {
+            assert_eq!(policy.validate(), Err(error.clone()));
+            // Fail closed: an invalid policy refuses even a token that has everything.
+            assert!(
+                matches!(policy.evaluate(&c, 2), Err(Denial::Invalid)),
+                "{error}"
+            );
+        }
+        assert!(Policy::new().require_scopes(["s"]).validate().is_ok());
     }
 
     #[test]

@@ -159,11 +159,12 @@ impl BearerRejection {
     pub(crate) fn insufficient_user_authentication(
         acr_values: Option<&str>,
         max_age: Option<u64>,
+        description: &'static str,
     ) -> Self {
         Self(Box::new(Repr {
             acr_values: acr_values.map(str::to_owned),
             max_age,
-            description: Some("multi-factor authentication is required"),
+            description: Some(description),
             ..Repr::new(RejectionKind::InsufficientUserAuthentication)
         }))
     }
@@ -441,7 +442,8 @@ mod tests {
         assert_eq!(
             header(&BearerRejection::insufficient_user_authentication(
                 Some("myACR"),
-                Some(5)
+                Some(5),
+                "multi-factor authentication is required",
             )),
             r#"Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="myACR", max_age="5""#
         );
@@ -512,6 +514,7 @@ mod tests {
             TokenError::InvalidLifetime,
             TokenError::WrongIssuer,
             TokenError::TenantNotAllowed,
+            TokenError::KeyIssuerMismatch,
             TokenError::WrongAudience,
             TokenError::UnsupportedVersion,
             TokenError::NotAnAccessToken,

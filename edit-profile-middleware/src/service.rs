@@ -158,17 +158,32 @@ impl Shared {
                 None,
                 "the token does not satisfy the policy of this route",
             )),
-            Err(Denial::Mfa(mfa)) => Err(if claims.client_handles_claims_challenges() {
-                BearerRejection::insufficient_claims(
-                    &mfa.claims_request(),
-                    self.challenge.authorization_uri.as_deref(),
-                    self.challenge.client_id.as_deref(),
-                )
-            } else {
-                BearerRejection::insufficient_user_authentication(
+            Err(Denial::Invalid) => {
+                tracing::error!("the route's policy is invalid; every request is refused");
+                Err(BearerRejection::insufficient_scope(
+                    None,
+                    "the policy of this route is invalid",
+                ))
+            }
+            Err(Denial::StepUp { mfa, max_age }) => Err(match mfa {
+                Some(mfa) if claims.client_handles_claims_challenges() => {
+                    BearerRejection::insufficient_claims(
+                        &mfa.claims_request(),
+                        self.challenge.authorization_uri.as_deref(),
+                        self.challenge.client_id.as_deref(),
+                    )
+                }
+                Some(mfa) => BearerRejection::insufficient_user_authentication(
                     mfa.step_up_acr(),
-                    mfa.max_age.map(|d| d.as_secs()),
-                )
+                    max_age,
+                    "multi-factor authentication is required",
+                ),
+                // RFC 9470 §3: `max_age` alone asks for a fresh authentication.
+                None => BearerRejection::insufficient_user_authentication(
+                    None,
+                    max_age,
+                    "a more recent authentication is required",
+                ),
             }),
         }
     }

@@ -74,6 +74,9 @@ pub enum TokenError {
     /// `iss` is not an accepted issuer.
     #[error("the issuer is not accepted")]
     WrongIssuer,
+    /// The signing key's published `issuer` names another tenant than the token.
+    #[error("the signing key belongs to another issuer")]
+    KeyIssuerMismatch,
     /// Multi-tenant mode: the tenant is not on the allow-list.
     #[error("the tenant is not allowed")]
     TenantNotAllowed,
@@ -141,6 +144,42 @@ pub enum ConfigError {
     /// A static JWKS document holds no usable key.
     #[error("invalid jwks")]
     InvalidJwks(#[source] FetchError),
+    /// A JWKS or discovery URL is not `https` and not loopback (see
+    /// [`ValidatorBuilder::insecure_allow_http`]): keys fetched in clear text can be replaced.
+    #[error("the {0} url must use https")]
+    InsecureUrl(&'static str),
+    /// The unknown-`kid` refresh cooldown is under one second: every forged `kid` would then
+    /// cost a fetch from the issuer.
+    #[error("the jwks refresh cooldown must be at least 1 second")]
+    CooldownTooShort,
+    /// The default HTTP client could not be built.
+    #[error("the http client could not be built")]
+    HttpClient(#[source] FetchError),
+}
+
+/// `https`, or `http` to a loopback host (the dev tenant, local tests).
+fn is_secure_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 enum JwksConfig {
@@ -181,6 +220,7 @@ pub struct ValidatorBuilder {
     cache_max_ttl: Duration,
     time_fn: Option<TimeFn>,
     authorization_endpoint: Option<String>,
+    insecure_http: bool,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -204,7 +244,7 @@ impl Default for ValidatorBuilder {
             audiences: Vec::new(),
             algorithms: vec![Algorithm::Rs256],
             clock_skew: Duration::from_secs(300),
-            max_token_bytes: 8 * 1024,
+            max_token_bytes: 16 * 1024,
             jwks: JwksConfig::None,
             fetch: None,
             refresh_interval: Duration::from_secs(24 * 60 * 60),
@@ -213,6 +253,7 @@ impl Default for ValidatorBuilder {
             cache_max_ttl: Duration::from_secs(300),
             time_fn: None,
             authorization_endpoint: None,
+            insecure_http: false,
         }
     }
 }
@@ -278,7 +319,10 @@ impl ValidatorBuilder {
     /// [`ConfigError::Discovery`] if the document cannot be fetched or parsed, and
     /// [`ConfigError::MissingHttpFetch`] without a fetcher.
     pub async fn discover(mut self, authority: &str) -> Result<Self, ConfigError> {
-        let fetch = self.fetcher().ok_or(ConfigError::MissingHttpFetch)?;
+        if !self.insecure_http && !is_secure_url(authority) {
+            return Err(ConfigError::InsecureUrl("discovery"));
+        }
+        let fetch = self.fetcher()?;
         let metadata = jwks::discover(&*fetch, authority)
             .await
             .map_err(ConfigError::Discovery)?;
@@ -305,7 +349,14 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Reject tokens longer than this many bytes before any parsing (default 8 KiB).
+    /// Reject tokens longer than this many bytes before any parsing (default 16 KiB, allowed
+    /// 1 KiB ..= 64 KiB).
+    ///
+    /// The cap exists so that a request cannot make the validator decode, hash and parse
+    /// megabytes before the signature is known to be bad, nor fill the validation cache with
+    /// large keys. 16 KiB leaves room for real Entra tokens with a full `groups` claim (200 ids,
+    /// about 11–12 KB) while refusing anything far larger; HTTP servers commonly cap a header
+    /// line near there too.
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.max_token_bytes = bytes;
         self
@@ -317,7 +368,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s).
+    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s, at least
+    /// 1 s).
     pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = cooldown;
         self
@@ -347,17 +399,30 @@ impl ValidatorBuilder {
         self
     }
 
-    fn fetcher(&self) -> Option<Arc<dyn HttpFetch>> {
+    /// Allow `http` JWKS and discovery URLs to hosts other than loopback.
+    ///
+    /// # Security Warning
+    ///
+    /// Keys fetched over clear text can be replaced by anyone on the path, who can then mint
+    /// tokens this validator accepts. Only for closed test networks.
+    pub fn insecure_allow_http(mut self) -> Self {
+        self.insecure_http = true;
+        self
+    }
+
+    fn fetcher(&self) -> Result<Arc<dyn HttpFetch>, ConfigError> {
         if let Some(fetch) = &self.fetch {
-            return Some(fetch.clone());
+            return Ok(fetch.clone());
         }
         #[cfg(feature = "reqwest")]
         {
-            Some(Arc::new(crate::jwks::ReqwestFetch::new()))
+            Ok(Arc::new(
+                crate::jwks::ReqwestFetch::new().map_err(ConfigError::HttpClient)?,
+            ))
         }
         #[cfg(not(feature = "reqwest"))]
         {
-            None
+            Err(ConfigError::MissingHttpFetch)
         }
     }
 
@@ -402,6 +467,15 @@ impl ValidatorBuilder {
         if self.refresh_cooldown.is_zero() {
             return Err(ConfigError::ZeroDuration("jwks refresh cooldown"));
         }
+        if self.refresh_cooldown < Duration::from_secs(1) {
+            return Err(ConfigError::CooldownTooShort);
+        }
+        if let JwksConfig::Uri(uri) = &self.jwks
+            && !self.insecure_http
+            && !is_secure_url(uri)
+        {
+            return Err(ConfigError::InsecureUrl("jwks"));
+        }
         let mut algorithms = self.algorithms.clone();
         algorithms.dedup();
         let jwks = match &self.jwks {
@@ -411,7 +485,7 @@ impl ValidatorBuilder {
             }
             JwksConfig::Uri(uri) => JwksCache::remote(
                 uri.clone(),
-                self.fetcher().ok_or(ConfigError::MissingHttpFetch)?,
+                self.fetcher()?,
                 algorithms.clone(),
                 self.refresh_interval,
                 self.refresh_cooldown,
@@ -663,15 +737,15 @@ impl Validator {
         let signed = &token[..last];
         // Ok(Ok(g)): verified under key-set g; Ok(Err(g)): the kid is not in key-set g.
         let lookup = inner.jwks.with_keys(|keys| match keys.find(kid, alg) {
-            KeyLookup::Found(key) => key
+            KeyLookup::Found(key, issuer) => key
                 .verify_sig(signed, &signature_buf[..signature_len])
-                .map(|()| Ok(keys.generation))
+                .map(|()| Ok((keys.generation, issuer.cloned())))
                 .map_err(|_| TokenError::BadSignature),
             KeyLookup::WrongAlgorithm => Err(TokenError::KeyAlgorithmMismatch),
             KeyLookup::Missing => Ok(Err(keys.generation)),
         })?;
-        let generation = match lookup {
-            Ok(generation) => generation,
+        let (generation, key_issuer) = match lookup {
+            Ok(found) => found,
             Err(missing_in) => {
                 return match inner.jwks.on_unknown_kid() {
                     Lookup::Refreshable => Ok(Verified::NeedKeys(missing_in)),
@@ -689,6 +763,9 @@ impl Validator {
         let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
         let claims = claims::parse_claims(payload)?;
         self.check_claims(&claims, now)?;
+        if let Some(key_issuer) = key_issuer {
+            self.check_key_issuer(&claims, &key_issuer)?;
+        }
 
         let claims = Arc::new(claims);
         let expires_at = claims.exp.min(now.saturating_add(inner.cache_max_ttl));
@@ -737,6 +814,47 @@ impl Validator {
             return Err(TokenError::NotAnAccessToken);
         }
         Ok(())
+    }
+
+    /// The signing key's `issuer` must name the token's tenant, as Microsoft.IdentityModel's
+    /// `EnableAadSigningKeyIssuerValidation` checks (`AadTokenValidationParametersExtension.cs`,
+    /// `ValidateIssuerSigningKey`, in AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet):
+    /// `{tenantid}` in the key's issuer is replaced by the token's `tid`, and the result must
+    /// equal the token's `iss`, or (for v1.0 tokens, whose `sts.windows.net` issuer never
+    /// appears on keys) one of our configured issuers or templates filled with that `tid`.
+    /// Without this, in multi-tenant mode a key that Entra publishes for one tenant would be
+    /// accepted for tokens that claim another.
+    fn check_key_issuer(&self, c: &Claims, key_issuer: &str) -> Result<(), TokenError> {
+        let inner = &*self.inner;
+        if key_issuer.trim().is_empty() {
+            return Err(TokenError::KeyIssuerMismatch);
+        }
+        let iss = c.iss();
+        let effective = match c.tid() {
+            Some(tid) => key_issuer.replace("{tenantid}", tid),
+            None if key_issuer.contains("{tenantid}") => {
+                return Err(TokenError::KeyIssuerMismatch);
+            }
+            None => key_issuer.to_owned(),
+        };
+        if effective == iss {
+            return Ok(());
+        }
+        let configured = c.tid().is_some_and(|tid| {
+            (effective.contains(tid) && inner.issuers.contains(&effective)) || {
+                inner.templates.iter().any(|(prefix, suffix)| {
+                    effective.len() == prefix.len() + tid.len() + suffix.len()
+                        && effective.starts_with(prefix.as_str())
+                        && effective.ends_with(suffix.as_str())
+                        && effective.get(prefix.len()..prefix.len() + tid.len()) == Some(tid)
+                })
+            }
+        });
+        if configured {
+            Ok(())
+        } else {
+            Err(TokenError::KeyIssuerMismatch)
+        }
     }
 
     fn check_issuer(&self, c: &Claims) -> Result<(), TokenError> {
@@ -919,7 +1037,7 @@ mod tests {
         assert_eq!(step("a.b"), Some(TokenError::Malformed));
         assert_eq!(step("a.b.c.d.e"), Some(TokenError::Encrypted));
         assert_eq!(step("a.b.c.d"), Some(TokenError::Malformed));
-        assert_eq!(step(&"a".repeat(9000)), Some(TokenError::TooLarge));
+        assert_eq!(step(&"a".repeat(17_000)), Some(TokenError::TooLarge));
         // `none`, HS256 and an unknown kid with a static key set.
         let h = |json: &str| URL_SAFE_NO_PAD.encode(json);
         assert_eq!(

@@ -171,9 +171,32 @@ async fn five_part_token_is_rejected() {
 #[tokio::test]
 async fn oversize_token_is_rejected() {
     let fixture = Fixture::start().await;
-    let token = fixture.token(|c| c["padding"] = json!("x".repeat(8 * 1024)));
-    assert!(token.len() > 8 * 1024);
+    let token = fixture.token(|c| c["padding"] = json!("x".repeat(16 * 1024)));
+    assert!(token.len() > 16 * 1024);
     assert_rejected(&fixture, &token, TokenError::TooLarge).await;
+}
+
+/// Issue 18: Entra puts up to 200 group object ids in `groups` before it switches to the
+/// `_claim_names` overage form (Microsoft identity platform: "Configure group claims"), which
+/// makes tokens of 11–12 KB. The old 8 KiB default refused them.
+#[tokio::test]
+async fn realistic_token_with_200_groups_is_accepted_by_default() {
+    let fixture = Fixture::start().await;
+    let token = fixture.token(|c| {
+        let groups: Vec<String> = (0..200u32)
+            .map(|i| format!("{i:08x}-1b3c-4d5e-8f9a-0b1c2d3e4f5a"))
+            .collect();
+        c["groups"] = json!(groups);
+        c["wids"] = json!(["b79fbf4d-3ef9-4689-8143-76b194e85509"]);
+        c["name"] = json!("Ada Lovelace");
+        c["preferred_username"] = json!("ada@contoso.example");
+    });
+    assert!(
+        (11 * 1000..16 * 1024).contains(&token.len()),
+        "{}",
+        token.len()
+    );
+    assert_eq!(call_token(&fixture.app(), &token).await.status, 200);
 }
 
 #[tokio::test]
@@ -408,6 +431,67 @@ async fn garbage_tokens_never_panic() {
             matches!(answer.status.as_u16(), 400 | 401),
             "{case}: {}",
             answer.status
+        );
+    }
+}
+
+/// Issue 18 item 2: in multi-tenant mode the key's published `issuer` (Entra's `common` JWKS
+/// carries one per key) must name the token's tenant, as Microsoft.IdentityModel's
+/// `EnableAadSigningKeyIssuerValidation` checks (AadTokenValidationParametersExtension.cs in
+/// AzureAD/azure-activedirectory-identitymodel-extensions-for-dotnet).
+#[tokio::test]
+async fn signing_key_issued_for_another_tenant_is_rejected() {
+    const OTHER_TENANT: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
+    let v2 = "https://login.microsoftonline.com/{tenantid}/v2.0";
+    let v1 = "https://sts.windows.net/{tenantid}/";
+    let tenant_key = TestKey::generate("tenant-key");
+    let common_key = TestKey::generate("common-key");
+    let mut tenant_jwk = tenant_key.jwk();
+    tenant_jwk["issuer"] = json!(v2.replace("{tenantid}", TENANT_ID));
+    let mut common_jwk = common_key.jwk();
+    common_jwk["issuer"] = json!(v2);
+    let validator = Validator::builder()
+        .tenant_issuer_template(v2)
+        .tenant_issuer_template(v1)
+        .allow_tenant(TENANT_ID)
+        .allow_tenant(OTHER_TENANT)
+        .jwks_json(json!({"keys": [tenant_jwk, common_jwk]}).to_string())
+        .audience(API_CLIENT_ID)
+        .build()
+        .unwrap();
+    let token = |key: &TestKey, template: &str, tid: &str| {
+        let mut claims = access_claims(&template.replace("{tenantid}", tid));
+        claims["tid"] = json!(tid);
+        key.sign(&header_for(&key.kid), &claims.to_string())
+    };
+    // The tenant's own key signs its tokens, v2.0 and v1.0 issuer alike.
+    assert!(
+        validator
+            .validate(&token(&tenant_key, v2, TENANT_ID))
+            .await
+            .is_ok()
+    );
+    assert!(
+        validator
+            .validate(&token(&tenant_key, v1, TENANT_ID))
+            .await
+            .is_ok()
+    );
+    // A `{tenantid}` key signs for any allowed tenant.
+    assert!(
+        validator
+            .validate(&token(&common_key, v2, OTHER_TENANT))
+            .await
+            .is_ok()
+    );
+    // The first tenant's key cannot vouch for the other tenant.
+    for template in [v2, v1] {
+        assert_eq!(
+            validator
+                .validate(&token(&tenant_key, template, OTHER_TENANT))
+                .await
+                .unwrap_err(),
+            TokenError::KeyIssuerMismatch
         );
     }
 }

@@ -252,6 +252,66 @@ async fn cache_is_bounded() {
     assert!(validator.cached_tokens() <= 16);
 }
 
+/// Issue 18 item 3: configuration that would silently weaken validation is refused at build.
+#[tokio::test]
+async fn insecure_urls_and_short_cooldowns_are_refused_at_build() {
+    use edit_profile_middleware::ConfigError;
+    let with_jwks = |uri: &str| {
+        Validator::builder()
+            .issuer("https://issuer")
+            .jwks_uri(uri)
+            .audience(API_CLIENT_ID)
+    };
+    for uri in [
+        "http://login.example/keys",
+        "HTTP://login.example/keys",
+        "http://127.0.0.1.example/keys",
+        "http://localhost@login.example/keys",
+        "ftp://login.example/keys",
+        "login.example/keys",
+    ] {
+        assert!(
+            matches!(
+                with_jwks(uri).build(),
+                Err(ConfigError::InsecureUrl("jwks"))
+            ),
+            "{uri}"
+        );
+    }
+    for uri in [
+        "https://login.example/keys",
+        "http://127.0.0.1:9/keys",
+        "http://localhost:9/keys",
+        "http://[::1]:9/keys",
+    ] {
+        assert!(with_jwks(uri).build().is_ok(), "{uri}");
+    }
+    assert!(
+        with_jwks("http://login.example/keys")
+            .insecure_allow_http()
+            .build()
+            .is_ok()
+    );
+    assert!(matches!(
+        Validator::builder()
+            .discover("http://login.example/tenant")
+            .await,
+        Err(ConfigError::InsecureUrl("discovery"))
+    ));
+    assert!(matches!(
+        with_jwks("https://login.example/keys")
+            .jwks_refresh_cooldown(Duration::from_millis(999))
+            .build(),
+        Err(ConfigError::CooldownTooShort)
+    ));
+    assert!(
+        with_jwks("https://login.example/keys")
+            .jwks_refresh_cooldown(Duration::from_secs(1))
+            .build()
+            .is_ok()
+    );
+}
+
 #[tokio::test]
 async fn builder_errors_instead_of_panics() {
     use edit_profile_middleware::ConfigError;

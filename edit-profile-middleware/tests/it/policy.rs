@@ -96,11 +96,10 @@ async fn missing_mfa_for_cp1_client_is_insufficient_claims() {
 #[tokio::test]
 async fn missing_mfa_for_other_clients_is_insufficient_user_authentication() {
     let fixture = Fixture::start().await;
-    let layer = fixture.layer().require_mfa(
-        MfaPolicy::new()
-            .auth_context("c1")
-            .max_age(Duration::from_secs(600)),
-    );
+    let layer = fixture
+        .layer()
+        .require_mfa(MfaPolicy::new().auth_context("c1"))
+        .require_recent_authentication(Duration::from_secs(600));
     let app = app(layer);
     let token = fixture.token(|c| c["auth_time"] = json!(now() - 3600));
     let answer = call_token(&app, &token).await;
@@ -117,20 +116,20 @@ async fn missing_mfa_for_other_clients_is_insufficient_user_authentication() {
     );
 }
 
+/// Issue 18: this test used to assert that a recent `auth_time` alone satisfied the MFA policy.
+/// That was wrong (a recent password sign-in is not MFA); recency is now its own requirement.
 #[tokio::test]
-async fn mfa_satisfied_by_amr_acrs_or_recent_auth_time() {
+async fn mfa_satisfied_by_amr_or_acrs_and_recency_is_separate() {
     let fixture = Fixture::start().await;
-    let layer = fixture.layer().require_mfa(
-        MfaPolicy::new()
-            .amr_mfa()
-            .auth_context("c1")
-            .max_age(Duration::from_secs(600)),
-    );
+    let layer = fixture
+        .layer()
+        .require_mfa(MfaPolicy::new().amr_mfa().auth_context("c1"))
+        .require_recent_authentication(Duration::from_secs(600));
     let app = app(layer);
+    let recent = now() - 60;
     for edit in [
-        json!({"amr": ["pwd", "mfa"]}),
-        json!({"acrs": ["c1"]}),
-        json!({"auth_time": now() - 60}),
+        json!({"amr": ["pwd", "mfa"], "auth_time": recent}),
+        json!({"acrs": ["c1"], "auth_time": recent}),
     ] {
         let token = fixture.token(|c| {
             for (k, v) in edit.as_object().unwrap() {
@@ -139,6 +138,53 @@ async fn mfa_satisfied_by_amr_acrs_or_recent_auth_time() {
         });
         assert_eq!(call_token(&app, &token).await.status, 200, "{edit}");
     }
+    // A recent password-only sign-in is not MFA.
+    let token = fixture.token(|c| {
+        c["amr"] = json!(["pwd"]);
+        c["auth_time"] = json!(recent);
+    });
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.rejection.unwrap().kind(),
+        RejectionKind::InsufficientUserAuthentication
+    );
+    // MFA an hour ago: recency alone fails, and the challenge asks only for max_age.
+    let token = fixture.token(|c| {
+        c["amr"] = json!(["pwd", "mfa"]);
+        c["auth_time"] = json!(now() - 3600);
+    });
+    let answer = call_token(&app, &token).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(
+            r#"Bearer error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="600""#
+        )
+    );
+}
+
+#[tokio::test]
+async fn invalid_policy_is_refused_and_fails_closed() {
+    let fixture = Fixture::start().await;
+    let none: [&str; 0] = [];
+    assert_eq!(
+        fixture.layer().require_scopes(none).validate().unwrap_err(),
+        edit_profile_middleware::PolicyError::EmptyRequirement("scopes")
+    );
+    assert_eq!(
+        fixture
+            .layer()
+            .require_mfa(MfaPolicy::new())
+            .validate()
+            .unwrap_err(),
+        edit_profile_middleware::PolicyError::MfaWithoutProof
+    );
+    // Used anyway, the empty role list refuses a token that would pass every other check.
+    let layer = edit_profile_middleware::BearerAuthLayer::new(fixture.validator.clone())
+        .require_roles(none);
+    let answer = call_token(&app(layer), &fixture.token(|_| {})).await;
+    assert_eq!(answer.status, 403);
 }
 
 #[tokio::test]
