@@ -196,6 +196,14 @@ impl UserCache {
             .collect()
     }
 
+    /// Calls `f` with every partition in memory (holds the read lock).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&str, &UserPartition)) {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        for (home, partition) in partitions.iter() {
+            f(home, partition);
+        }
+    }
+
     pub(crate) fn refresh_token(&self, home: &str) -> Option<Arc<RefreshSecret>> {
         let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
         partitions.get(home).and_then(|p| p.refresh_token.clone())
