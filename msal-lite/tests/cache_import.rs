@@ -30,30 +30,35 @@ fn now() -> u64 {
 
 /// One user with an access token for `User.Read openid profile`, as MSAL Python writes it.
 fn python_document(user: &str, secret: &str) -> serde_json::Value {
+    document_at(ENV, user, secret)
+}
+
+/// The same entries written for the cloud host `env`.
+fn document_at(env: &str, user: &str, secret: &str) -> serde_json::Value {
     let home = format!("{user}.{TENANT}");
     let now = now();
-    let at_key = format!("{home}-{ENV}-accesstoken-{CLIENT_ID}-{TENANT}-openid profile user.read");
-    let rt_key = format!("{home}-{ENV}-refreshtoken-{CLIENT_ID}--openid profile user.read");
-    let account_key = format!("{home}-{ENV}-{TENANT}");
+    let at_key = format!("{home}-{env}-accesstoken-{CLIENT_ID}-{TENANT}-openid profile user.read");
+    let rt_key = format!("{home}-{env}-refreshtoken-{CLIENT_ID}--openid profile user.read");
+    let account_key = format!("{home}-{env}-{TENANT}");
     serde_json::json!({
         "AccessToken": { at_key: {
             "credential_type": "AccessToken", "secret": secret, "home_account_id": home,
-            "environment": ENV, "client_id": CLIENT_ID, "target": "openid profile User.Read",
+            "environment": env, "client_id": CLIENT_ID, "target": "openid profile User.Read",
             "realm": TENANT, "token_type": "Bearer", "cached_at": now.to_string(),
             "expires_on": (now + 3600).to_string(), "extended_expires_on": (now + 3600).to_string()
         }},
         "RefreshToken": { rt_key: {
             "credential_type": "RefreshToken", "secret": format!("rt-{user}"), "home_account_id": home,
-            "environment": ENV, "client_id": CLIENT_ID, "target": "openid profile User.Read",
+            "environment": env, "client_id": CLIENT_ID, "target": "openid profile User.Read",
             "last_modification_time": now.to_string()
         }},
         "Account": { account_key: {
-            "home_account_id": home, "environment": ENV, "realm": TENANT,
+            "home_account_id": home, "environment": env, "realm": TENANT,
             "local_account_id": user, "username": format!("{user}@contoso.com"),
             "authority_type": "MSSTS", "account_source": "authorization_code"
         }},
-        "AppMetadata": { format!("appmetadata-{ENV}-{CLIENT_ID}"): {
-            "client_id": CLIENT_ID, "environment": ENV
+        "AppMetadata": { format!("appmetadata-{env}-{CLIENT_ID}"): {
+            "client_id": CLIENT_ID, "environment": env
         }}
     })
 }
@@ -248,4 +253,58 @@ fn into_partitions_matches_partition_for_every_key() {
     for (key, part) in &parts {
         assert!(part.same_entries(&doc.partition(key)), "{key:?}");
     }
+}
+
+/// MSAL Node and MSAL.NET write `login.windows.net` (the preferred cache host) for a
+/// `login.microsoftonline.com` authority and read any alias of the cloud (MSAL.NET
+/// `src/client/Microsoft.Identity.Client/Instance/Discovery/KnownMetadataProvider.cs`,
+/// AzureAD/microsoft-authentication-library-for-dotnet). msal-lite reads such a cache and writes
+/// the preferred host too.
+#[tokio::test]
+async fn a_cache_written_under_an_alias_host_is_found_and_the_preferred_host_written() {
+    let doc = document_at("login.windows.net", "uid1", "at-alias");
+    let (client, calls) = offline_client(None);
+    client
+        .import_msal_cache(doc.to_string().as_bytes())
+        .await
+        .unwrap();
+    let account = client
+        .accounts()
+        .pop()
+        .expect("account read through the alias");
+    let hit = client
+        .acquire_token_silent(["User.Read"], &account)
+        .await
+        .unwrap();
+    assert_eq!(hit.access_token().secret(), "at-alias");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // A cache written for login.microsoftonline.com: exported under login.windows.net.
+    let (client, _) = offline_client(None);
+    client
+        .import_msal_cache(python_document("uid1", "at-one").to_string().as_bytes())
+        .await
+        .unwrap();
+    let out = CacheDocument::from_json(&client.export_msal_cache().await.unwrap()).unwrap();
+    assert!(!out.access_tokens.is_empty());
+    assert!(
+        out.access_tokens
+            .values()
+            .all(|at| at.environment == "login.windows.net")
+    );
+    assert!(
+        out.accounts
+            .values()
+            .all(|a| a.environment == "login.windows.net")
+    );
+    // Another cloud's entries are not read.
+    let (client, _) = offline_client(None);
+    client
+        .import_msal_cache(
+            document_at("login.microsoftonline.us", "uid1", "x")
+                .to_string()
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert!(client.accounts().is_empty());
 }
