@@ -16,7 +16,6 @@ use std::time::Duration;
 use dev_tenant::{Config, DevTenant, HttpsConfig, quickstart as q};
 use msal_lite::http::ReqwestHttpClient;
 use msal_lite::persistence::MemoryStore;
-use msal_lite::schema::CacheDocument;
 use msal_lite::{AuthCodeRequest, ClientCredential, ConfidentialClient, TokenSource};
 use serde_json::{Value, json};
 
@@ -296,28 +295,22 @@ impl Setup {
     }
 }
 
-/// Imports a whole MSAL cache document into `store` (every partition).
-pub(crate) fn import(store: &MemoryStore, json: &str) {
-    let document = CacheDocument::from_json(json).expect("msal-lite parses the peer's cache");
-    assert!(
-        !document.is_empty(),
-        "the peer wrote an empty cache: {json}"
-    );
-    for (key, partition) in document.split_partitions() {
-        assert!(
-            store.save_now(&key, Arc::new(partition), None).is_saved(),
-            "save {key:?}"
-        );
-    }
+/// Imports a whole MSAL cache document (every partition) into `client` and its store.
+pub(crate) async fn import(client: &ConfidentialClient, json: &str) {
+    let report = client
+        .import_msal_cache(json.as_bytes())
+        .await
+        .expect("msal-lite imports the peer's cache");
+    assert!(report.entries > 0, "nothing imported from {json}");
+    assert!(report.skipped.is_empty(), "skipped {:?}", report.skipped);
 }
 
-/// Everything `store` holds, as one MSAL cache document.
-pub(crate) fn export(store: &MemoryStore) -> String {
-    let mut all = CacheDocument::new();
-    for key in store.partition_keys() {
-        all.merge_newest(store.get(&key).expect("listed").document());
-    }
-    all.to_json()
+/// Everything `client` holds, as one MSAL cache document.
+pub(crate) async fn export(client: &ConfidentialClient) -> String {
+    client
+        .export_msal_cache()
+        .await
+        .expect("msal-lite exports its cache")
 }
 
 /// The home account id the tenant gives `object_id` (`<oid>.<tid>`, from `client_info`).
@@ -351,9 +344,8 @@ pub(crate) async fn user_round_trip(peer: &Peer) {
     let peer_json = std::fs::read_to_string(&peer_cache).expect("the peer wrote its cache");
 
     // 2. msal-lite reads it: the account, then a silent hit without any token request.
-    let store = Arc::new(MemoryStore::new());
-    import(&store, &peer_json);
-    let client = s.client(id, secret, store.clone());
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
+    import(&client, &peer_json).await;
     let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
     let alice = client
         .account(&home_of(q::ALICE_OBJECT_ID))
@@ -375,7 +367,7 @@ pub(crate) async fn user_round_trip(peer: &Peer) {
     s.sign_in_with_msal_lite(&client, q::BOB_EMAIL, &[USER_SCOPE])
         .await;
     let lite_cache = s.dir.path("written-by-msal-lite.json");
-    std::fs::write(&lite_cache, export(&store)).expect("write msal-lite's cache");
+    std::fs::write(&lite_cache, export(&client).await).expect("write msal-lite's cache");
     let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
     for email in [q::ALICE_EMAIL, q::BOB_EMAIL] {
         let mut request = s.request("silent", id, secret);
@@ -405,9 +397,8 @@ pub(crate) async fn app_token_from_peer(peer: &Peer) {
     assert_eq!(out["app_source"], "identity_provider", "{out}");
     let peer_json = std::fs::read_to_string(&peer_cache).expect("the peer wrote its cache");
 
-    let store = Arc::new(MemoryStore::new());
-    import(&store, &peer_json);
-    let client = s.client(id, secret, store);
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
+    import(&client, &peer_json).await;
     let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
     let hit = client
         .acquire_token_for_client([APP_SCOPE])
@@ -425,15 +416,14 @@ pub(crate) async fn app_token_from_peer(peer: &Peer) {
 pub(crate) async fn app_token_from_msal_lite(peer: &Peer) {
     let s = Setup::start().await;
     let (id, secret) = (q::DAEMON_CLIENT_ID, q::DAEMON_CLIENT_SECRET);
-    let store = Arc::new(MemoryStore::new());
-    let client = s.client(id, secret, store.clone());
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
     let token = client
         .acquire_token_for_client([APP_SCOPE])
         .await
         .expect("msal-lite: client credentials");
     assert_eq!(token.source(), TokenSource::Network);
     let lite_cache = s.dir.path("written-by-msal-lite.json");
-    std::fs::write(&lite_cache, export(&store)).expect("write msal-lite's cache");
+    std::fs::write(&lite_cache, export(&client).await).expect("write msal-lite's cache");
 
     let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
     let mut request = s.request("silent", id, secret);
