@@ -9,6 +9,7 @@ mod cache;
 pub mod challenge;
 pub mod claims;
 mod client;
+mod cloud;
 mod correlation;
 mod credential;
 mod error;

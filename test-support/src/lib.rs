@@ -7,8 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+mod peers;
 mod redis_server;
 mod tools;
 
+pub use peers::{msal_node_or_skip, msal_python_or_skip};
 pub use redis_server::RedisServer;
 pub use tools::{find_tool, tool_or_skip};

@@ -30,18 +30,22 @@ pub fn find_tool(env: &str, candidates: &[&str]) -> Option<PathBuf> {
 pub fn tool_or_skip(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     let found = find_tool(env, candidates);
     if found.is_none() {
-        let message = format!(
+        skip_or_panic(&format!(
             "{} not found (set {env} or install it; `cargo xtask test` installs it)",
             candidates.first().copied().unwrap_or(env)
-        );
-        assert!(
-            std::env::var_os("REQUIRE_TEST_TOOLS").is_none(),
-            "{message}"
-        );
-        #[expect(clippy::print_stderr, reason = "a skipped test must say why")]
-        {
-            eprintln!("skipping: {message}");
-        }
+        ));
     }
     found
+}
+
+/// Panics with `message` when `REQUIRE_TEST_TOOLS` is set, otherwise reports the skip on stderr.
+pub(crate) fn skip_or_panic(message: &str) {
+    assert!(
+        std::env::var_os("REQUIRE_TEST_TOOLS").is_none(),
+        "{message}"
+    );
+    #[expect(clippy::print_stderr, reason = "a skipped test must say why")]
+    {
+        eprintln!("skipping: {message}");
+    }
 }

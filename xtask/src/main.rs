@@ -12,6 +12,7 @@ mod bench_report;
 mod fuzz;
 mod install;
 mod load;
+mod peers;
 mod steps;
 
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test     install what the tests need (redis-server, chromium, chromium-driver), then run
+  test     install what the tests need (redis-server, chromium, chromium-driver, and pinned
+           MSAL Python and MSAL Node in target/interop-peers/), then run
            fmt, clippy, every test (unit, integration, doc), rustdoc and a smoke run of the benches
   install  only install what the tests need
   docs     build the API docs, and the book in docs/ when mdbook is installed
@@ -37,7 +39,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => steps::test(&args[1..]),
-        Some("install") => install::ensure_test_tools().map(|_| ()),
+        Some("install") => install::ensure_test_tools()
+            .and_then(peers::with_peers)
+            .map(|_| ()),
         Some("docs") => steps::docs(),
         Some("load") => load::load(&args[1..]),
         Some("bench-report") => bench_report::bench_report(),

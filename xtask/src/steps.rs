@@ -39,7 +39,7 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     let tools = if args.iter().any(|a| a == "--no-install") {
         Vec::new()
     } else {
-        install::ensure_test_tools()?
+        crate::peers::with_peers(install::ensure_test_tools()?)?
     };
 
     let mut steps = vec![

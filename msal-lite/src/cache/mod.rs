@@ -26,6 +26,7 @@ pub(crate) mod persist;
 pub(crate) mod single_flight;
 pub(crate) mod tenant_ids;
 pub(crate) mod user;
+pub(crate) mod whole;
 
 /// Above this many entries in one partition, only exact scope matches are looked for, keeping
 /// a lookup O(1) for app partitions with many resources.
@@ -237,6 +238,17 @@ impl PartitionMap {
         entry
             .by_scopes
             .insert(ScopeKey(token.scopes.clone()), token);
+    }
+
+    /// Calls `f` with every partition name and token (a token stored under both its requested
+    /// and granted scopes comes twice). Holds the read lock: `f` must not touch the map.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&str, &Arc<CachedToken>)) {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        for (name, partition) in partitions.iter() {
+            for token in partition.by_scopes.values() {
+                f(name, token);
+            }
+        }
     }
 
     /// The number of partitions (for tests and metrics).

@@ -231,7 +231,7 @@ pub(crate) struct StoredPartition<'a> {
 impl StoredPartition<'_> {
     fn owns(&self, client_id: &str, environment: &str, hash: Option<&str>) -> bool {
         client_id.eq_ignore_ascii_case(self.client_id)
-            && environment.eq_ignore_ascii_case(self.environment)
+            && crate::cloud::known().same_cloud(environment, self.environment)
             && hash == Some(self.assertion_hash)
     }
 }
@@ -277,7 +277,7 @@ fn unix(secs: u64) -> UnixTime {
 /// MSAL.NET and msal-node spellings by the schema module).
 pub(crate) fn to_schema(token: &CachedToken, cx: &EntryContext<'_>) -> schema::AccessToken {
     let mut at = schema::AccessToken::new(
-        cx.environment,
+        crate::cloud::known().cache_host(cx.environment),
         cx.client_id,
         CacheSecret::new(token.access_token.secret()),
         unix(token.expires_on),
@@ -307,8 +307,11 @@ pub(crate) fn to_schema(token: &CachedToken, cx: &EntryContext<'_>) -> schema::A
 /// The MSAL schema refresh token of a long-running OBO partition (MSAL.NET keeps it with the
 /// `user_assertion_hash`; msal-node does not persist OBO refresh tokens at all).
 pub(crate) fn refresh_to_schema(rt: &RefreshSecret, cx: &EntryContext<'_>) -> schema::RefreshToken {
-    let mut entry =
-        schema::RefreshToken::new(cx.environment, cx.client_id, CacheSecret::new(rt.secret()));
+    let mut entry = schema::RefreshToken::new(
+        crate::cloud::known().cache_host(cx.environment),
+        cx.client_id,
+        CacheSecret::new(rt.secret()),
+    );
     entry.home_account_id = cx.home_account_id.map(str::to_owned);
     entry.user_assertion_hash = Some(cx.assertion_hash.to_owned());
     entry

@@ -196,6 +196,14 @@ impl UserCache {
             .collect()
     }
 
+    /// Calls `f` with every partition in memory (holds the read lock).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&str, &UserPartition)) {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        for (home, partition) in partitions.iter() {
+            f(home, partition);
+        }
+    }
+
     pub(crate) fn refresh_token(&self, home: &str) -> Option<Arc<RefreshSecret>> {
         let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
         partitions.get(home).and_then(|p| p.refresh_token.clone())
@@ -376,9 +384,12 @@ pub(crate) struct Owner<'a> {
 /// token (replacing this client's previous one: rotation).
 pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acquired: &Acquired) {
     let account = &acquired.account;
+    // MSAL writes the cloud's preferred cache host (login.windows.net for
+    // login.microsoftonline.com), and reads any alias.
+    let environment = crate::cloud::known().cache_host(owner.environment);
     let home = account.home_account_id();
     let now = i64::try_from(acquired.now).unwrap_or(i64::MAX);
-    let mut entry = schema::Account::new(home, owner.environment, account.tenant_id());
+    let mut entry = schema::Account::new(home, environment, account.tenant_id());
     entry.local_account_id = account.local_account_id().map(str::to_owned);
     entry.username = account.username().map(str::to_owned);
     entry.name = account.name().map(str::to_owned);
@@ -392,11 +403,8 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
     doc.accounts.insert(key, entry);
 
     if let Some(id_token) = &acquired.id_token {
-        let mut idt = schema::IdToken::new(
-            owner.environment,
-            owner.client_id,
-            CacheSecret::new(&**id_token),
-        );
+        let mut idt =
+            schema::IdToken::new(environment, owner.client_id, CacheSecret::new(&**id_token));
         idt.home_account_id = Some(home.to_owned());
         idt.realm = Some(account.tenant_id().to_owned());
         doc.insert_id_token(idt);
@@ -415,7 +423,7 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
         !(mine && (same_target || at.expires_on.as_secs() <= now))
     });
     let mut at = schema::AccessToken::new(
-        owner.environment,
+        environment,
         owner.client_id,
         CacheSecret::new(token.access_token.secret()),
         UnixTime::from_secs(secs(token.expires_on)),
@@ -447,16 +455,13 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
                 && old.home_account_id.as_deref() == Some(home)
                 && old.user_assertion_hash.is_none())
         });
-        let mut entry = schema::RefreshToken::new(
-            owner.environment,
-            owner.client_id,
-            CacheSecret::new(rt.secret()),
-        );
+        let mut entry =
+            schema::RefreshToken::new(environment, owner.client_id, CacheSecret::new(rt.secret()));
         entry.home_account_id = Some(home.to_owned());
         doc.insert_refresh_token(entry);
     }
 
-    let metadata = schema::AppMetadata::new(owner.environment, owner.client_id);
+    let metadata = schema::AppMetadata::new(environment, owner.client_id);
     let key = metadata.cache_key(doc.key_style());
     doc.app_metadata.entry(key).or_insert(metadata);
 }
@@ -484,7 +489,7 @@ pub(crate) fn partition_from_document(
 ) -> Option<UserPartition> {
     let mine = |client_id: &str, env: &str, h: Option<&str>| {
         client_id == owner.client_id
-            && env.eq_ignore_ascii_case(owner.environment)
+            && crate::cloud::known().same_cloud(env, owner.environment)
             && h == Some(home)
     };
     let id_token = doc
@@ -500,7 +505,8 @@ pub(crate) fn partition_from_document(
         .accounts
         .values()
         .find(|a| {
-            a.home_account_id == home && a.environment.eq_ignore_ascii_case(owner.environment)
+            a.home_account_id == home
+                && crate::cloud::known().same_cloud(&a.environment, owner.environment)
         })
         .map(|a| {
             Arc::new(Account {

@@ -63,6 +63,7 @@ use crate::schema::{CacheDocument, PartitionKey};
 
 mod codec;
 mod error;
+mod import;
 mod layered;
 mod memory;
 #[cfg(feature = "redis")]
@@ -70,6 +71,8 @@ mod redis;
 
 pub use codec::{Codec, IdentityCodec};
 pub use error::PersistenceError;
+pub use import::{CacheImport, ImportError, import_document};
+pub(crate) use import::{read_partitions, save_partitions};
 pub use layered::{DEFAULT_L2_TIMEOUT, FlushTask, Layered};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]

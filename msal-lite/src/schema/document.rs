@@ -88,8 +88,28 @@ impl CacheDocument {
     /// assert!(CacheDocument::from_slice(b"\xff").is_err());
     /// ```
     pub fn from_slice(json: &[u8]) -> Result<Self, SchemaError> {
-        let value: Value = serde_json::from_slice(json).map_err(SchemaError::Json)?;
-        Self::from_value(value)
+        Self::from_value(parse_json(json)?)
+    }
+
+    /// Parses a cache document as an import does: like [`CacheDocument::from_slice`], except
+    /// that an entry which does not read as its section's type is skipped, with a traced
+    /// warning naming its key, instead of failing the whole document. Returns the document and
+    /// the keys of the skipped entries. A document that is not JSON, or whose root or a section
+    /// is not an object, is still an error ([`SchemaError::Syntax`] names the byte offset).
+    ///
+    /// ```
+    /// # use msal_lite::schema::CacheDocument;
+    /// let json = br#"{"Account": {"bad": 7, "u.t-e-t": {"home_account_id": "u.t",
+    ///     "environment": "e", "realm": "t", "authority_type": "MSSTS"}}}"#;
+    /// let (doc, skipped) = CacheDocument::from_slice_lenient(json)?;
+    /// assert_eq!(doc.accounts.len(), 1);
+    /// assert_eq!(skipped, ["bad"]);
+    /// # Ok::<(), msal_lite::schema::SchemaError>(())
+    /// ```
+    pub fn from_slice_lenient(json: &[u8]) -> Result<(Self, Vec<String>), SchemaError> {
+        let mut skipped = Vec::new();
+        let doc = Self::read_value(parse_json(json)?, Some(&mut skipped))?;
+        Ok((doc, skipped))
     }
 
     /// Reads an already parsed JSON value.
@@ -101,6 +121,15 @@ impl CacheDocument {
     /// # Ok::<(), msal_lite::schema::SchemaError>(())
     /// ```
     pub fn from_value(value: Value) -> Result<Self, SchemaError> {
+        Self::read_value(value, None)
+    }
+
+    /// [`CacheDocument::from_value`]; with `skipped`, a malformed entry is recorded there (and
+    /// traced) instead of failing the document.
+    fn read_value(
+        value: Value,
+        mut skipped: Option<&mut Vec<String>>,
+    ) -> Result<Self, SchemaError> {
         let Value::Object(mut root) = value else {
             return Err(SchemaError::NotAnObject { what: "document" });
         };
@@ -114,25 +143,32 @@ impl CacheDocument {
             };
             doc.present |= 1 << i;
             for (key, entry) in entries {
-                match i {
-                    0 => {
-                        doc.access_tokens
-                            .insert(key, AccessToken::from_value(entry)?);
+                let read = match i {
+                    0 => AccessToken::from_value(entry).map(|e| {
+                        doc.access_tokens.insert(key.clone(), e);
+                    }),
+                    1 => RefreshToken::from_value(entry).map(|e| {
+                        doc.refresh_tokens.insert(key.clone(), e);
+                    }),
+                    2 => IdToken::from_value(entry).map(|e| {
+                        doc.id_tokens.insert(key.clone(), e);
+                    }),
+                    3 => Account::from_value(entry).map(|e| {
+                        doc.accounts.insert(key.clone(), e);
+                    }),
+                    _ => AppMetadata::from_value(entry).map(|e| {
+                        doc.app_metadata.insert(key.clone(), e);
+                    }),
+                };
+                match (read, skipped.as_deref_mut()) {
+                    (Ok(()), _) => {}
+                    (Err(error), Some(skipped)) => {
+                        // The key names the entry for whoever repairs the file; the error
+                        // never contains a secret.
+                        tracing::warn!(section = name, key = %key, %error, "skipping a malformed token cache entry");
+                        skipped.push(key);
                     }
-                    1 => {
-                        doc.refresh_tokens
-                            .insert(key, RefreshToken::from_value(entry)?);
-                    }
-                    2 => {
-                        doc.id_tokens.insert(key, IdToken::from_value(entry)?);
-                    }
-                    3 => {
-                        doc.accounts.insert(key, Account::from_value(entry)?);
-                    }
-                    _ => {
-                        doc.app_metadata
-                            .insert(key, AppMetadata::from_value(entry)?);
-                    }
+                    (Err(error), None) => return Err(error),
                 }
             }
         }
@@ -455,13 +491,80 @@ impl CacheDocument {
     /// assert_eq!(doc.split_partitions().len(), 2);
     /// ```
     pub fn split_partitions(&self) -> BTreeMap<PartitionKey, CacheDocument> {
-        self.partition_keys()
-            .into_iter()
-            .map(|k| {
-                let p = self.partition(&k);
-                (k, p)
-            })
-            .collect()
+        self.clone().into_partitions()
+    }
+
+    /// Splits the cache into its partitions (each with all app metadata), consuming it: one
+    /// pass over the entries, O(entries) (with a map lookup per entry for its partition), where
+    /// asking [`CacheDocument::partition`] for every key would scan the document once per
+    /// partition.
+    ///
+    /// ```
+    /// use msal_lite::schema::{Account, CacheDocument, PartitionKey};
+    /// let mut doc = CacheDocument::new();
+    /// doc.insert_account(Account::new("a.t", "e", "t"));
+    /// doc.insert_account(Account::new("b.t", "e", "t"));
+    /// let parts = doc.into_partitions();
+    /// assert_eq!(parts[&PartitionKey::user("a.t")].accounts.len(), 1);
+    /// ```
+    pub fn into_partitions(self) -> BTreeMap<PartitionKey, CacheDocument> {
+        let CacheDocument {
+            access_tokens,
+            refresh_tokens,
+            id_tokens,
+            accounts,
+            app_metadata,
+            key_style,
+            ..
+        } = self;
+        let mut parts: BTreeMap<PartitionKey, CacheDocument> = BTreeMap::new();
+        fn put<T>(
+            parts: &mut BTreeMap<PartitionKey, CacheDocument>,
+            key_style: KeyStyle,
+            entries: BTreeMap<String, T>,
+            of: impl Fn(&T) -> PartitionKey,
+            section: impl Fn(&mut CacheDocument) -> &mut BTreeMap<String, T>,
+        ) {
+            for (k, e) in entries {
+                let doc = parts.entry(of(&e)).or_insert_with(|| CacheDocument {
+                    key_style,
+                    ..CacheDocument::default()
+                });
+                section(doc).insert(k, e);
+            }
+        }
+        put(
+            &mut parts,
+            key_style,
+            access_tokens,
+            PartitionKey::of_access_token,
+            |d| &mut d.access_tokens,
+        );
+        put(
+            &mut parts,
+            key_style,
+            refresh_tokens,
+            PartitionKey::of_refresh_token,
+            |d| &mut d.refresh_tokens,
+        );
+        put(
+            &mut parts,
+            key_style,
+            id_tokens,
+            PartitionKey::of_id_token,
+            |d| &mut d.id_tokens,
+        );
+        put(
+            &mut parts,
+            key_style,
+            accounts,
+            PartitionKey::of_account,
+            |d| &mut d.accounts,
+        );
+        for doc in parts.values_mut() {
+            doc.app_metadata.clone_from(&app_metadata);
+        }
+        parts
     }
 
     /// Adds `other`'s entries to this document. For a key present in both, the access token
@@ -707,4 +810,26 @@ fn merge3<T: Entry>(
         }
     }
     out
+}
+
+/// Parses JSON text, naming the byte offset of a syntax error.
+fn parse_json(json: &[u8]) -> Result<Value, SchemaError> {
+    serde_json::from_slice(json).map_err(|source| SchemaError::Syntax {
+        offset: byte_offset(json, source.line(), source.column()),
+        source,
+    })
+}
+
+/// The byte offset of serde_json's 1-based `line` and `column` (a column counts bytes).
+fn byte_offset(json: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        json.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(json.len(), |(i, _)| i + 1)
+    };
+    (line_start + column.saturating_sub(1)).min(json.len())
 }

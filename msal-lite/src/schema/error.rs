@@ -13,9 +13,18 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SchemaError {
-    /// The text is not JSON at all.
+    /// The value is not JSON (from the `serde::Deserialize` path, which has no byte offset).
     #[error("cache json is malformed")]
     Json(#[source] serde_json::Error),
+    /// The text is not JSON; `offset` is the byte where reading stopped.
+    #[error("cache json is malformed at byte {offset}")]
+    Syntax {
+        /// Byte offset into the input.
+        offset: usize,
+        /// serde_json's error (line and column).
+        #[source]
+        source: serde_json::Error,
+    },
     /// A value that must be a JSON object (the document, a section, or an entry) is not one.
     #[error("{what} is not a json object")]
     NotAnObject {

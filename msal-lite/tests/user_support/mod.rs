@@ -55,6 +55,19 @@ fn unescape(s: &str) -> String {
 }
 
 impl Browser {
+    /// A browser that trusts `ca_pem` (an HTTPS dev tenant's `ca_certificate_pem()`).
+    pub(crate) fn trusting(ca_pem: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("PEM"))
+            .build()
+            .expect("http client");
+        Self {
+            cookie: None,
+            http: Some(http),
+        }
+    }
+
     fn client(&mut self) -> reqwest::Client {
         self.http
             .get_or_insert_with(|| {

@@ -1,0 +1,156 @@
+//! Whole-cache serialization, as MSAL Node's `getTokenCache().serialize()/deserialize()` and
+//! MSAL Python's `SerializableTokenCache` do it: one MSAL document in, one out.
+
+use std::collections::BTreeMap;
+
+use super::obo::{EntryContext, StoredPartition, to_schema};
+use super::persist;
+use super::user::{Acquired, Owner, apply_to_document, partition_from_document};
+use crate::ConfidentialClient;
+use crate::persistence::{CacheImport, ImportError, read_partitions, save_partitions};
+use crate::schema::{CacheDocument, PartitionKey};
+
+impl ConfidentialClient {
+    /// Imports a whole MSAL cache document: what MSAL Python's
+    /// `SerializableTokenCache.serialize()`, MSAL Node's `getTokenCache().serialize()` or
+    /// MSAL.NET's `SerializeMsalV3()` wrote.
+    ///
+    /// The document is read once and its entries grouped by partition in one pass (O(entries)).
+    /// With a [`cache_store`](crate::ConfidentialClientBuilder::cache_store), every partition
+    /// (user, on-behalf-of, app) is merged into the store, so every instance sharing it finds
+    /// the tokens; this client's user and on-behalf-of partitions also go into memory, so the
+    /// next silent or OBO request is served without a network call, store or not.
+    ///
+    /// A malformed entry is skipped with a traced warning naming its key (and listed in
+    /// [`CacheImport::skipped`]); a document that is not JSON at all is an error naming the
+    /// byte offset, and nothing is imported.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let client = msal_lite::ConfidentialClient::builder("cid", "https://login.microsoftonline.com/t",
+    /// #     msal_lite::ClientCredential::secret("s")).http_client(|_r: msal_lite::http::HttpRequest| async {
+    /// #     Err::<msal_lite::http::HttpResponse, _>(msal_lite::http::HttpError::body_too_large(0)) }).build()?;
+    /// let report = client.import_msal_cache(br#"{"Account": {}, "AccessToken": {"k": 1}}"#).await?;
+    /// assert_eq!(report.skipped, ["k"]);
+    /// assert!(client.import_msal_cache(b"{\"Account\": [").await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn import_msal_cache(&self, json: &[u8]) -> Result<CacheImport, ImportError> {
+        let inner = &self.inner;
+        let (parts, report) = read_partitions(json).map_err(ImportError::Document)?;
+        if let Some(store) = &inner.cache_store {
+            save_partitions(&**store, parts.iter()).await?;
+        }
+        let now = inner.clock.unix_seconds();
+        let owner = Owner {
+            client_id: &inner.client_id,
+            environment: inner.authority.environment(),
+        };
+        for (key, part) in &parts {
+            match key {
+                PartitionKey::User { home_account_id } => {
+                    if let Some(p) = partition_from_document(part, &owner, home_account_id, now) {
+                        inner.users.cache.merge_loaded(home_account_id, p, now);
+                    }
+                }
+                PartitionKey::Obo { assertion_hash } => {
+                    let stored = StoredPartition {
+                        document: part,
+                        client_id: &inner.client_id,
+                        environment: inner.authority.environment(),
+                        assertion_hash,
+                        // The assertion's expiry is unknown here; the tokens' own bound it.
+                        deadline: 0,
+                    };
+                    inner.obo.import(assertion_hash, &stored, now);
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Everything this client holds as one MSAL cache document (compact JSON): the user and
+    /// on-behalf-of partitions in memory, merged with the cache store's copy of each of them.
+    /// MSAL Python's `deserialize()`, MSAL Node's `deserialize()` and
+    /// [`import_msal_cache`](Self::import_msal_cache) read it.
+    ///
+    /// # Security Warning
+    ///
+    /// The output contains every token secret in clear text (see
+    /// [`CacheDocument::to_json`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let client = msal_lite::ConfidentialClient::builder("cid", "https://login.microsoftonline.com/t",
+    /// #     msal_lite::ClientCredential::secret("s")).http_client(|_r: msal_lite::http::HttpRequest| async {
+    /// #     Err::<msal_lite::http::HttpResponse, _>(msal_lite::http::HttpError::body_too_large(0)) }).build()?;
+    /// assert_eq!(client.export_msal_cache().await?, "{}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn export_msal_cache(&self) -> Result<String, ImportError> {
+        let inner = &self.inner;
+        let now = inner.clock.unix_seconds();
+        let owner = Owner {
+            client_id: &inner.client_id,
+            environment: inner.authority.environment(),
+        };
+        // Per partition: memory's entries, replaced by the store's copy when it has one (every
+        // write reaches the store too, and its copy keeps the keys and fields the writer used).
+        let mut parts: BTreeMap<PartitionKey, CacheDocument> = BTreeMap::new();
+        inner.users.cache.for_each(|home, partition| {
+            let doc = parts.entry(PartitionKey::user(home)).or_default();
+            let Some(account) = &partition.account else {
+                return;
+            };
+            let mut refresh_token = partition.refresh_token.clone();
+            let mut id_token = partition.id_token.clone();
+            for token in partition.tokens.values() {
+                if token.expires_on <= now {
+                    continue;
+                }
+                let acquired = Acquired {
+                    account: account.clone(),
+                    requested: token.scopes.clone(),
+                    token: token.clone(),
+                    refresh_token: refresh_token.take(),
+                    id_token: id_token.take(),
+                    now,
+                };
+                apply_to_document(doc, &owner, &acquired);
+            }
+        });
+        inner.obo.tokens.for_each(|partition, token| {
+            if token.expires_on <= now {
+                return;
+            }
+            let hash = partition.split_once('|').map_or(partition, |(h, _)| h);
+            let cx = EntryContext {
+                client_id: &inner.client_id,
+                environment: inner.authority.environment(),
+                assertion_hash: hash,
+                home_account_id: None,
+                cached_at: now,
+                requested: None,
+            };
+            parts
+                .entry(PartitionKey::obo(hash))
+                .or_default()
+                .insert_access_token(to_schema(token, &cx));
+        });
+        if let Some(store) = &inner.cache_store {
+            for (key, part) in &mut parts {
+                if let Some(stored) = persist::load(&**store, key).await {
+                    *part = stored.document().clone();
+                }
+            }
+        }
+        let mut doc = CacheDocument::new();
+        for part in parts.values() {
+            doc.merge_newest(part);
+        }
+        Ok(doc.to_json())
+    }
+}
