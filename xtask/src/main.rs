@@ -9,6 +9,7 @@
 )]
 
 mod bench_report;
+mod cargo_tools;
 mod fuzz;
 mod install;
 mod load;

@@ -39,6 +39,8 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     let tools = if args.iter().any(|a| a == "--no-install") {
         Vec::new()
     } else {
+        // cargo-fuzz and cargo-deny too: without them the fuzz smoke and `cargo deny` skip.
+        crate::cargo_tools::ensure_cargo_tools()?;
         crate::peers::with_peers(install::ensure_test_tools()?)?
     };
 
@@ -267,7 +269,7 @@ fn run(step: &Step) -> Result<Duration, String> {
     }
 }
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 

@@ -20,6 +20,7 @@ use url::Url;
 use crate::config::Config;
 use crate::flow_cookie::FlowSealer;
 use crate::routes;
+use crate::security_headers::{self, SecurityHeaders};
 use crate::session_store::RedisSessionStore;
 
 /// Why the web app could not start.
@@ -54,6 +55,8 @@ pub struct AppState {
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) api_scope: String,
     pub(crate) api_update_url: Url,
+    /// Served over https: cookies get the `__Host-` prefix.
+    pub(crate) https: bool,
     /// Re-sends token-cache partitions that could not reach Redis (stops with the state).
     pub(crate) _cache_flush: Option<msal_lite::persistence::FlushTask>,
 }
@@ -70,6 +73,20 @@ pub const MSAL_CACHE_PREFIX: &str = "edit-profile:msal:";
 pub const USER_PARTITION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Sessions end after this long without a request.
 pub const SESSION_INACTIVITY: Duration = Duration::from_secs(8 * 3600);
+
+/// The session cookie's name over https (`__Host-`: `Secure`, `Path=/`, no `Domain`).
+pub const HOST_SESSION_COOKIE: &str = "__Host-ep.session";
+/// The session cookie's name over plain http (loopback development only).
+pub const SESSION_COOKIE: &str = "ep.session";
+
+/// The session cookie's name and `Secure` flag for an app served over https or not.
+fn session_cookie(https: bool) -> (&'static str, bool) {
+    if https {
+        (HOST_SESSION_COOKIE, true)
+    } else {
+        (SESSION_COOKIE, false)
+    }
+}
 
 /// Builds the web app's router.
 pub async fn app(config: &Config) -> Result<Router, StartError> {
@@ -119,6 +136,7 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|_| StartError::Config("cannot build the HTTP client"))?;
+    let https = config.redirect_uri.scheme() == "https";
     let state = Arc::new(AppState {
         msal,
         graph: GraphClient::new(&config.graph_endpoint).map_err(StartError::Graph)?,
@@ -131,17 +149,22 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
             .api_endpoint
             .join("updateUserInfo")
             .map_err(|_| StartError::Config("EDIT_PROFILE_API_ENDPOINT is not a base URL"))?,
+        https,
         _cache_flush: cache_flush,
     });
 
     // The session cookie: HttpOnly, SameSite=Lax (sent on top-level navigations, never on
-    // cross-site POSTs; the sign-in flow has its own cookie for that), Secure when the app is
-    // served over https.
+    // cross-site POSTs; the sign-in flow has its own cookie for that), host-only (no Domain) on
+    // Path=/; over https `Secure` with the `__Host-` prefix, which makes browsers enforce all of
+    // that (RFC 6265bis, "Cookie Name Prefixes"). Plain http is for loopback development, where
+    // browsers do not allow the prefix.
+    let (cookie_name, secure) = session_cookie(https);
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name("ep.session")
+        .with_name(cookie_name)
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(config.redirect_uri.scheme() == "https")
+        .with_secure(secure)
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
             i64::try_from(SESSION_INACTIVITY.as_secs()).unwrap_or(i64::MAX),
         )));
@@ -151,13 +174,17 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         .route("/", get(routes::home))
         .route("/auth/signin", get(routes::sign_in))
         .route("/auth/redirect", post(routes::redirect))
-        .route("/auth/signout", get(routes::sign_out))
+        .route("/auth/signout", post(routes::sign_out))
         .route("/users/id", get(routes::id_claims))
         .route("/users/gatedUpdateProfile", get(routes::profile))
         .route("/users/updateProfile", get(routes::update_profile_form))
         .route("/users/update", post(routes::update))
         .with_state(state)
         .layer(session_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(SecurityHeaders::new(&config.authority)),
+            security_headers::add,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
@@ -211,5 +238,16 @@ impl SessionStore for AnyStore {
             Self::Memory(s) => s.delete(id).await,
             Self::Redis(s) => s.delete(id).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_https_the_session_cookie_has_the_host_prefix() {
+        assert_eq!(session_cookie(true), ("__Host-ep.session", true));
+        assert_eq!(session_cookie(false), ("ep.session", false));
     }
 }

@@ -8,6 +8,12 @@
 //! `state`), lives 10 minutes, is `HttpOnly`, and is sealed with AES-256-GCM so the verifier is
 //! neither readable nor forgeable. Chromium treats `http://localhost` as a secure context, so
 //! `Secure` cookies work in local development too.
+//!
+//! Over https the cookie is named `__Host-ep.flow` with `Path=/` and no `Domain`: browsers then
+//! refuse any `Set-Cookie` for that name that is not `Secure`, comes from another (sub)domain or
+//! is scoped to a path (RFC 6265bis, "Cookie Name Prefixes"), so a sibling subdomain cannot plant
+//! or shadow it. Over plain http (loopback development only) the prefix cannot be used, since
+//! browsers tie it to a secure origin, and the cookie is `ep.flow` with `Path=/auth`.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -16,8 +22,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use msal_lite::AuthCodeFlow;
 use serde::{Deserialize, Serialize};
 
-/// The cookie's name.
+/// The cookie's name over plain http (loopback development).
 pub const COOKIE_NAME: &str = "ep.flow";
+/// The cookie's name over https (`__Host-` prefix: `Secure`, `Path=/`, no `Domain`).
+pub const HOST_COOKIE_NAME: &str = "__Host-ep.flow";
 /// How long a sign-in may take.
 pub const MAX_AGE_SECS: u64 = 600;
 /// Binds sealed values to this purpose and format version.
@@ -105,26 +113,74 @@ impl FlowSealer {
 #[error("could not seal the sign-in flow")]
 pub struct SealError;
 
+/// The cookie's name: [`HOST_COOKIE_NAME`] when the app is served over https.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https { HOST_COOKIE_NAME } else { COOKIE_NAME }
+}
+
+/// The name, path and attributes shared by [`set_cookie`] and [`clear_cookie`].
+fn attributes(https: bool) -> (&'static str, &'static str) {
+    // `__Host-` requires `Path=/`; over http the narrower path keeps the cookie off other pages.
+    if https {
+        (HOST_COOKIE_NAME, "/")
+    } else {
+        (COOKIE_NAME, "/auth")
+    }
+}
+
 /// `Set-Cookie` for a new flow.
-pub fn set_cookie(value: &str) -> String {
-    format!(
-        "{COOKIE_NAME}={value}; Path=/auth; Max-Age={MAX_AGE_SECS}; HttpOnly; Secure; SameSite=None"
-    )
+pub fn set_cookie(value: &str, https: bool) -> String {
+    let (name, path) = attributes(https);
+    format!("{name}={value}; Path={path}; Max-Age={MAX_AGE_SECS}; HttpOnly; Secure; SameSite=None")
 }
 
 /// `Set-Cookie` that deletes the flow cookie.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/auth; Max-Age=0; HttpOnly; Secure; SameSite=None")
+pub fn clear_cookie(https: bool) -> String {
+    let (name, path) = attributes(https);
+    format!("{name}=; Path={path}; Max-Age=0; HttpOnly; Secure; SameSite=None")
 }
 
 /// The flow cookie's value in a `Cookie` request header, if present.
-pub fn from_headers(headers: &http::HeaderMap) -> Option<&str> {
+pub fn from_headers(headers: &http::HeaderMap, https: bool) -> Option<&str> {
+    let wanted = cookie_name(https);
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_https_the_cookie_has_the_host_prefix_and_its_rules() {
+        for cookie in [set_cookie("v", true), clear_cookie(true)] {
+            assert!(cookie.starts_with("__Host-ep.flow="), "{cookie}");
+            assert!(
+                cookie.contains("; Path=/;") && cookie.contains("; Secure"),
+                "{cookie}"
+            );
+            assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+        }
+        for cookie in [set_cookie("v", false), clear_cookie(false)] {
+            assert!(cookie.starts_with("ep.flow="), "{cookie}");
+            assert!(cookie.contains("; Path=/auth;"), "{cookie}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_read_under_the_name_it_was_set_with() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_static("ep.flow=plain; __Host-ep.flow=host"),
+        );
+        assert_eq!(from_headers(&headers, true), Some("host"));
+        assert_eq!(from_headers(&headers, false), Some("plain"));
+    }
 }

@@ -25,10 +25,11 @@ pub mod config;
 pub mod flow_cookie;
 pub mod pages;
 mod routes;
+mod security_headers;
 pub mod session_store;
 
 pub use app::{
-    AppState, MSAL_CACHE_PREFIX, SESSION_INACTIVITY, SESSION_PREFIX, StartError,
-    USER_PARTITION_TTL, app,
+    AppState, HOST_SESSION_COOKIE, MSAL_CACHE_PREFIX, SESSION_COOKIE, SESSION_INACTIVITY,
+    SESSION_PREFIX, StartError, USER_PARTITION_TTL, app,
 };
 pub use config::Config;

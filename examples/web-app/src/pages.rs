@@ -12,6 +12,8 @@ use api::graph::Profile;
 pub struct Index {
     /// Whether a user is signed in (controls the navigation).
     pub signed_in: bool,
+    /// The session's CSRF token, for the navigation's sign-out form (empty when signed out).
+    pub csrf_token: String,
     /// The signed-in user's name.
     pub name: Option<String>,
 }
@@ -22,6 +24,8 @@ pub struct Index {
 pub struct IdClaims {
     /// Always true on this page.
     pub signed_in: bool,
+    /// The session's CSRF token, for the navigation's sign-out form (empty when signed out).
+    pub csrf_token: String,
     /// Claim name and its value rendered as text.
     pub claims: Vec<(String, String)>,
 }
@@ -32,6 +36,8 @@ pub struct IdClaims {
 pub struct ProfilePage {
     /// Always true on this page.
     pub signed_in: bool,
+    /// The session's CSRF token, for the navigation's sign-out form (empty when signed out).
+    pub csrf_token: String,
     /// The profile from Graph.
     pub profile: Profile,
     /// A one-line notice, e.g. after a successful update.
@@ -46,7 +52,7 @@ pub struct UpdateProfile {
     pub signed_in: bool,
     /// The current profile, to pre-fill the form.
     pub profile: Profile,
-    /// The session's CSRF token, echoed in a hidden field.
+    /// The session's CSRF token, echoed in a hidden field (and in the sign-out form).
     pub csrf_token: String,
     /// A validation message from the last attempt.
     pub error: Option<String>,
@@ -58,6 +64,8 @@ pub struct UpdateProfile {
 pub struct ErrorPage {
     /// Whether a user is signed in.
     pub signed_in: bool,
+    /// The session's CSRF token, for the navigation's sign-out form (empty when signed out).
+    pub csrf_token: String,
     /// What happened, in words for the user.
     pub message: String,
     /// The request id to quote to support (it is in the logs too).
@@ -94,6 +102,7 @@ mod tests {
     fn pages_escape_user_data() {
         let html = ProfilePage {
             signed_in: true,
+            csrf_token: "tok".into(),
             profile: profile(),
             notice: None,
         }
@@ -123,6 +132,7 @@ mod tests {
     fn navigation_follows_sign_in_state() {
         let out = Index {
             signed_in: false,
+            csrf_token: String::new(),
             name: None,
         }
         .render()
@@ -130,10 +140,18 @@ mod tests {
         assert!(out.contains(r#"id="signin""#) && !out.contains(r#"id="signout""#));
         let inn = Index {
             signed_in: true,
+            csrf_token: "tok-456".into(),
             name: Some("Alice".into()),
         }
         .render()
         .unwrap();
         assert!(inn.contains(r#"id="signout""#) && inn.contains("Welcome, Alice"));
+        // Sign-out is a POST form carrying the session's CSRF token, never a link.
+        assert!(
+            inn.contains(r#"<form method="post" action="/auth/signout""#)
+                && inn.contains(r#"name="csrf_token" value="tok-456""#),
+            "{inn}"
+        );
+        assert!(!inn.contains(r#"href="/auth/signout""#), "{inn}");
     }
 }

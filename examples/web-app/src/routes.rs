@@ -41,6 +41,7 @@ pub(crate) async fn home(session: Session) -> Response {
         StatusCode::OK,
         &Index {
             signed_in: user.is_some(),
+            csrf_token: csrf_token(&session).await.unwrap_or_default(),
             name: user.map(|u| u.name.unwrap_or_else(|| "there".to_owned())),
         },
     )
@@ -61,41 +62,69 @@ pub(crate) struct RedirectForm {
 }
 
 /// `POST /auth/redirect`: finish the sign-in.
+///
+/// Nothing in the form is trusted before its `state` matches the flow this browser started
+/// (RFC 6749 §10.12; OpenID Connect Core §3.1.2.7): anyone can post to this URL, so an
+/// `error`/`error_description` without the right `state` is an attacker's text. Even with it,
+/// the page shows a fixed message (the description is the tenant's diagnostic, not for users),
+/// and the log gets both fields escaped (`Debug`: no CR/LF to forge log lines) and shortened.
 pub(crate) async fn redirect(
     State(state): State<Arc<AppState>>,
     session: Session,
     headers: HeaderMap,
     Form(form): Form<RedirectForm>,
 ) -> Response {
-    let pending =
-        flow_cookie::from_headers(&headers).and_then(|value| state.sealer.open(value, now()));
+    let pending = flow_cookie::from_headers(&headers, state.https)
+        .and_then(|value| state.sealer.open(value, now()));
     let Some(pending) = pending else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The sign-in took too long or was started in another browser. Please sign in again.",
             &headers,
-            false,
+            None,
         );
     };
-    if let Some(error) = form.error {
-        tracing::info!(%error, "the tenant returned an error to the redirect URI");
-        let message = form
-            .error_description
-            .unwrap_or_else(|| format!("The sign-in failed ({error})."));
-        return with_cleared_flow(error_page(
+    let state_matches = form
+        .state
+        .as_deref()
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(pending.flow.state().as_bytes())));
+    if !state_matches {
+        // Not this browser's sign-in: keep its flow cookie (its real response may still come).
+        tracing::warn!("a sign-in response did not carry this browser's state; ignored");
+        return error_page(
             StatusCode::BAD_REQUEST,
-            &message,
+            "This sign-in response does not belong to a sign-in started in this browser. \
+             Please sign in again.",
             &headers,
-            false,
-        ));
+            None,
+        );
+    }
+    if let Some(error) = form.error {
+        tracing::info!(
+            error = ?log_text(&error),
+            error_description = ?form.error_description.as_deref().map(log_text),
+            "the tenant returned an error to the redirect URI"
+        );
+        let message = if error == "access_denied" {
+            "The sign-in was cancelled or refused. You can sign in again."
+        } else {
+            "The sign-in failed. Please try again."
+        };
+        return with_cleared_flow(
+            state.https,
+            error_page(StatusCode::BAD_REQUEST, message, &headers, None),
+        );
     }
     let (Some(code), Some(returned_state)) = (form.code, form.state) else {
-        return with_cleared_flow(error_page(
-            StatusCode::BAD_REQUEST,
-            "The sign-in response was incomplete. Please sign in again.",
-            &headers,
-            false,
-        ));
+        return with_cleared_flow(
+            state.https,
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "The sign-in response was incomplete. Please sign in again.",
+                &headers,
+                None,
+            ),
+        );
     };
     let result = match state
         .msal
@@ -105,21 +134,27 @@ pub(crate) async fn redirect(
         Ok(result) => result,
         Err(e) => {
             tracing::warn!(error = %e, "redeeming the authorization code failed");
-            return with_cleared_flow(error_page(
-                StatusCode::BAD_GATEWAY,
-                "We could not complete your sign-in. Please try again.",
-                &headers,
-                false,
-            ));
+            return with_cleared_flow(
+                state.https,
+                error_page(
+                    StatusCode::BAD_GATEWAY,
+                    "We could not complete your sign-in. Please try again.",
+                    &headers,
+                    None,
+                ),
+            );
         }
     };
     let Some(account) = result.account() else {
-        return with_cleared_flow(error_page(
-            StatusCode::BAD_GATEWAY,
-            "The sign-in response had no account.",
-            &headers,
-            false,
-        ));
+        return with_cleared_flow(
+            state.https,
+            error_page(
+                StatusCode::BAD_GATEWAY,
+                "The sign-in response had no account.",
+                &headers,
+                None,
+            ),
+        );
     };
     let user = SessionUser {
         home_account_id: account.home_account_id().to_owned(),
@@ -134,20 +169,43 @@ pub(crate) async fn redirect(
     .await;
     if let Err(e) = stored {
         tracing::error!(error = %e, "could not store the session");
-        return with_cleared_flow(error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "We could not start your session. Please try again.",
-            &headers,
-            false,
-        ));
+        return with_cleared_flow(
+            state.https,
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "We could not start your session. Please try again.",
+                &headers,
+                None,
+            ),
+        );
     }
     tracing::info!("signed in");
-    with_cleared_flow(see_other(&local_path(&pending.return_to)))
+    with_cleared_flow(state.https, see_other(&local_path(&pending.return_to)))
 }
 
-/// `GET /auth/signout`.
-pub(crate) async fn sign_out(State(state): State<Arc<AppState>>, session: Session) -> Response {
+/// The sign-out form's field.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignOutForm {
+    csrf_token: String,
+}
+
+/// `POST /auth/signout`, with the session's CSRF token: a `GET` (or a POST from another site,
+/// which cannot know the token) signs no one out.
+pub(crate) async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<SignOutForm>,
+) -> Response {
     let user = session_user(&session).await;
+    if user.is_some() && !csrf_matches(csrf_token(&session).await.as_deref(), &form.csrf_token) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This sign-out form has expired. Please use the Sign out button again.",
+            &headers,
+            signed_in_token(&session).await,
+        );
+    }
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "could not delete the session");
     }
@@ -166,7 +224,7 @@ pub(crate) async fn sign_out(State(state): State<Arc<AppState>>, session: Sessio
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "no sign-out URL; signing out locally only");
-            Redirect::to("/").into_response()
+            see_other("/")
         }
     }
 }
@@ -196,6 +254,7 @@ pub(crate) async fn id_claims(
         StatusCode::OK,
         &IdClaims {
             signed_in: true,
+            csrf_token: csrf_token(&session).await.unwrap_or_default(),
             claims,
         },
     )
@@ -219,11 +278,12 @@ pub(crate) async fn profile(
         Ok(token) => token,
         Err(response) => return response,
     };
-    match state.graph_profile(&token, here, &headers).await {
+    match state.graph_profile(&session, &token, here, &headers).await {
         Ok(profile) => pages::render(
             StatusCode::OK,
             &ProfilePage {
                 signed_in: true,
+                csrf_token: csrf_token(&session).await.unwrap_or_default(),
                 profile,
                 notice: query
                     .updated
@@ -253,7 +313,7 @@ pub(crate) async fn update_profile_form(
         Ok(token) => token,
         Err(response) => return response,
     };
-    let profile = match state.graph_profile(&token, here, &headers).await {
+    let profile = match state.graph_profile(&session, &token, here, &headers).await {
         Ok(profile) => profile,
         Err(response) => return response,
     };
@@ -297,15 +357,12 @@ pub(crate) async fn update(
     let form_page = "/users/updateProfile";
     // CSRF: the token from the form must match the session's (constant-time).
     let expected = csrf_token(&session).await;
-    let valid = expected
-        .as_deref()
-        .is_some_and(|e| bool::from(e.as_bytes().ct_eq(form.csrf_token.as_bytes())));
-    if !valid {
+    if !csrf_matches(expected.as_deref(), &form.csrf_token) {
         return error_page(
             StatusCode::FORBIDDEN,
             "This form has expired. Please open the edit page again.",
             &headers,
-            session_user(&session).await.is_some(),
+            signed_in_token(&session).await,
         );
     }
     let token = match state
@@ -335,7 +392,7 @@ pub(crate) async fn update(
                 StatusCode::BAD_GATEWAY,
                 "The profile service could not be reached. Your profile was not changed.",
                 &headers,
-                true,
+                expected.clone(),
             );
         }
     };
@@ -394,7 +451,7 @@ pub(crate) async fn update(
                 StatusCode::BAD_GATEWAY,
                 "The profile service could not update your profile. Your profile was not changed.",
                 &headers,
-                true,
+                expected.clone(),
             )
         }
     }
@@ -406,6 +463,7 @@ impl AppState {
     /// sign in with those claims and back to `return_to`; other failures are a 502 page.
     async fn graph_profile(
         &self,
+        session: &Session,
         token: &str,
         return_to: &str,
         headers: &HeaderMap,
@@ -430,7 +488,7 @@ impl AppState {
                     StatusCode::BAD_GATEWAY,
                     "We could not load your profile from Microsoft Graph.",
                     headers,
-                    true,
+                    signed_in_token(session).await,
                 ))
             }
         }
@@ -457,7 +515,7 @@ impl AppState {
                     StatusCode::BAD_GATEWAY,
                     "The sign-in service is unavailable. Please try again shortly.",
                     headers,
-                    false,
+                    None,
                 );
             }
         };
@@ -471,11 +529,11 @@ impl AppState {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "We could not start the sign-in.",
                 headers,
-                false,
+                None,
             );
         };
         let mut response = Redirect::to(url.as_str()).into_response();
-        if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::set_cookie(&sealed)) {
+        if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::set_cookie(&sealed, self.https)) {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
         response
@@ -524,7 +582,7 @@ impl AppState {
                     StatusCode::BAD_GATEWAY,
                     "The sign-in service is unavailable. Please try again shortly.",
                     headers,
-                    true,
+                    signed_in_token(session).await,
                 ))
             }
         }
@@ -533,6 +591,17 @@ impl AppState {
 
 async fn csrf_token(session: &Session) -> Option<String> {
     session.get::<String>(CSRF_KEY).await.ok().flatten()
+}
+
+/// The CSRF token when a user is signed in (what an error page's sign-out form needs).
+async fn signed_in_token(session: &Session) -> Option<String> {
+    session_user(session).await?;
+    csrf_token(session).await
+}
+
+/// Whether `presented` is the session's CSRF token (constant-time).
+fn csrf_matches(expected: Option<&str>, presented: &str) -> bool {
+    expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(presented.as_bytes())))
 }
 
 fn random_token() -> String {
@@ -554,18 +623,32 @@ fn local_path(path: &str) -> String {
     }
 }
 
+/// Attacker-reachable text for a log field: at most 200 characters (logged with `?`, which
+/// escapes CR, LF and quotes, so it cannot start a forged log line).
+fn log_text(text: &str) -> &str {
+    text.char_indices()
+        .nth(200)
+        .map_or(text, |(end, _)| &text[..end])
+}
+
 fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
-fn with_cleared_flow(mut response: Response) -> Response {
-    if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::clear_cookie()) {
+fn with_cleared_flow(https: bool, mut response: Response) -> Response {
+    if let Ok(cookie) = HeaderValue::from_str(&flow_cookie::clear_cookie(https)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
 
-fn error_page(status: StatusCode, message: &str, headers: &HeaderMap, signed_in: bool) -> Response {
+/// An error page; `signed_in` is the signed-in session's CSRF token (for the sign-out form).
+fn error_page(
+    status: StatusCode,
+    message: &str,
+    headers: &HeaderMap,
+    signed_in: Option<String>,
+) -> Response {
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -573,7 +656,8 @@ fn error_page(status: StatusCode, message: &str, headers: &HeaderMap, signed_in:
     pages::render(
         status,
         &ErrorPage {
-            signed_in,
+            signed_in: signed_in.is_some(),
+            csrf_token: signed_in.unwrap_or_default(),
             message: message.to_owned(),
             request_id,
         },

@@ -251,9 +251,14 @@ async fn quickstart_flow_at_trace_logs_no_secret() {
         "Ada Lovelace"
     );
     // Sign out.
-    browser
-        .get(&stack, &format!("{}/auth/signout", stack.web))
+    let out = browser
+        .post(
+            &stack,
+            &format!("{}/auth/signout", stack.web),
+            &[("csrf_token", &csrf)],
+        )
         .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.html);
 
     // Every kind of secret was really seen, so the check below has something to find.
     let mut secrets: Vec<(String, String)> = proxy.seen.lock().unwrap().clone();
@@ -404,4 +409,44 @@ fn debug_of_credentials_and_configs_is_redacted() {
         assert!(!text.contains(secret), "{text}");
         assert!(text.contains("redacted"), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_error_cannot_forge_log_lines() {
+    let logs = logs();
+    let (stack, _proxy) = proxied_stack().await;
+    let mut browser = Browser::default();
+    let start = browser
+        .get(&stack, &format!("{}/auth/signin", stack.web))
+        .await;
+    let state = url::Url::parse(&start.location.unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // CR/LF in both fields would start a new, forged log line if logged as they are.
+    let forged = "FORGED-LINE-7f3a INFO web_app: signed in user=admin";
+    let page = browser
+        .post(
+            &stack,
+            &format!("{}/auth/redirect", stack.web),
+            &[
+                ("error", &format!("server_error\r\n{forged}")),
+                ("error_description", &format!("x\n{forged}")),
+                ("state", &state),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("FORGED-LINE-7f3a"),
+        "the error was logged (escaped):\n{text}"
+    );
+    let forged_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("FORGED-LINE-7f3a"))
+        .collect();
+    assert!(forged_lines.is_empty(), "forged log lines:\n{text}");
 }

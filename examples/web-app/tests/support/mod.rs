@@ -81,6 +81,8 @@ pub struct Seen {
 pub struct Browser {
     pub tenant_cookies: BTreeMap<String, String>,
     pub app_cookies: BTreeMap<String, String>,
+    /// Every `Set-Cookie` header seen, as sent (name, value and attributes).
+    pub set_cookies: Vec<String>,
 }
 
 impl Browser {
@@ -98,7 +100,12 @@ impl Browser {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Seen {
-        let jar = self.jar(url, stack);
+        // Field by field (not `jar()`), so `set_cookies` stays borrowable below.
+        let jar = if url.starts_with(&stack.web) {
+            &mut self.app_cookies
+        } else {
+            &mut self.tenant_cookies
+        };
         let cookie = jar
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -112,6 +119,7 @@ impl Browser {
         let response = request.send().await.unwrap();
         for set in response.headers().get_all("set-cookie") {
             let set = set.to_str().unwrap();
+            self.set_cookies.push(set.to_owned());
             let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
             let (name, value) = pair.split_once('=').unwrap();
             if attributes.contains("Max-Age=0") || value.is_empty() {
