@@ -233,7 +233,7 @@ fn is_known_entra_host(host: &str) -> bool {
 /// `src/client/Microsoft.Identity.Client/Instance/Oidc/OidcRetrieverWithCache.cs`
 /// (`ValidateIssuer`), the issuer's host is accepted when it is:
 ///
-/// 1. the authority's own scheme and host (msal-lite compares the port too);
+/// 1. the authority's own scheme and host (the port is not compared, as in MSAL.NET);
 /// 2. an https well-known Entra host (`login.microsoftonline.com`, the national clouds, ...);
 /// 3. an https regional variant of one (`westus2.login.microsoft.com`);
 /// 4. a CIAM issuer: for a `*.ciamlogin.com` authority any https `*.ciamlogin.com` host
@@ -264,13 +264,17 @@ pub(crate) fn check_issuer(authority: &Authority, issuer: &str) -> Result<(), Er
     }
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
     let https = url.scheme() == "https";
-    let issuer_env = &url[url::Position::BeforeHost..url::Position::AfterPort];
+    // The host alone, as MSAL.NET compares it (`authority.Host` against `issuerUri.Host` in
+    // Instance/Oidc/OidcRetrieverWithCache.cs): a port is not part of which tenant issues.
+    let authority_host = Url::parse(authority.as_str())
+        .ok()
+        .and_then(|a| a.host_str().map(str::to_ascii_lowercase));
     let first_segment = url
         .path_segments()
         .and_then(|mut s| s.next())
         .filter(|s| !s.is_empty());
     let host_ok = (url.scheme() == authority.scheme()
-        && issuer_env.eq_ignore_ascii_case(authority.environment()))
+        && authority_host.as_deref() == Some(host.as_str()))
         || (https && is_known_entra_host(&host))
         || (https
             && host
