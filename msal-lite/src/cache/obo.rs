@@ -237,7 +237,7 @@ impl StoredPartition<'_> {
 }
 
 /// A cached token from its MSAL schema entry; `None` when expired or unusable.
-fn from_schema(at: &schema::AccessToken, now: u64) -> Option<Arc<CachedToken>> {
+pub(crate) fn from_schema(at: &schema::AccessToken, now: u64) -> Option<Arc<CachedToken>> {
     let expires_on = u64::try_from(at.expires_on.as_secs()).ok()?;
     if expires_on <= now || at.key_id.is_some() {
         // Proof-of-possession tokens need their key, which this cache does not hold.

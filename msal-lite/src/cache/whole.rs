@@ -65,6 +65,20 @@ impl ConfidentialClient {
                     };
                     inner.obo.import(assertion_hash, &stored, now);
                 }
+                PartitionKey::App {
+                    client_id,
+                    tenant_id,
+                } if client_id.eq_ignore_ascii_case(&inner.client_id) => {
+                    let Ok(authority) = inner.authority.with_tenant(tenant_id) else {
+                        continue;
+                    };
+                    let partition = super::app::partition_key(&inner.client_id, &authority);
+                    for token in super::app::from_document(part, &inner.client_id, &authority, now)
+                    {
+                        let granted = token.scopes.clone();
+                        inner.cache.app.insert(&partition, &granted, token, now);
+                    }
+                }
                 _ => {}
             }
         }
