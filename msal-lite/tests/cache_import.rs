@@ -334,4 +334,15 @@ async fn an_imported_app_token_serves_client_credentials() {
     assert_eq!(hit.source(), TokenSource::Cache);
     assert_eq!(hit.access_token().secret(), "app-at");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // Exported as MSAL writes an app token.
+    let out = CacheDocument::from_json(&client.export_msal_cache().await.unwrap()).unwrap();
+    let at = out
+        .access_tokens
+        .values()
+        .next()
+        .expect("app token exported");
+    assert_eq!(at.secret.secret(), "app-at");
+    assert!(at.home_account_id.is_none());
+    assert_eq!(at.realm.as_deref(), Some(TENANT));
+    assert_eq!(at.environment, "login.windows.net");
 }
