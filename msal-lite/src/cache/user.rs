@@ -685,21 +685,13 @@ mod tests {
             environment: "login.example.com",
         };
         let mut doc = CacheDocument::new();
-        apply_to_document(
-            &mut doc,
-            &owner,
-            &acquired("u.t", "User.Read", "User.Read Mail.Read", "rt"),
-        );
-        apply_to_document(
-            &mut doc,
-            &owner,
-            &acquired("u.t", "Files.Read", "Files.Read", "rt"),
-        );
-        apply_to_document(
-            &mut doc,
-            &owner,
-            &acquired("u.t", "Mail.Read", "Mail.Read", "rt"),
-        );
+        for (requested, granted) in [
+            ("User.Read", "User.Read Mail.Read"),
+            ("Files.Read", "Files.Read"),
+            ("Mail.Read", "Mail.Read"),
+        ] {
+            apply_to_document(&mut doc, &owner, &acquired("u.t", requested, granted, "rt"));
+        }
         let mut targets: Vec<_> = doc
             .access_tokens
             .values()
