@@ -75,6 +75,28 @@ impl Account {
         &self.claims
     }
 
+    /// `username` as MSAL fills it: `preferred_username`, else `upn` (ADFS), else the first of
+    /// `emails` (B2C) (MSAL Python `token_cache._get_username`; msal-common
+    /// `AccountEntity.createAccount`).
+    pub(crate) fn username_from_claims(claims: &Map<String, Value>) -> Option<Arc<str>> {
+        Self::claim_str(claims, "preferred_username")
+            .or_else(|| Self::claim_str(claims, "upn"))
+            .or_else(|| {
+                claims
+                    .get("emails")
+                    .and_then(Value::as_array)
+                    .and_then(|e| e.first())
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(Arc::from)
+            })
+    }
+
+    /// `local_account_id` as MSAL fills it: `oid`, else `sub` (MSAL Python `TokenCache.__add`).
+    pub(crate) fn local_account_id_from_claims(claims: &Map<String, Value>) -> Option<Arc<str>> {
+        Self::claim_str(claims, "oid").or_else(|| Self::claim_str(claims, "sub"))
+    }
+
     pub(crate) fn claim_str(claims: &Map<String, Value>, name: &str) -> Option<Arc<str>> {
         claims
             .get(name)

@@ -308,3 +308,41 @@ async fn a_cache_written_under_an_alias_host_is_found_and_the_preferred_host_wri
         .unwrap();
     assert!(client.accounts().is_empty());
 }
+
+/// An app (client-credentials) token as MSAL Python writes it (no home account id, realm the
+/// tenant) is served by `acquire_token_for_client` after import.
+#[tokio::test]
+async fn an_imported_app_token_serves_client_credentials() {
+    let now = now();
+    let key =
+        format!("-{ENV}-accesstoken-{CLIENT_ID}-{TENANT}-https://graph.microsoft.com/.default");
+    let doc = serde_json::json!({"AccessToken": { key: {
+        "credential_type": "AccessToken", "secret": "app-at", "home_account_id": null,
+        "environment": ENV, "client_id": CLIENT_ID, "target": "https://graph.microsoft.com/.default",
+        "realm": TENANT, "token_type": "Bearer", "cached_at": now.to_string(),
+        "expires_on": (now + 3600).to_string(), "extended_expires_on": (now + 3600).to_string()
+    }}});
+    let (client, calls) = offline_client(None);
+    client
+        .import_msal_cache(doc.to_string().as_bytes())
+        .await
+        .unwrap();
+    let hit = client
+        .acquire_token_for_client(["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
+    assert_eq!(hit.source(), TokenSource::Cache);
+    assert_eq!(hit.access_token().secret(), "app-at");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // Exported as MSAL writes an app token.
+    let out = CacheDocument::from_json(&client.export_msal_cache().await.unwrap()).unwrap();
+    let at = out
+        .access_tokens
+        .values()
+        .next()
+        .expect("app token exported");
+    assert_eq!(at.secret.secret(), "app-at");
+    assert!(at.home_account_id.is_none());
+    assert_eq!(at.realm.as_deref(), Some(TENANT));
+    assert_eq!(at.environment, "login.windows.net");
+}

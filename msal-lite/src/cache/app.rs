@@ -50,6 +50,60 @@ pub(crate) fn tenant_partition_key<'b>(
     std::str::from_utf8(&buf[..len]).ok()
 }
 
+/// The stored partition of app tokens for `client_id` at `authority`: one per client and
+/// tenant, as Microsoft.Identity.Web's distributed cache keys its app token cache.
+pub(crate) fn store_key(client_id: &str, authority: &Authority) -> crate::schema::PartitionKey {
+    crate::schema::PartitionKey::app(client_id, authority.tenant().unwrap_or(""))
+}
+
+/// The MSAL schema entry of an app token: no `home_account_id`, `realm` the tenant, the
+/// cloud's preferred cache host as `environment`.
+pub(crate) fn to_schema(
+    token: &super::CachedToken,
+    client_id: &str,
+    authority: &Authority,
+    now: u64,
+) -> crate::schema::AccessToken {
+    use crate::schema::{CacheSecret, UnixTime};
+    let unix = |t: u64| UnixTime::from_secs(i64::try_from(t).unwrap_or(i64::MAX));
+    let mut at = crate::schema::AccessToken::new(
+        crate::cloud::known().cache_host(authority.environment()),
+        client_id,
+        CacheSecret::new(token.access_token.secret()),
+        unix(token.expires_on),
+    );
+    at.realm = token
+        .tenant_id
+        .as_deref()
+        .or(authority.tenant())
+        .map(str::to_owned);
+    at.target = Some(token.scopes.as_str().to_owned());
+    at.cached_at = Some(unix(now));
+    at.extended_expires_on = token.ext_expires_on.get().map(unix);
+    at.refresh_on = token.refresh_on.get().map(unix);
+    at
+}
+
+/// This client's usable app tokens in a stored partition.
+pub(crate) fn from_document(
+    doc: &crate::schema::CacheDocument,
+    client_id: &str,
+    authority: &Authority,
+    now: u64,
+) -> Vec<std::sync::Arc<super::CachedToken>> {
+    doc.access_tokens
+        .values()
+        .filter(|at| {
+            at.client_id.eq_ignore_ascii_case(client_id)
+                && at.home_account_id.as_deref().is_none_or(str::is_empty)
+                && at.user_assertion_hash.is_none()
+                && at.requested_claims.is_none()
+                && crate::cloud::known().same_cloud(&at.environment, authority.environment())
+        })
+        .filter_map(|at| super::obo::from_schema(at, now))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,32 @@ pub(crate) mod whole;
 /// a lookup O(1) for app partitions with many resources.
 const SUPERSET_SCAN_LIMIT: usize = 16;
 
+/// The OpenID Connect scopes that alone never make two grants overlap (msal-common
+/// `OIDC_SCOPES`).
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+
+/// Whether a new token for `new` supersedes a cached one for `cached`: they share a scope other
+/// than the OpenID Connect ones (all of `new`'s when it has only those). MSAL removes such
+/// tokens on every write so that a read finds at most one (msal-common
+/// `ScopeSet.intersectingScopeSets`, used by `CacheManager.saveCacheRecord`; MSAL.NET
+/// `TokenCache.SaveTokenResponse`). An older token revoked by a CAE claims challenge is then
+/// never served for overlapping scopes.
+pub(crate) fn overlaps(cached: &Scopes, new: &Scopes) -> bool {
+    let only_oidc = new.key().split(' ').all(|s| OIDC_SCOPES.contains(&s));
+    new.key()
+        .split(' ')
+        .filter(|s| only_oidc || !OIDC_SCOPES.contains(s))
+        .any(|s| cached.key().split(' ').any(|c| c == s))
+}
+
+/// Whether a token granted for `granted` may also be keyed by `requested`: the grant covers
+/// every requested scope, or the request is for a resource's `/.default` (Entra answers those
+/// with the individual scopes consented, which never name `.default`). Otherwise a grant of
+/// fewer scopes than asked would answer a later request for the missing ones.
+pub(crate) fn answers_request(granted: &Scopes, requested: &Scopes) -> bool {
+    granted.contains_all(requested) || requested.key().split(' ').any(|s| s.ends_with(".default"))
+}
+
 /// One cached access token with what is needed to serve it.
 pub(crate) struct CachedToken {
     pub(crate) access_token: AccessToken,
@@ -224,13 +250,20 @@ impl PartitionMap {
         if entry.by_scopes.len() <= SUPERSET_SCAN_LIMIT
             || entry.inserts_since_sweep >= entry.sweep_after
         {
-            entry.by_scopes.retain(|_, t| t.expires_on > now);
+            // Small partitions are searched by scope superset, so drop what the new token
+            // supersedes (large ones are looked up by exact key only).
+            entry
+                .by_scopes
+                .retain(|_, t| t.expires_on > now && !overlaps(&t.scopes, &token.scopes));
             entry.inserts_since_sweep = 0;
             entry.sweep_after = entry.by_scopes.len();
         }
         // Under the granted scopes (keyed by the token's own `Scopes`: nothing more retained),
-        // and under the requested ones when they differ.
-        if token.scopes.key() != requested.key() {
+        // and under the requested ones only when the grant covers them all (an exact key for a
+        // request the superset scan would also answer). MSAL keys a token by the response's
+        // `scope` alone (msal-common `ResponseHandler`, MSAL.NET `TokenCache.SaveTokenResponse`):
+        // a grant of fewer scopes than asked must not answer a later request for the missing ones.
+        if token.scopes.key() != requested.key() && answers_request(&token.scopes, requested) {
             entry
                 .by_scopes
                 .insert(ScopeKey(requested.clone()), token.clone());
@@ -395,6 +428,51 @@ mod tests {
         );
         // Never more than about twice the live tokens.
         assert!(partition.by_scopes.len() <= 2 * count);
+    }
+
+    #[test]
+    fn a_grant_of_fewer_scopes_is_not_stored_under_the_requested_ones() {
+        let map = PartitionMap::default();
+        // Asked for User.Read Mail.Read, granted only User.Read.
+        map.insert(
+            "p",
+            &s("User.Read Mail.Read"),
+            token("User.Read", 1000, None),
+            0,
+        );
+        assert!(secret(map.lookup("p", &s("User.Read Mail.Read"), 0, 0)).is_none());
+        assert!(secret(map.lookup("p", &s("Mail.Read"), 0, 0)).is_none());
+        assert!(secret(map.lookup("p", &s("User.Read"), 0, 0)).is_some());
+    }
+
+    /// Vectors: msal-common `ScopeSet.intersectingScopeSets`
+    /// (AzureAD/microsoft-authentication-library-for-js, lib/msal-common/src/request/ScopeSet.ts).
+    #[test]
+    fn overlapping_grants_replace_older_tokens() {
+        assert!(overlaps(&s("User.Read Mail.Read"), &s("mail.read")));
+        assert!(!overlaps(
+            &s("openid profile User.Read"),
+            &s("openid profile Mail.Read")
+        ));
+        assert!(overlaps(&s("openid profile"), &s("openid")));
+        let map = PartitionMap::default();
+        map.insert(
+            "p",
+            &s("User.Read Mail.Read"),
+            token("User.Read Mail.Read", 1000, None),
+            0,
+        );
+        map.insert("p", &s("Files.Read"), token("Files.Read", 1000, None), 0);
+        map.insert("p", &s("Mail.Read"), token("Mail.Read", 1000, None), 0);
+        assert!(
+            secret(map.lookup("p", &s("User.Read"), 0, 0)).is_none(),
+            "the older token for overlapping scopes is gone"
+        );
+        assert_eq!(
+            secret(map.lookup("p", &s("Mail.Read"), 0, 0)).as_deref(),
+            Some("fresh:at-Mail.Read")
+        );
+        assert!(secret(map.lookup("p", &s("Files.Read"), 0, 0)).is_some());
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl StoredPartition<'_> {
 }
 
 /// A cached token from its MSAL schema entry; `None` when expired or unusable.
-fn from_schema(at: &schema::AccessToken, now: u64) -> Option<Arc<CachedToken>> {
+pub(crate) fn from_schema(at: &schema::AccessToken, now: u64) -> Option<Arc<CachedToken>> {
     let expires_on = u64::try_from(at.expires_on.as_secs()).ok()?;
     if expires_on <= now || at.key_id.is_some() {
         // Proof-of-possession tokens need their key, which this cache does not hold.
@@ -285,7 +285,13 @@ pub(crate) fn to_schema(token: &CachedToken, cx: &EntryContext<'_>) -> schema::A
     at.home_account_id = cx.home_account_id.map(str::to_owned);
     at.realm = token.tenant_id.as_deref().map(str::to_owned);
     let target = match cx.requested {
-        Some(requested) if !token.scopes.contains_all(requested) => {
+        // Only a `/.default` request is recorded beside a grant that does not name it; a
+        // grant of fewer named scopes is keyed by what was granted (MSAL keys by the
+        // response's `scope`).
+        Some(requested)
+            if !token.scopes.contains_all(requested)
+                && super::answers_request(&token.scopes, requested) =>
+        {
             Scopes::new([token.scopes.as_str(), requested.as_str()])
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_else(|_| token.scopes.as_str().to_owned())

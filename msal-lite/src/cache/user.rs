@@ -290,16 +290,22 @@ impl UserCache {
             };
             let before = partition.bytes;
             partition.account = Some(acquired.account.clone());
-            partition.tokens.retain(|_, t| t.expires_on > acquired.now);
             let token = &acquired.token;
-            if token.scopes.key() != acquired.requested.key() {
-                partition
-                    .tokens
-                    .insert(token.scopes.key().into(), token.clone());
-            }
+            partition.tokens.retain(|_, t| {
+                t.expires_on > acquired.now && !super::overlaps(&t.scopes, &token.scopes)
+            });
+            // Keyed by the granted scopes; by the requested ones too only when the grant covers
+            // them (MSAL keys by the response's `scope`).
             partition
                 .tokens
-                .insert(acquired.requested.key().into(), token.clone());
+                .insert(token.scopes.key().into(), token.clone());
+            if token.scopes.key() != acquired.requested.key()
+                && super::answers_request(&token.scopes, &acquired.requested)
+            {
+                partition
+                    .tokens
+                    .insert(acquired.requested.key().into(), token.clone());
+            }
             if let Some(rt) = &acquired.refresh_token {
                 partition.refresh_token = Some(rt.clone());
             }
@@ -415,12 +421,13 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
         let mine = at.client_id == owner.client_id
             && at.home_account_id.as_deref() == Some(home)
             && at.user_assertion_hash.is_none();
-        let same_target = at
+        // What the new token supersedes (overlapping scopes), as MSAL removes on write.
+        let superseded = at
             .target
             .as_deref()
             .and_then(Scopes::from_server)
-            .is_some_and(|s| s.key() == token.scopes.key());
-        !(mine && (same_target || at.expires_on.as_secs() <= now))
+            .is_some_and(|s| super::overlaps(&s, &token.scopes));
+        !(mine && (superseded || at.expires_on.as_secs() <= now))
     });
     let mut at = schema::AccessToken::new(
         environment,
@@ -647,6 +654,51 @@ mod tests {
             Lookup::Fresh(t) | Lookup::RefreshDue(t) => Some(t.access_token.secret().to_owned()),
             Lookup::Miss => None,
         }
+    }
+
+    /// Issue 16 items 2 and 3: keyed by granted scopes only; overlapping tokens replaced on
+    /// write, in memory and in the stored (MSAL schema) partition.
+    #[test]
+    fn granted_scopes_only_and_overlapping_tokens_replaced() {
+        let cache = UserCache::new(DEFAULT_BYTE_BUDGET);
+        // Asked for User.Read Mail.Read, granted User.Read only.
+        cache.store(&acquired("u.t", "User.Read Mail.Read", "User.Read", "rt"));
+        assert!(secret_of(&cache, "User.Read Mail.Read", 1000).is_none());
+        assert!(secret_of(&cache, "Mail.Read", 1000).is_none());
+        assert_eq!(
+            secret_of(&cache, "User.Read", 1000).as_deref(),
+            Some("at-User.Read")
+        );
+        // A newer grant overlapping on User.Read replaces it.
+        cache.store(&acquired(
+            "u.t",
+            "User.Read Files.Read",
+            "User.Read Files.Read",
+            "rt",
+        ));
+        assert_eq!(
+            secret_of(&cache, "User.Read", 1000).as_deref(),
+            Some("at-User.Read Files.Read")
+        );
+        let owner = Owner {
+            client_id: "cid",
+            environment: "login.example.com",
+        };
+        let mut doc = CacheDocument::new();
+        for (requested, granted) in [
+            ("User.Read", "User.Read Mail.Read"),
+            ("Files.Read", "Files.Read"),
+            ("Mail.Read", "Mail.Read"),
+        ] {
+            apply_to_document(&mut doc, &owner, &acquired("u.t", requested, granted, "rt"));
+        }
+        let mut targets: Vec<_> = doc
+            .access_tokens
+            .values()
+            .filter_map(|a| a.target.clone())
+            .collect();
+        targets.sort();
+        assert_eq!(targets, ["Files.Read", "Mail.Read"]);
     }
 
     #[test]

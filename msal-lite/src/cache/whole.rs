@@ -65,14 +65,28 @@ impl ConfidentialClient {
                     };
                     inner.obo.import(assertion_hash, &stored, now);
                 }
+                PartitionKey::App {
+                    client_id,
+                    tenant_id,
+                } if client_id.eq_ignore_ascii_case(&inner.client_id) => {
+                    let Ok(authority) = inner.authority.with_tenant(tenant_id) else {
+                        continue;
+                    };
+                    let partition = super::app::partition_key(&inner.client_id, &authority);
+                    for token in super::app::from_document(part, &inner.client_id, &authority, now)
+                    {
+                        let granted = token.scopes.clone();
+                        inner.cache.app.insert(&partition, &granted, token, now);
+                    }
+                }
                 _ => {}
             }
         }
         Ok(report)
     }
 
-    /// Everything this client holds as one MSAL cache document (compact JSON): the user and
-    /// on-behalf-of partitions in memory, merged with the cache store's copy of each of them.
+    /// Everything this client holds as one MSAL cache document (compact JSON): the user,
+    /// on-behalf-of and app partitions in memory, merged with the cache store's copy of each of them.
     /// MSAL Python's `deserialize()`, MSAL Node's `deserialize()` and
     /// [`import_msal_cache`](Self::import_msal_cache) read it.
     ///
@@ -139,6 +153,27 @@ impl ConfidentialClient {
                 .entry(PartitionKey::obo(hash))
                 .or_default()
                 .insert_access_token(to_schema(token, &cx));
+        });
+        inner.cache.app.for_each(|partition, token| {
+            if token.expires_on <= now {
+                return;
+            }
+            // `{client_id}|{authority}` (app::partition_key).
+            let Some(authority) = partition
+                .split_once('|')
+                .and_then(|(_, a)| crate::Authority::parse(a).ok())
+            else {
+                return;
+            };
+            parts
+                .entry(super::app::store_key(&inner.client_id, &authority))
+                .or_default()
+                .insert_access_token(super::app::to_schema(
+                    token,
+                    &inner.client_id,
+                    &authority,
+                    now,
+                ));
         });
         if let Some(store) = &inner.cache_store {
             for (key, part) in &mut parts {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::Instrument as _;
 
-use crate::cache::{CachedToken, Lookup, app};
+use crate::cache::{CachedToken, Lookup, app, persist};
 use crate::client::ClientInner;
 use crate::request::{TokenRequest, execute};
 use crate::{
@@ -239,6 +239,30 @@ async fn fetch_in_span(
     claims: Option<String>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
+    // Before the network, the shared store: another instance may hold a token (MSAL's "before
+    // access"; Microsoft.Identity.Web's L2 for app tokens).
+    if let (Some(store), None) = (&inner.cache_store, &claims) {
+        let key = app::store_key(&inner.client_id, &authority);
+        if let Some(stored) = persist::load(&**store, &key).await {
+            let now = inner.clock.unix_seconds();
+            for token in app::from_document(stored.document(), &inner.client_id, &authority, now) {
+                let granted = token.scopes.clone();
+                inner.cache.app.insert(&partition, &granted, token, now);
+            }
+            if let Lookup::Fresh(token) =
+                inner
+                    .cache
+                    .app
+                    .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
+            {
+                return Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    Some(correlation_id),
+                ));
+            }
+        }
+    }
     let http = inner.http.as_ref();
     let metadata = inner
         .metadata
@@ -287,6 +311,14 @@ async fn fetch_in_span(
         .cache
         .app
         .insert(&partition, &scopes, token.clone(), now);
+    if let Some(store) = &inner.cache_store {
+        let entry = app::to_schema(&token, &inner.client_id, &authority, now);
+        let key = app::store_key(&inner.client_id, &authority);
+        persist::save(&**store, &key, |doc| {
+            crate::cache::obo::apply(doc, &entry, None, now);
+        })
+        .await;
+    }
     Ok(AuthenticationResult::new(
         token,
         TokenSource::Network,

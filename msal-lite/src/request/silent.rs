@@ -601,8 +601,8 @@ async fn redeem_for(
             Arc::new(Account {
                 environment: inner.authority.environment().into(),
                 tenant_id: Account::claim_str(&claims, "tid").unwrap_or_else(|| utid.into()),
-                local_account_id: Account::claim_str(&claims, "oid"),
-                username: Account::claim_str(&claims, "preferred_username"),
+                local_account_id: Account::local_account_id_from_claims(&claims),
+                username: Account::username_from_claims(&claims),
                 name: Account::claim_str(&claims, "name"),
                 home_account_id: home.as_str().into(),
                 claims: Arc::new(claims),
