@@ -29,3 +29,9 @@ async fn app_token_written_by_msal_lite_is_served_by_msal_node() {
     let Some(peer) = Peer::node() else { return };
     interop_support::app_token_from_msal_lite(&peer).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obo_cache_round_trip_with_msal_node() {
+    let Some(peer) = Peer::node() else { return };
+    interop_support::obo_round_trip(&peer).await;
+}

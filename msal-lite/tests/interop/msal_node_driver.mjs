@@ -36,6 +36,11 @@ const out = { app_source: null, user_source: null };
 if (req.app_scopes && req.app_scopes.length) {
   out.app_source = source(await cca.acquireTokenByClientCredential({ scopes: req.app_scopes }));
 }
+if (req.obo) {
+  out.obo_source = source(
+    await cca.acquireTokenOnBehalfOf({ oboAssertion: req.obo.assertion, scopes: req.obo.scopes }),
+  );
+}
 if (req.mode === "acquire") {
   if (req.user) {
     out.user_source = source(

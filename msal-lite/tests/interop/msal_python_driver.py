@@ -7,6 +7,7 @@ Reads one JSON request on stdin, prints one JSON result on stdout:
       -> {"app_source", "user_source", "accounts": [...]}   (and writes the cache to cache_out)
   {"mode": "silent", ... "cache_in", "app_scopes", "user_scopes", "username"}
       -> {"app_source", "user_source", "accounts": [...]}   (token_source of each result)
+  either mode may carry "obo": {"assertion", "scopes"} -> "obo_source" (acquire_token_on_behalf_of)
 
 Instance discovery is off (the dev tenant is a custom host, not a Microsoft cloud) and the
 tenant's self-signed CA is trusted through `verify`.
@@ -46,6 +47,9 @@ def main():
     out = {"app_source": None, "user_source": None}
     if req.get("app_scopes"):
         out["app_source"] = source(app.acquire_token_for_client(req["app_scopes"]))
+    if req.get("obo"):
+        out["obo_source"] = source(app.acquire_token_on_behalf_of(
+            req["obo"]["assertion"], req["obo"]["scopes"]))
     if req["mode"] == "acquire":
         user = req.get("user")
         if user:

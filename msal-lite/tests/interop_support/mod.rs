@@ -433,3 +433,63 @@ pub(crate) async fn app_token_from_msal_lite(peer: &Peer) {
     assert_eq!(out["app_source"], "cache", "{out}");
     assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls);
 }
+
+/// An assertion for the API (Alice, through the web app, with MFA as the API's policy asks).
+fn api_assertion(s: &Setup) -> String {
+    s.tenant
+        .access_token_for(
+            q::ALICE_EMAIL,
+            q::WEB_APP_CLIENT_ID,
+            [q::API_SCOPE_URI],
+            dev_tenant::TokenOptions::default().mfa(true),
+        )
+        .expect("the tenant issues a token for the API")
+}
+
+/// An OBO token `peer` cached (the API exchanging Alice's assertion for Graph) is served by
+/// msal-lite for the same assertion with zero token requests; one msal-lite obtained for another
+/// assertion is served by `peer` from msal-lite's export.
+pub(crate) async fn obo_round_trip(peer: &Peer) {
+    let s = Setup::start().await;
+    let (id, secret) = (q::API_CLIENT_ID, q::API_CLIENT_SECRET);
+    let assertion = api_assertion(&s);
+    let peer_cache = s.dir.path("written-by-peer.json");
+    let mut request = s.request("acquire", id, secret);
+    request["obo"] = json!({ "assertion": assertion, "scopes": [USER_SCOPE] });
+    request["cache_out"] = peer_cache.to_string_lossy().into_owned().into();
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "identity_provider", "{out}");
+    let peer_json = std::fs::read_to_string(&peer_cache).expect("the peer wrote its cache");
+
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
+    import(&client, &peer_json).await;
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let hit = client
+        .acquire_token_on_behalf_of(msal_lite::UserAssertion::new(assertion), [USER_SCOPE])
+        .await
+        .expect("msal-lite: OBO");
+    assert_eq!(
+        hit.source(),
+        TokenSource::Cache,
+        "msal-lite did not serve the OBO token from {peer_json}"
+    );
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls);
+
+    // A second assertion (a later token of the same user): msal-lite goes to the tenant once,
+    // and the peer then finds that token in msal-lite's export.
+    let second = api_assertion(&s);
+    let token = client
+        .acquire_token_on_behalf_of(msal_lite::UserAssertion::new(second.clone()), [USER_SCOPE])
+        .await
+        .expect("msal-lite: OBO");
+    assert_eq!(token.source(), TokenSource::Network);
+    let lite_cache = s.dir.path("written-by-msal-lite.json");
+    std::fs::write(&lite_cache, export(&client).await).expect("write msal-lite's cache");
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let mut request = s.request("silent", id, secret);
+    request["cache_in"] = lite_cache.to_string_lossy().into_owned().into();
+    request["obo"] = json!({ "assertion": second, "scopes": [USER_SCOPE] });
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "cache", "{out}");
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls);
+}
