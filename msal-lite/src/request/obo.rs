@@ -469,6 +469,14 @@ fn effective_authority(job: &Acquisition) -> Result<Authority, Error> {
 
 async fn fetch_in_span(job: Acquisition) -> FlightResult {
     let inner = &job.inner;
+    // Only while the caller's token is valid: an API that forgot to check `exp` must not keep
+    // getting downstream tokens (from the OBO refresh token) for a caller Entra would refuse.
+    // MSAL Node never redeems OBO refresh tokens; MSAL.NET only in its long-running OBO API.
+    if let Some(exp) = job.assertion.identity().and_then(|i| i.exp)
+        && exp <= inner.clock.unix_seconds()
+    {
+        return Err(Error::AssertionExpired);
+    }
     let authority = effective_authority(&job)?;
     let http = inner.http.as_ref();
     let metadata = inner
