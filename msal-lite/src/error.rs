@@ -108,8 +108,14 @@ pub enum Error {
     /// The incoming user assertion of an on-behalf-of request has expired (its `exp` has
     /// passed), so no downstream token is acquired for it: not from the OBO refresh token and
     /// not from the token endpoint (which refuses an expired assertion). The API should answer
-    /// its caller 401. For work that outlives the caller's token, use
-    /// [`ConfidentialClient::initiate_long_running_on_behalf_of`](crate::ConfidentialClient::initiate_long_running_on_behalf_of).
+    /// its caller 401. MSAL Node never redeems OBO refresh tokens; MSAL.NET only in its
+    /// long-running OBO API, which msal-lite does not have yet.
+    ///
+    /// ```
+    /// # fn demo(e: msal_lite::Error) {
+    /// if matches!(e, msal_lite::Error::AssertionExpired) { /* answer 401 */ }
+    /// # }
+    /// ```
     #[error("the user assertion has expired")]
     AssertionExpired,
     /// The response was meant to be JSON but did not parse, or lacked a required field.

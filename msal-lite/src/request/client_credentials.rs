@@ -191,15 +191,7 @@ pub(crate) async fn acquire(
             if force {
                 return None;
             }
-            let now = inner.clock.unix_seconds();
-            match inner.cache.app.lookup(&partition, &scopes, now, margin) {
-                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
-                    token,
-                    TokenSource::Cache,
-                    caller_id,
-                ))),
-                _ => None,
-            }
+            cached_fresh(inner, &partition, &scopes, caller_id)
         };
         let start = || {
             fetch(
@@ -228,6 +220,28 @@ pub(crate) async fn acquire(
     }
 }
 
+/// The cached token, when it is fresh (the single flight's re-check).
+fn cached_fresh(
+    inner: &ClientInner,
+    partition: &str,
+    scopes: &Scopes,
+    caller_id: Option<CorrelationId>,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    match inner
+        .cache
+        .app
+        .lookup(partition, scopes, now, inner.refresh_margin_secs)
+    {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        ))),
+        _ => None,
+    }
+}
+
 /// The proactive refresh after `refresh_in`: joins (or starts) the single flight for this
 /// token, so however many callers pass `refresh_in` at once one request goes out; a token
 /// another flight already renewed is not fetched again. A failure is traced and the cached
@@ -239,18 +253,7 @@ async fn refresh_in_background(
     scopes: Scopes,
 ) {
     let key = format!("app|{partition}|{}", scopes.key());
-    let margin = inner.refresh_margin_secs;
-    let recheck = || {
-        let now = inner.clock.unix_seconds();
-        match inner.cache.app.lookup(&partition, &scopes, now, margin) {
-            Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
-                token,
-                TokenSource::Cache,
-                None,
-            ))),
-            _ => None,
-        }
-    };
+    let recheck = || cached_fresh(&inner, &partition, &scopes, None);
     let start = || {
         fetch(
             inner.clone(),

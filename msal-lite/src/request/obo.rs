@@ -154,6 +154,10 @@ impl ConfidentialClient {
     /// Exchanges the token a web API received (`assertion`) for a token to a downstream API
     /// (`scopes`) on behalf of the same user: the on-behalf-of flow.
     ///
+    /// A cached downstream token is served while valid. Otherwise the cached OBO refresh
+    /// token (or the assertion) is redeemed only while the assertion's `exp` has not passed:
+    /// an expired assertion is [`Error::AssertionExpired`] with no network call.
+    ///
     /// - **Cache.** Tokens are cached per assertion (its SHA-256, MSAL's `AssertionHash`): the
     ///   same assertion and scopes again is a hit with no network call, while the token has
     ///   more than the refresh margin left. Pass a prebuilt [`Scopes`] to make hits
