@@ -81,6 +81,43 @@ pub enum Error {
         /// `Retry-After`, when the server sent one.
         retry_after: Option<Duration>,
     },
+    /// The request was not sent: the token endpoint recently answered the identical request
+    /// (same client, authority, scopes, account or assertion, claims) with 429, 5xx or
+    /// `invalid_grant`, and asked (or MSAL's defaults say) to wait this long. MSAL.NET raises
+    /// `MsalThrottledServiceException` here.
+    ///
+    /// ```
+    /// # fn demo(e: msal_lite::Error) {
+    /// if let msal_lite::Error::Throttled { remaining, .. } = &e {
+    ///     println!("try again in {remaining:?}");
+    /// }
+    /// # }
+    /// ```
+    #[error("throttled: the identical request failed with http status {status}; retry in {}s", remaining.as_secs())]
+    #[non_exhaustive]
+    Throttled {
+        /// Time left before the request is sent again.
+        remaining: Duration,
+        /// The HTTP status of the response that opened the window.
+        status: u16,
+        /// Whether that response was an `invalid_grant` (the user must sign in again).
+        invalid_grant: bool,
+        /// The `client-request-id` of this (unsent) request.
+        correlation_id: Option<CorrelationId>,
+    },
+    /// The incoming user assertion of an on-behalf-of request has expired (its `exp` has
+    /// passed), so no downstream token is acquired for it: not from the OBO refresh token and
+    /// not from the token endpoint (which refuses an expired assertion). The API should answer
+    /// its caller 401. MSAL Node never redeems OBO refresh tokens; MSAL.NET only in its
+    /// long-running OBO API, which msal-lite does not have yet.
+    ///
+    /// ```
+    /// # fn demo(e: msal_lite::Error) {
+    /// if matches!(e, msal_lite::Error::AssertionExpired) { /* answer 401 */ }
+    /// # }
+    /// ```
+    #[error("the user assertion has expired")]
+    AssertionExpired,
     /// The response was meant to be JSON but did not parse, or lacked a required field.
     #[error("malformed response: {reason}")]
     #[non_exhaustive]
@@ -226,6 +263,7 @@ impl Error {
         match self {
             Self::Server(e) => e.is_interaction_required(),
             Self::InteractionRequired { .. } => true,
+            Self::Throttled { invalid_grant, .. } => *invalid_grant,
             _ => false,
         }
     }
@@ -259,6 +297,7 @@ impl Error {
             Self::Server(e) => e.is_retryable(),
             Self::HttpStatus { status, .. } => *status == 429 || (500..600).contains(status),
             Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
+            Self::Throttled { invalid_grant, .. } => !invalid_grant,
             _ => false,
         }
     }
@@ -305,7 +344,8 @@ impl Error {
             | Self::Timeout { correlation_id, .. }
             | Self::Tls { correlation_id, .. }
             | Self::Connect { correlation_id, .. }
-            | Self::Transport { correlation_id, .. } => *correlation_id,
+            | Self::Transport { correlation_id, .. }
+            | Self::Throttled { correlation_id, .. } => *correlation_id,
             _ => None,
         }
     }
@@ -321,6 +361,7 @@ impl Error {
         match self {
             Self::Server(e) => e.retry_after,
             Self::HttpStatus { retry_after, .. } => *retry_after,
+            Self::Throttled { remaining, .. } => Some(*remaining),
             _ => None,
         }
     }

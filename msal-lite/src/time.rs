@@ -85,6 +85,11 @@ impl SharedClock {
         Self(Arc::new(clock))
     }
 
+    /// The current time.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+
     /// Seconds since the Unix epoch; a clock before 1970 reads as 0.
     pub(crate) fn unix_seconds(&self) -> u64 {
         self.0.unix_seconds()

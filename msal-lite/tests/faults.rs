@@ -155,11 +155,25 @@ async fn app_token_survives_a_failed_forced_refresh() {
 #[tokio::test]
 async fn user_tokens_survive_a_failed_refresh() {
     let tenant = start().await;
-    let web = confidential(
+    // A 503 throttles the identical request for 60 s (MSAL's throttling, issue 17): the test
+    // moves the client's clock past each window so that every fault reaches the network.
+    let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = offset.clone();
+    let web = ConfidentialClient::builder(
         q::WEB_APP_CLIENT_ID,
-        q::WEB_APP_CLIENT_SECRET,
         tenant.authority(),
-    );
+        ClientCredential::secret(q::WEB_APP_CLIENT_SECRET),
+    )
+    .retry_policy(fast_retry())
+    .clock(move || {
+        std::time::SystemTime::now()
+            + Duration::from_secs(seen.load(std::sync::atomic::Ordering::SeqCst))
+    })
+    .build()
+    .unwrap();
+    let past_the_window = || {
+        offset.fetch_add(61, std::sync::atomic::Ordering::SeqCst);
+    };
     let (url, flow) = web
         .auth_code_url(AuthCodeRequest::new([GRAPH], q::WEB_APP_REDIRECT_URI))
         .await
@@ -197,6 +211,7 @@ async fn user_tokens_survive_a_failed_refresh() {
             hit.access_token().secret(),
             signed_in.access_token().secret()
         );
+        past_the_window();
     }
     // The refresh token was not lost either: a forced refresh works once the endpoint is back.
     let refreshed = web

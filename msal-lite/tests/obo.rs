@@ -232,7 +232,18 @@ async fn expired_obo_token_is_renewed_with_the_refresh_token_then_the_assertion(
         .clock(move || SystemTime::now() + Duration::from_secs(seen.load(Ordering::SeqCst)))
         .build()
         .unwrap();
-    let assertion = incoming(&tenant, false);
+    // The caller's token outlives both renewals: the OBO refresh token is only redeemed while
+    // the assertion is unexpired (issue 17; tests/obo_long_running.rs has the expired case).
+    let assertion = UserAssertion::new(
+        tenant
+            .access_token_for(
+                q::ALICE_EMAIL,
+                q::WEB_APP_CLIENT_ID,
+                [q::API_SCOPE_URI],
+                TokenOptions::default().lifetime(Duration::from_secs(24 * 3600)),
+            )
+            .expect("the tenant issues a token for the API"),
+    );
     let scopes = Scopes::new([GRAPH_SCOPE]).unwrap();
     let first = client
         .acquire_token_on_behalf_of(assertion.clone(), &scopes)

@@ -66,8 +66,23 @@ fn client(script: Vec<Option<u32>>) -> (ConfidentialClient, Arc<AtomicU64>, Arc<
 
 const SCOPE: [&str; 1] = ["api://x/.default"];
 
+/// Calls until the cache serves `want` (the background refresh has landed), polling.
+async fn poll_until_served(client: &ConfidentialClient, want: &str) {
+    for _ in 0..2000 {
+        let result = client.acquire_token_for_client(SCOPE).await.unwrap();
+        if result.access_token().secret() == want {
+            assert_eq!(result.source(), TokenSource::Cache);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{want} was never served");
+}
+
+/// Issue 17: past `refresh_in` the cached token is returned at once and the refresh runs in
+/// the background (MSAL.NET, MSAL Node); before, the caller waited for the refresh.
 #[tokio::test]
-async fn refreshes_after_refresh_in() {
+async fn refreshes_after_refresh_in_in_the_background() {
     let (client, offset, calls) = client(vec![Some(1), Some(2)]);
     assert_eq!(
         client
@@ -85,11 +100,12 @@ async fn refreshes_after_refresh_in() {
         (TokenSource::Cache, "at-1")
     );
     offset.store(1900, Ordering::SeqCst);
-    let refreshed = client.acquire_token_for_client(SCOPE).await.unwrap();
+    let served = client.acquire_token_for_client(SCOPE).await.unwrap();
     assert_eq!(
-        (refreshed.source(), refreshed.access_token().secret()),
-        (TokenSource::Network, "at-2")
+        (served.source(), served.access_token().secret()),
+        (TokenSource::Cache, "at-1")
     );
+    poll_until_served(&client, "at-2").await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
@@ -103,9 +119,20 @@ async fn failed_proactive_refresh_serves_the_cached_token() {
         (served.source(), served.access_token().secret()),
         (TokenSource::Cache, "at-1")
     );
-    // Still due: the next call tries again and gets a new token.
-    let refreshed = client.acquire_token_for_client(SCOPE).await.unwrap();
-    assert_eq!(refreshed.access_token().secret(), "at-3");
+    // The background refresh gets the 503...
+    for _ in 0..2000 {
+        if calls.load(Ordering::SeqCst) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // ...the cached token is still served, and the 503 throttles the refresh for 60 s.
+    let served = client.acquire_token_for_client(SCOPE).await.unwrap();
+    assert_eq!(served.access_token().secret(), "at-1");
+    // After the window the next call's background refresh gets a new token.
+    offset.store(1961, Ordering::SeqCst);
+    poll_until_served(&client, "at-3").await;
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
@@ -119,4 +146,116 @@ async fn an_expired_token_is_never_served_on_failure() {
     let e = client.acquire_token_for_client(SCOPE).await.unwrap_err();
     assert!(e.is_retryable());
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A transport whose second token request waits for `gate` (a slow token endpoint), then
+/// answers `second` (status and body); records that it was entered.
+fn gated(
+    gate: Arc<tokio::sync::Semaphore>,
+    entered: Arc<AtomicUsize>,
+    second: (u16, &'static str),
+) -> impl msal_lite::http::HttpClient {
+    move |request: HttpRequest| {
+        let gate = gate.clone();
+        let entered = entered.clone();
+        async move {
+            let (status, body) = if request.uri().path().ends_with("openid-configuration") {
+                (
+                    200,
+                    format!(r#"{{"issuer":"i","token_endpoint":"{TOKEN_ENDPOINT}"}}"#),
+                )
+            } else if entered.fetch_add(1, Ordering::SeqCst) == 0 {
+                (
+                    200,
+                    r#"{"token_type":"Bearer","expires_in":3600,"refresh_in":1800,"access_token":"at-1"}"#
+                        .to_owned(),
+                )
+            } else {
+                let _permit = gate.acquire().await.expect("gate open");
+                (second.0, second.1.to_owned())
+            };
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(Bytes::from(body))
+                .map_err(HttpError::other)
+        }
+    }
+}
+
+fn gated_client(
+    second: (u16, &'static str),
+) -> (
+    ConfidentialClient,
+    Arc<AtomicU64>,
+    Arc<tokio::sync::Semaphore>,
+    Arc<AtomicUsize>,
+) {
+    let offset = Arc::new(AtomicU64::new(0));
+    let seen = offset.clone();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let entered = Arc::new(AtomicUsize::new(0));
+    let client = ConfidentialClient::builder(
+        "c",
+        "https://login.microsoftonline.com/t",
+        ClientCredential::secret("s"),
+    )
+    .http_client(gated(gate.clone(), entered.clone(), second))
+    .retry_policy(RetryPolicy::none())
+    .clock(move || SystemTime::now() + Duration::from_secs(seen.load(Ordering::SeqCst)))
+    .build()
+    .unwrap();
+    (client, offset, gate, entered)
+}
+
+/// The call after `refresh_in` completes while the token endpoint is still blocked (it is
+/// answered from the cache, not after the refresh), and many such calls make one request.
+#[tokio::test]
+async fn a_call_after_refresh_in_does_not_wait_for_a_slow_token_endpoint() {
+    let (client, offset, gate, entered) = gated_client((
+        200,
+        r#"{"token_type":"Bearer","expires_in":3600,"refresh_in":1800,"access_token":"at-2"}"#,
+    ));
+    client.acquire_token_for_client(SCOPE).await.unwrap();
+    offset.store(1900, Ordering::SeqCst);
+    for _ in 0..50 {
+        let served = client.acquire_token_for_client(SCOPE).await.unwrap();
+        assert_eq!(
+            (served.source(), served.access_token().secret()),
+            (TokenSource::Cache, "at-1")
+        );
+    }
+    // The endpoint is still blocked: no permit was ever given.
+    assert_eq!(gate.available_permits(), 0);
+    gate.add_permits(100);
+    poll_until_served(&client, "at-2").await;
+    assert_eq!(entered.load(Ordering::SeqCst), 2, "one background refresh");
+}
+
+/// A refresh refused with `invalid_client` (a rotated secret) leaves the valid cached token
+/// served; before issue 17 only retryable failures did.
+#[tokio::test]
+async fn an_invalid_client_refresh_leaves_the_cached_token_served() {
+    let (client, offset, gate, entered) = gated_client((
+        401,
+        r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret."}"#,
+    ));
+    client.acquire_token_for_client(SCOPE).await.unwrap();
+    offset.store(1900, Ordering::SeqCst);
+    gate.add_permits(100);
+    client.acquire_token_for_client(SCOPE).await.unwrap();
+    for _ in 0..2000 {
+        if entered.load(Ordering::SeqCst) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(entered.load(Ordering::SeqCst), 2);
+    for _ in 0..10 {
+        let served = client.acquire_token_for_client(SCOPE).await.unwrap();
+        assert_eq!(
+            (served.source(), served.access_token().secret()),
+            (TokenSource::Cache, "at-1")
+        );
+    }
 }

@@ -169,6 +169,9 @@ impl ConfidentialClientBuilder {
             Some(http) => http,
             None => default_http()?,
         };
+        // Every token request goes through the client's throttle (MSAL's throttling).
+        let http: Arc<dyn HttpClient> =
+            Arc::new(crate::http::ThrottledHttp::new(http, self.clock.clone()));
         if self.client_capabilities.iter().any(|c| c.trim().is_empty()) {
             return Err(Error::config("a client capability is empty"));
         }

@@ -12,11 +12,13 @@ use crate::{CorrelationId, Error};
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod retry;
+mod throttle;
 
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{retry_after as retry_after_header, send_with_retry};
+pub(crate) use throttle::ThrottledHttp;
 
 /// An HTTP request as msal-lite sends it (the body is a complete form or empty).
 pub type HttpRequest = http::Request<Bytes>;
@@ -84,6 +86,11 @@ pub enum HttpErrorKind {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// Not sent: the identical request is in a throttle window (see [`Error::Throttled`]).
+    Throttled {
+        /// Time left in the window.
+        remaining: std::time::Duration,
+    },
     /// Anything else.
     Other,
 }
@@ -101,12 +108,14 @@ pub enum HttpErrorKind {
     HttpErrorKind::Timeout => "request timed out",
     HttpErrorKind::Tls => "tls handshake failed",
     HttpErrorKind::BodyTooLarge { .. } => "response body too large",
+    HttpErrorKind::Throttled { .. } => "request throttled",
     HttpErrorKind::Other => "http transport failed",
 })]
 pub struct HttpError {
     kind: HttpErrorKind,
     #[source]
     source: Option<BoxError>,
+    throttled: Option<throttle::Throttled>,
 }
 
 impl HttpError {
@@ -117,6 +126,7 @@ impl HttpError {
         Self {
             kind,
             source: Some(source.into().into()),
+            throttled: None,
         }
     }
 
@@ -145,6 +155,17 @@ impl HttpError {
         Self {
             kind: HttpErrorKind::BodyTooLarge { limit },
             source: None,
+            throttled: None,
+        }
+    }
+
+    pub(crate) fn throttled(throttled: throttle::Throttled) -> Self {
+        Self {
+            kind: HttpErrorKind::Throttled {
+                remaining: throttled.remaining,
+            },
+            source: None,
+            throttled: Some(throttled),
         }
     }
 
@@ -177,6 +198,17 @@ impl HttpError {
                 limit,
                 correlation_id,
             },
+            HttpErrorKind::Throttled { remaining } => {
+                let (status, invalid_grant) = self
+                    .throttled
+                    .map_or((429, false), |t| (t.status, t.invalid_grant));
+                Error::Throttled {
+                    remaining,
+                    status,
+                    invalid_grant,
+                    correlation_id,
+                }
+            }
             HttpErrorKind::Other => Error::Transport {
                 correlation_id,
                 source,

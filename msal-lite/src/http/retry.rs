@@ -2,17 +2,19 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, StatusCode, header::RETRY_AFTER};
+use http::{HeaderMap, header::RETRY_AFTER};
 
 use super::{HttpClient, HttpError, HttpErrorKind, HttpRequest, HttpResponse};
 
 /// When msal-lite sends a request again.
 ///
-/// By default one retry, on HTTP 5xx, HTTP 429 and connection failures, after the server's
+/// By default one retry, on HTTP 5xx and connection failures, after the server's
 /// `Retry-After` (in seconds) or half a second when it gave none. A `Retry-After` longer than
 /// [`max_retry_after`](Self::max_retry_after) (5 s by default) is not waited for: the error is
 /// returned at once with [`Error::is_retryable`](crate::Error::is_retryable) set, so the caller
-/// decides. Timeouts are not retried: the caller's time is already spent.
+/// decides. Timeouts are not retried: the caller's time is already spent. HTTP 429 is never
+/// retried, as in MSAL.NET: the client's throttle answers identical requests locally with
+/// [`Error::Throttled`](crate::Error::Throttled) until `Retry-After` has passed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -74,7 +76,9 @@ impl RetryPolicy {
         match outcome {
             Ok(response) => {
                 let status = response.status();
-                if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+                // 429 is never retried (as MSAL.NET): the throttle answers the next identical
+                // request until `Retry-After` has passed.
+                if !status.is_server_error() {
                     return None;
                 }
                 match retry_after(response.headers()) {
@@ -113,7 +117,12 @@ pub(crate) async fn send_with_retry(
 ) -> Result<HttpResponse, HttpError> {
     let mut attempt = 0;
     loop {
-        let outcome = client.execute(clone_request(&request)).await;
+        let mut copy = clone_request(&request);
+        if attempt > 0 {
+            // The same call trying again after waiting: not throttled (a new call is).
+            copy.extensions_mut().insert(super::throttle::RetryAttempt);
+        }
+        let outcome = client.execute(copy).await;
         if attempt >= policy.max_retries {
             return outcome;
         }
@@ -216,6 +225,14 @@ mod tests {
     #[tokio::test]
     async fn retry_after_beyond_the_bound_is_not_waited_for() {
         let (client, calls) = scripted(vec![Ok(response(429, Some("3600")))]);
+        let out = send_with_retry(&client, &fast(), request()).await.unwrap();
+        assert_eq!(out.status(), 429);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn never_retries_429() {
+        let (client, calls) = scripted(vec![Ok(response(429, Some("1")))]);
         let out = send_with_retry(&client, &fast(), request()).await.unwrap();
         assert_eq!(out.status(), 429);
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -149,7 +149,25 @@ pub(crate) async fn acquire(
                     caller_id,
                 ));
             }
-            Lookup::RefreshDue(token) => due = Some(token),
+            Lookup::RefreshDue(token) => {
+                // Past `refresh_in`, still valid: serve it now and refresh once in the
+                // background (MSAL.NET and MSAL Node do the same). Without a Tokio runtime to
+                // spawn on, the caller waits for the refresh as before.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(refresh_in_background(
+                        inner.clone(),
+                        authority,
+                        partition.as_ref().into(),
+                        scopes,
+                    ));
+                    return Ok(AuthenticationResult::new(
+                        token,
+                        TokenSource::Cache,
+                        caller_id,
+                    ));
+                }
+                due = Some(token);
+            }
             Lookup::Miss => {}
         }
     }
@@ -173,15 +191,7 @@ pub(crate) async fn acquire(
             if force {
                 return None;
             }
-            let now = inner.clock.unix_seconds();
-            match inner.cache.app.lookup(&partition, &scopes, now, margin) {
-                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
-                    token,
-                    TokenSource::Cache,
-                    caller_id,
-                ))),
-                _ => None,
-            }
+            cached_fresh(inner, &partition, &scopes, caller_id)
         };
         let start = || {
             fetch(
@@ -207,6 +217,58 @@ pub(crate) async fn acquire(
             ))
         }
         (outcome, _) => outcome,
+    }
+}
+
+/// The cached token, when it is fresh (the single flight's re-check).
+fn cached_fresh(
+    inner: &ClientInner,
+    partition: &str,
+    scopes: &Scopes,
+    caller_id: Option<CorrelationId>,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    match inner
+        .cache
+        .app
+        .lookup(partition, scopes, now, inner.refresh_margin_secs)
+    {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        ))),
+        _ => None,
+    }
+}
+
+/// The proactive refresh after `refresh_in`: joins (or starts) the single flight for this
+/// token, so however many callers pass `refresh_in` at once one request goes out; a token
+/// another flight already renewed is not fetched again. A failure is traced and the cached
+/// token keeps being served until it is really due.
+async fn refresh_in_background(
+    inner: Arc<ClientInner>,
+    authority: Authority,
+    partition: Box<str>,
+    scopes: Scopes,
+) {
+    let key = format!("app|{partition}|{}", scopes.key());
+    let recheck = || cached_fresh(&inner, &partition, &scopes, None);
+    let start = || {
+        fetch(
+            inner.clone(),
+            authority,
+            partition.clone(),
+            scopes.clone(),
+            None,
+            CorrelationId::random(),
+        )
+    };
+    if let Err(e) = inner.app_flights.run(&key, recheck, start).await {
+        tracing::warn!(
+            error = %e,
+            "background token refresh after refresh_in failed; the cached token is still served"
+        );
     }
 }
 

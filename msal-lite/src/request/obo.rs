@@ -154,6 +154,10 @@ impl ConfidentialClient {
     /// Exchanges the token a web API received (`assertion`) for a token to a downstream API
     /// (`scopes`) on behalf of the same user: the on-behalf-of flow.
     ///
+    /// A cached downstream token is served while valid. Otherwise the cached OBO refresh
+    /// token (or the assertion) is redeemed only while the assertion's `exp` has not passed:
+    /// an expired assertion is [`Error::AssertionExpired`] with no network call.
+    ///
     /// - **Cache.** Tokens are cached per assertion (its SHA-256, MSAL's `AssertionHash`): the
     ///   same assertion and scopes again is a hit with no network call, while the token has
     ///   more than the refresh margin left. Pass a prebuilt [`Scopes`] to make hits
@@ -469,6 +473,14 @@ fn effective_authority(job: &Acquisition) -> Result<Authority, Error> {
 
 async fn fetch_in_span(job: Acquisition) -> FlightResult {
     let inner = &job.inner;
+    // Only while the caller's token is valid: an API that forgot to check `exp` must not keep
+    // getting downstream tokens (from the OBO refresh token) for a caller Entra would refuse.
+    // MSAL Node never redeems OBO refresh tokens; MSAL.NET only in its long-running OBO API.
+    if let Some(exp) = job.assertion.identity().and_then(|i| i.exp)
+        && exp <= inner.clock.unix_seconds()
+    {
+        return Err(Error::AssertionExpired);
+    }
     let authority = effective_authority(&job)?;
     let http = inner.http.as_ref();
     let metadata = inner

@@ -175,7 +175,30 @@ impl ConfidentialClient {
                             .with_account(found.account),
                     );
                 }
-                Lookup::RefreshDue(token) => due = Some((token, found.account.clone())),
+                Lookup::RefreshDue(token) => {
+                    // Past `refresh_in`, still valid: serve it now and redeem the refresh
+                    // token once in the background (MSAL.NET and MSAL Node do the same; a
+                    // failure such as `invalid_client` after a secret rotation is traced and
+                    // the cached token keeps being served). Without a Tokio runtime the
+                    // caller waits for the refresh as before.
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        let owner = found
+                            .account
+                            .clone()
+                            .unwrap_or_else(|| Arc::new(account.clone()));
+                        runtime.spawn(refresh_user_in_background(
+                            inner.clone(),
+                            owner,
+                            scopes,
+                            found.in_memory,
+                        ));
+                        return Ok(
+                            AuthenticationResult::new(token, TokenSource::Cache, caller_id)
+                                .with_account(found.account),
+                        );
+                    }
+                    due = Some((token, found.account.clone()));
+                }
                 Lookup::Miss => {}
             }
         }
@@ -300,6 +323,47 @@ impl ConfidentialClient {
         {
             tracing::warn!(partition = "user", error = %e, "removing the account from the cache store failed");
         }
+    }
+}
+
+/// The proactive refresh after `refresh_in`, in the user's single flight (one request however
+/// many callers pass `refresh_in` at once); a failure is traced, never returned.
+async fn refresh_user_in_background(
+    inner: Arc<ClientInner>,
+    account: Arc<Account>,
+    scopes: Scopes,
+    in_memory: bool,
+) {
+    let home = account.home_account_id().to_owned();
+    let key = format!("user|{home}|{}", scopes.key());
+    let margin = inner.refresh_margin_secs;
+    let recheck = || {
+        let now = inner.clock.unix_seconds();
+        match inner.users.cache.lookup(&home, &scopes, now, margin).token {
+            Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+                token,
+                TokenSource::Cache,
+                None,
+            ))),
+            _ => None,
+        }
+    };
+    let reread = in_memory && inner.cache_store.is_some();
+    let start = || {
+        reread_then_refresh(
+            inner.clone(),
+            account,
+            scopes.clone(),
+            reread,
+            None,
+            CorrelationId::random(),
+        )
+    };
+    if let Err(e) = inner.users.flights.run(&key, recheck, start).await {
+        tracing::warn!(
+            error = %e,
+            "background token refresh after refresh_in failed; the cached token is still served"
+        );
     }
 }
 
