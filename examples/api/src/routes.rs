@@ -118,25 +118,16 @@ impl AppState {
         match self.msal.acquire_token_on_behalf_of_with(request).await {
             Ok(result) => Ok(result.access_token().clone()),
             Err(e) if e.is_interaction_required() => {
-                // Conditional Access, consent or revocation: the caller must sign in again. Pass
-                // on the claims the token endpoint named, else the ones Graph asked for
-                // (Microsoft identity platform, "On-Behalf-Of flow": reply 401 with the claims
-                // challenge).
-                tracing::info!(error = %e, "on-behalf-of needs user interaction; challenging the caller");
-                match e.claims().or(claims) {
-                    Some(claims) => Err(self.claims_challenge_response(claims)),
-                    None => Err(refused_assertion()),
+                // Conditional Access, consent or revocation. With claims (Conditional Access):
+                // pass them on, else the ones Graph asked for (Microsoft identity platform,
+                // "On-Behalf-Of flow": reply 401 with the claims challenge).
+                tracing::info!(error = %e, "on-behalf-of needs user interaction");
+                if let Some(claims) = e.claims().or(claims) {
+                    return Err(self.claims_challenge_response(claims));
                 }
+                Err(interaction_without_claims(&e))
             }
             Err(e) => {
-                if let Some(server) = e.server_error()
-                    && server.error() == "invalid_grant"
-                {
-                    // The caller's token was refused by the token endpoint (expired, revoked):
-                    // the caller must get a new one.
-                    tracing::info!(error = %e, "on-behalf-of refused the caller's token");
-                    return Err(refused_assertion());
-                }
                 tracing::warn!(error = %e, "on-behalf-of failed");
                 Err(problem(
                     StatusCode::BAD_GATEWAY,
@@ -160,6 +151,38 @@ fn rejection_response(rejection: BearerRejection) -> Response {
     let mut response: Response<Body> = DefaultRejection::default().response(&rejection);
     response.extensions_mut().insert(rejection);
     response
+}
+
+/// An on-behalf-of failure that needs the user but names no claims.
+///
+/// Consent and interaction the tenant asks for are not fixed by a new token for this API: a
+/// 401 `invalid_token` would send the caller to sign in silently, get the same token and come
+/// back (a sign-in loop). They are 403 with a body saying what the client must do (RFC 6750
+/// §3.1: `insufficient_scope`-like, the token is valid but not enough). Only a refused caller
+/// token (`invalid_grant` for an expired or revoked assertion, `login_required`) is 401.
+fn interaction_without_claims(error: &msal_lite::Error) -> Response {
+    let (code, suberror) = error
+        .server_error()
+        .map_or(("", ""), |s| (s.error(), s.suberror().unwrap_or("")));
+    if code == "consent_required" || suberror == "consent_required" {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "consent_required",
+            "this API is not allowed to call Microsoft Graph for the user: an administrator must \
+             grant its permissions (or the client must ask the user to consent to them in an \
+             interactive sign-in, prompt=consent); signing in again without that does not help",
+        );
+    }
+    if code == "interaction_required" {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "interaction_required",
+            "the tenant needs the user to act (for example to register for MFA or accept terms \
+             of use): send the user to an interactive sign-in for this API's scope with \
+             prompt=login, then call again",
+        );
+    }
+    refused_assertion()
 }
 
 /// 401 `invalid_token` (RFC 6750 §3.1) for a caller token the token endpoint refused.

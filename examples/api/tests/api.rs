@@ -14,7 +14,11 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let tenant = DevTenant::start(TenantConfig::quickstart()).await.unwrap();
+    fixture_with(TenantConfig::quickstart()).await
+}
+
+async fn fixture_with(tenant_config: TenantConfig) -> Fixture {
+    let tenant = DevTenant::start(tenant_config).await.unwrap();
     let authority = tenant.authority();
     let graph = tenant.graph_url();
     let vars = [
@@ -310,5 +314,44 @@ async fn oversized_bodies_are_refused_before_any_token_exchange() {
     assert_eq!(
         f.tenant.user(q::ALICE_EMAIL).unwrap().display_name,
         q::ALICE_DISPLAY_NAME
+    );
+}
+
+#[tokio::test]
+async fn missing_consent_for_graph_is_403_with_what_to_do_not_a_sign_in_loop() {
+    // The API's registration lost its admin-consented Graph permission: the token endpoint
+    // answers the on-behalf-of request `invalid_grant` / suberror `consent_required`
+    // (AADSTS65001), with no claims.
+    let mut config = TenantConfig::quickstart();
+    let api_app = config
+        .apps
+        .iter_mut()
+        .find(|a| a.client_id == q::API_CLIENT_ID)
+        .unwrap();
+    api_app
+        .delegated_permissions
+        .retain(|p| p.resource != q::GRAPH_RESOURCE && p.resource != q::GRAPH_APP_ID);
+    let f = fixture_with(config).await;
+    let token = f.token(TokenOptions::default().mfa(true));
+    let (status, headers, body) = f.post(Some(&token), NEW_NAMES).await;
+    // Not 401 invalid_token: the caller would sign in again silently, get the same kind of
+    // token and come back.
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        !challenge(&headers).contains("invalid_token"),
+        "{headers:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "consent_required");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("administrator must grant"),
+        "{body}"
+    );
+    assert!(
+        f.tenant.requests(Endpoint::Token) > 0,
+        "the OBO request was made"
     );
 }
