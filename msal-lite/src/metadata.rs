@@ -645,8 +645,13 @@ mod tests {
                 "https://login.microsoftonline.com/common",
                 "https://contoso.ciamlogin.com/v2.0",
             ),
-            ("http://127.0.0.1:8080/t", "http://127.0.0.1:9090/t/v2.0"),
+            ("http://127.0.0.1:8080/t", "http://127.0.0.2:8080/t/v2.0"),
+            ("http://127.0.0.1:8080/t", "https://127.0.0.1:8080/t/v2.0"),
         ];
+        // Same scheme and host on another port: accepted, as MSAL.NET compares hosts only
+        // (a token endpoint behind a local proxy on another port keeps the tenant's issuer).
+        let a = Authority::parse("http://127.0.0.1:8080/t").unwrap();
+        check_issuer(&a, "http://127.0.0.1:9090/t/v2.0").unwrap();
         for (authority, issuer) in bad {
             let a = Authority::parse(authority).unwrap();
             let e = check_issuer(&a, issuer).unwrap_err();
