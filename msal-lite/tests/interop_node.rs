@@ -17,14 +17,13 @@ async fn user_cache_round_trip_with_msal_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 16 item 5 (cache engineer): client-credentials tokens are never loaded from the cache_store, so the imported app token is not served (source Network, one token request)"]
 async fn app_token_cached_by_msal_node_is_served_by_msal_lite() {
     let Some(peer) = Peer::node() else { return };
     interop_support::app_token_from_peer(&peer).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 16 item 5 (cache engineer): client-credentials tokens are never saved to the cache_store, so msal-lite's export has no app token and MSAL Node goes to the network"]
+#[ignore = "open (issue 16): the app token msal-lite exports (export_msal_cache includes app partitions) is not found by MSAL Node 7.2.3 (app_source identity_provider); the entry's realm/environment/key as Node looks it up still differ"]
 async fn app_token_written_by_msal_lite_is_served_by_msal_node() {
     let Some(peer) = Peer::node() else { return };
     interop_support::app_token_from_msal_lite(&peer).await;

@@ -162,7 +162,9 @@ fn gated(
             let (status, body) = if request.uri().path().ends_with("openid-configuration") {
                 (
                     200,
-                    format!(r#"{{"issuer":"https://login.microsoftonline.com/t/v2.0","token_endpoint":"{TOKEN_ENDPOINT}"}}"#),
+                    format!(
+                        r#"{{"issuer":"https://login.microsoftonline.com/t/v2.0","token_endpoint":"{TOKEN_ENDPOINT}"}}"#
+                    ),
                 )
             } else if entered.fetch_add(1, Ordering::SeqCst) == 0 {
                 (
