@@ -431,6 +431,16 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if lock(&self.local.pending_deletes).contains(id) {
+            // Signed out while Redis was unreachable: the delete has not reached Redis yet, so
+            // whatever Redis holds for this id is the signed-out session. Never serve it; send
+            // the delete now (the background flush would, but only after this answer).
+            if self.del(id).await.is_ok() {
+                lock(&self.local.pending_deletes).remove(id);
+                self.after_success();
+            }
+            return Ok(None);
+        }
         let key = self.redis_key(id);
         let fetched = self
             .with_generation::<Option<Vec<u8>>>(|pipe| {

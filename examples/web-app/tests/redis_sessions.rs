@@ -118,3 +118,58 @@ async fn an_unreachable_redis_fails_fast_instead_of_hanging() {
     }
     assert!(in_redis, "writes did not reach redis after it restarted");
 }
+
+#[tokio::test]
+async fn a_session_signed_out_during_an_outage_does_not_come_back() {
+    let Some(mut redis) = test_support::RedisServer::start() else {
+        return;
+    };
+    let store = RedisSessionStore::connect(&redis.url(), "s:")
+        .await
+        .unwrap()
+        .with_timeout(std::time::Duration::from_millis(200));
+    let mut rec = record(10);
+    store.create(&mut rec).await.unwrap();
+    let key = store.redis_key(&rec.id);
+    let stored: Vec<u8> = {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    };
+
+    // Sign-out while Redis is down: the delete is remembered, not sent.
+    redis.kill();
+    store.delete(&rec.id).await.unwrap();
+
+    // Redis comes back still holding the session (here written back as another instance that
+    // kept it in memory would restore it after a restart).
+    redis.restart();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&stored)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    // Whatever the state of the store's reconnection, the signed-out session never loads.
+    for _ in 0..100 {
+        assert_eq!(store.load(&rec.id).await.unwrap(), None);
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !exists {
+            return;
+        }
+        // Polling interval while the store's connection manager reconnects.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the remembered delete never reached redis");
+}
