@@ -28,6 +28,9 @@ pub enum StartError {
     /// The token validator could not be configured (e.g. OIDC discovery failed).
     #[error("token validation setup failed")]
     Validator(#[source] edit_profile_middleware::ConfigError),
+    /// The route's policy would allow every token (an empty scope list, MFA without a proof).
+    #[error("authorization policy")]
+    Policy(#[source] edit_profile_middleware::PolicyError),
     /// The token client could not be built (e.g. an unreadable certificate).
     #[error("token client setup failed")]
     TokenClient(#[source] msal_lite::Error),
@@ -168,6 +171,9 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
             .authorization_uri(uri)
             .map_err(StartError::Validator)?;
     }
+    // Refuse to start with a policy that would let every token through (for example an empty
+    // SCOPE): the layer would fail closed, but a start-up error says why.
+    let bearer = bearer.validate().map_err(StartError::Policy)?;
 
     let credential = config.credential.load().map_err(StartError::Credential)?;
     let mut msal = msal_lite::ConfidentialClient::builder(
