@@ -1105,8 +1105,26 @@ mod tests {
         assert_send_sync::<TokenError>();
         assert_send_sync::<ConfigError>();
         assert_send_sync::<Validator>();
-        let v = validator(&[], &["i"]);
+        let v = validator(
+            &["https://login.microsoftonline.com/{tenantid}/v2.0"],
+            &["https://iss.example/v2.0"],
+        );
         let debug = format!("{v:?}");
-        assert!(debug.contains("Validator"), "{debug}");
+        // It shows the configuration someone debugging a rejection needs ...
+        for shown in [
+            "Validator",
+            "https://iss.example/v2.0",
+            // The template, stored split around `{tenantid}`.
+            "\"https://login.microsoftonline.com/\", \"/v2.0\"",
+            TENANT,
+            "\"a\"",
+            "Rs256",
+        ] {
+            assert!(debug.contains(shown), "{shown} missing from {debug}");
+        }
+        // ... and none of the key material it holds (the JWKS modulus, whole or in part).
+        let modulus = URL_SAFE_NO_PAD.encode([0xC1u8; 256]);
+        assert!(!debug.contains(&modulus[..16]), "{debug}");
+        assert!(!debug.contains("AQAB"), "{debug}");
     }
 }
