@@ -2,6 +2,7 @@
 
 mod auth_code;
 mod client_credentials;
+mod long_running_obo;
 mod obo;
 mod silent;
 mod token_request;
@@ -9,6 +10,7 @@ mod token_request;
 pub use auth_code::{AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode};
 pub use client_credentials::ClientCredentialsRequest;
 pub(crate) use client_credentials::acquire as acquire_for_client;
+pub use long_running_obo::SessionKey;
 pub use obo::OboRequest;
 pub use silent::SilentRequest;
 pub(crate) use silent::UserState;

@@ -33,7 +33,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Added to every OBO and OBO-refresh request, as MSAL Node and MSAL Python do: `offline_access`
 /// brings the refresh token that renews an expired OBO token without the assertion.
-const OIDC_SCOPES: &str = "openid profile offline_access";
+pub(super) const OIDC_SCOPES: &str = "openid profile offline_access";
 
 /// Options for [`ConfidentialClient::acquire_token_on_behalf_of_with`].
 ///
@@ -228,20 +228,23 @@ impl ConfidentialClient {
     }
 }
 
-type FlightResult = Result<AuthenticationResult, Error>;
+pub(super) type FlightResult = Result<AuthenticationResult, Error>;
 
 /// Everything one network acquisition needs (owned: it may run in a shared flight).
-struct Acquisition {
-    inner: Arc<ClientInner>,
-    assertion: UserAssertion,
+pub(super) struct Acquisition {
+    pub(super) inner: Arc<ClientInner>,
+    pub(super) assertion: UserAssertion,
     /// A per-request authority, when one was given (memory-only partition).
-    authority_override: Option<Authority>,
-    partition: Box<str>,
-    scopes: Scopes,
-    claims: Option<String>,
+    pub(super) authority_override: Option<Authority>,
+    pub(super) partition: Box<str>,
+    pub(super) scopes: Scopes,
+    pub(super) claims: Option<String>,
     /// Skip the refresh token (force refresh, claims).
-    use_refresh_token: bool,
-    correlation_id: CorrelationId,
+    pub(super) use_refresh_token: bool,
+    /// Started by [`ConfidentialClient::initiate_long_running_on_behalf_of`]: the partition
+    /// (named by the session key) is kept past the assertion's expiry.
+    pub(super) long_running: bool,
+    pub(super) correlation_id: CorrelationId,
 }
 
 /// Cache lookup, then the store, then (single-flight) network. The miss path is boxed so the
@@ -392,6 +395,7 @@ impl Miss {
                 scopes,
                 claims: Some(claims),
                 use_refresh_token: false,
+                long_running: false,
                 correlation_id,
             })
             .await
@@ -416,6 +420,7 @@ impl Miss {
                     scopes: scopes.clone(),
                     claims: None,
                     use_refresh_token: !force_refresh,
+                    long_running: false,
                     correlation_id,
                 })
             };
@@ -437,7 +442,7 @@ impl Miss {
 }
 
 /// One network acquisition, traced in its own span.
-async fn fetch(job: Acquisition) -> FlightResult {
+pub(super) async fn fetch(job: Acquisition) -> FlightResult {
     let span = tracing::debug_span!(
         "acquire_token_on_behalf_of",
         client_id = &*job.inner.client_id,
@@ -547,10 +552,29 @@ async fn send(
     job: &Acquisition,
     authority: &Authority,
     token_endpoint: &str,
+    request: TokenRequest,
+    claims: Option<&str>,
+) -> Result<TokenResponse, Error> {
+    send_for(
+        &job.inner,
+        job.correlation_id,
+        authority,
+        token_endpoint,
+        request,
+        claims,
+    )
+    .await
+}
+
+/// [`send`] without an [`Acquisition`] (the long-running process has no assertion).
+pub(super) async fn send_for(
+    inner: &ClientInner,
+    correlation_id: CorrelationId,
+    authority: &Authority,
+    token_endpoint: &str,
     mut request: TokenRequest,
     claims: Option<&str>,
 ) -> Result<TokenResponse, Error> {
-    let inner = &job.inner;
     inner
         .credential
         .apply(
@@ -563,14 +587,7 @@ async fn send(
     if let Some(claims) = inner.merged_claims(claims)? {
         request.form.push("claims", &claims);
     }
-    match execute(
-        inner.http.as_ref(),
-        &inner.retry,
-        request,
-        job.correlation_id,
-    )
-    .await
-    {
+    match execute(inner.http.as_ref(), &inner.retry, request, correlation_id).await {
         Ok(response) => Ok(response),
         Err(e) => {
             if matches!(
@@ -589,15 +606,65 @@ async fn send(
 async fn store(
     job: &Acquisition,
     authority: &Authority,
-    mut response: TokenResponse,
+    response: TokenResponse,
     requested_at: u64,
 ) -> FlightResult {
-    let inner = &job.inner;
     let identity = job.assertion.identity().unwrap_or_default();
+    let target = StoreTarget {
+        partition: &job.partition,
+        scopes: &job.scopes,
+        tid: identity.tid.as_deref(),
+        home_account_id: identity.home_account_id(),
+        deadline: if job.long_running {
+            LONG_RUNNING
+        } else {
+            identity.exp.unwrap_or(0)
+        },
+        persist: job.authority_override.is_none(),
+    };
+    store_for(
+        &job.inner,
+        &target,
+        authority,
+        response,
+        requested_at,
+        job.correlation_id,
+    )
+    .await
+}
+
+/// The deadline of a long-running session's partition: never swept, since its refresh token
+/// outlives the assertion; [`ConfidentialClient::stop_long_running_process`] removes it.
+pub(super) const LONG_RUNNING: u64 = u64::MAX;
+
+/// Where a token response goes.
+pub(super) struct StoreTarget<'a> {
+    /// The memory partition, which is also the persisted partition's `user_assertion_hash`
+    /// (the assertion hash, or a long-running session key).
+    pub(super) partition: &'a str,
+    pub(super) scopes: &'a Scopes,
+    /// The user's tenant, when known (the token's `tid` claim wins).
+    pub(super) tid: Option<&'a str>,
+    pub(super) home_account_id: Option<String>,
+    /// See [`OboCache::store`](crate::cache::obo::OboCache::store).
+    pub(super) deadline: u64,
+    /// Whether to write through to the cache store (not for a per-request authority).
+    pub(super) persist: bool,
+}
+
+/// [`store`] without an [`Acquisition`].
+pub(super) async fn store_for(
+    inner: &ClientInner,
+    target: &StoreTarget<'_>,
+    authority: &Authority,
+    mut response: TokenResponse,
+    requested_at: u64,
+    correlation_id: CorrelationId,
+) -> FlightResult {
     let token = CachedToken::from_response(
         &mut response,
-        &job.scopes,
-        identity.tid.as_deref().or_else(|| authority.tenant()),
+        target.scopes,
+        target.tid.or_else(|| authority.tenant()),
         &inner.cache.tenant_ids,
         requested_at,
     );
@@ -607,28 +674,27 @@ async fn store(
         .map(RefreshSecret::new);
     let now = inner.clock.unix_seconds();
     inner.obo.store(
-        &job.partition,
-        &job.scopes,
+        target.partition,
+        target.scopes,
         token.clone(),
         refresh_token.clone(),
-        identity.exp.unwrap_or(0),
+        target.deadline,
         now,
     );
-    if let (Some(cache_store), None) = (&inner.cache_store, &job.authority_override) {
-        let home_account_id = identity.home_account_id();
+    if let (Some(cache_store), true) = (&inner.cache_store, target.persist) {
         let cx = EntryContext {
             client_id: &inner.client_id,
             environment: inner.authority.environment(),
-            assertion_hash: job.assertion.hash(),
-            home_account_id: home_account_id.as_deref(),
+            assertion_hash: target.partition,
+            home_account_id: target.home_account_id.as_deref(),
             cached_at: requested_at,
-            requested: Some(&job.scopes),
+            requested: Some(target.scopes),
         };
         let at = obo::to_schema(&token, &cx);
         let rt = refresh_token
             .as_ref()
             .map(|rt| obo::refresh_to_schema(rt, &cx));
-        let key = PartitionKey::obo(job.assertion.hash());
+        let key = PartitionKey::obo(target.partition);
         persist::save(cache_store.as_ref(), &key, |doc| {
             obo::apply(doc, &at, rt.as_ref(), now);
         })
@@ -637,7 +703,7 @@ async fn store(
     Ok(AuthenticationResult::new(
         token,
         TokenSource::Network,
-        Some(job.correlation_id),
+        Some(correlation_id),
     ))
 }
 
