@@ -67,6 +67,8 @@ pub(crate) struct ClientInner {
     pub(crate) obo: crate::cache::obo::OboCache,
     /// Signed-in users: their token partitions, single flights and the ID-token keys.
     pub(crate) users: crate::request::UserState,
+    /// At most one background refresh per token, with a back-off after failures.
+    pub(crate) background: crate::request::BackgroundRefresh,
 }
 
 impl ConfidentialClient {

@@ -197,6 +197,7 @@ impl ConfidentialClientBuilder {
                 cache_store: self.cache_store,
                 obo: Default::default(),
                 users: crate::request::UserState::new(self.cache_byte_budget),
+                background: crate::request::BackgroundRefresh::default(),
             }),
         })
     }

@@ -8,6 +8,7 @@ use tracing::Instrument as _;
 
 use crate::cache::{CachedToken, Lookup, app, persist};
 use crate::client::ClientInner;
+use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::request::{TokenRequest, execute};
 use crate::{
     AuthenticationResult, Authority, CorrelationId, Error, IntoAuthority, IntoScopes, Scopes,
@@ -153,13 +154,21 @@ pub(crate) async fn acquire(
                 // Past `refresh_in`, still valid: serve it now and refresh once in the
                 // background (MSAL.NET and MSAL Node do the same). Without a Tokio runtime to
                 // spawn on, the caller waits for the refresh as before.
+                // After a failed background refresh, none starts again until its back-off
+                // has passed (`background_refresh.rs`).
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(refresh_in_background(
-                        inner.clone(),
-                        authority,
-                        partition.as_ref().into(),
-                        scopes,
-                    ));
+                    let key = format!("app|{partition}|{}", scopes.key());
+                    match Attempt::start(inner, &key) {
+                        Ok(attempt) => {
+                            runtime.spawn(refresh_in_background(
+                                attempt,
+                                authority,
+                                partition.as_ref().into(),
+                                scopes,
+                            ));
+                        }
+                        Err(why) => trace_skipped(why),
+                    }
                     return Ok(AuthenticationResult::new(
                         token,
                         TokenSource::Cache,
@@ -243,16 +252,16 @@ fn cached_fresh(
 }
 
 /// The proactive refresh after `refresh_in`: joins (or starts) the single flight for this
-/// token, so however many callers pass `refresh_in` at once one request goes out; a token
-/// another flight already renewed is not fetched again. A failure is traced and the cached
-/// token keeps being served until it is really due.
+/// token, so a foreground caller whose token is really due shares its request; a token
+/// another flight already renewed is not fetched again. A failure is traced, starts the
+/// back-off, and the cached token keeps being served until it is really due.
 async fn refresh_in_background(
-    inner: Arc<ClientInner>,
+    attempt: Attempt,
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
 ) {
-    let key = format!("app|{partition}|{}", scopes.key());
+    let inner = attempt.inner().clone();
     let recheck = || cached_fresh(&inner, &partition, &scopes, None);
     let start = || {
         fetch(
@@ -264,12 +273,8 @@ async fn refresh_in_background(
             CorrelationId::random(),
         )
     };
-    if let Err(e) = inner.app_flights.run(&key, recheck, start).await {
-        tracing::warn!(
-            error = %e,
-            "background token refresh after refresh_in failed; the cached token is still served"
-        );
-    }
+    let outcome = inner.app_flights.run(attempt.key(), recheck, start).await;
+    attempt.finish(outcome.as_ref().map(|_| ()));
 }
 
 /// One network acquisition, traced in its own span.

@@ -17,6 +17,7 @@ use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
 use crate::http::{HttpClient, RetryPolicy, send_with_retry};
 use crate::id_token::{self, Expected, JwksCache};
+use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::request::{TokenRequest, common_headers};
 use crate::response::{TokenResponse, parse_json};
 use crate::schema::{ClientInfo, PartitionKey};
@@ -181,17 +182,25 @@ impl ConfidentialClient {
                     // failure such as `invalid_client` after a secret rotation is traced and
                     // the cached token keeps being served). Without a Tokio runtime the
                     // caller waits for the refresh as before.
+                    // After a failed background refresh, none starts again until its
+                    // back-off has passed (`background_refresh.rs`).
                     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                        let owner = found
-                            .account
-                            .clone()
-                            .unwrap_or_else(|| Arc::new(account.clone()));
-                        runtime.spawn(refresh_user_in_background(
-                            inner.clone(),
-                            owner,
-                            scopes,
-                            found.in_memory,
-                        ));
+                        let key = format!("user|{home}|{}", scopes.key());
+                        match Attempt::start(inner, &key) {
+                            Ok(attempt) => {
+                                let owner = found
+                                    .account
+                                    .clone()
+                                    .unwrap_or_else(|| Arc::new(account.clone()));
+                                runtime.spawn(refresh_user_in_background(
+                                    attempt,
+                                    owner,
+                                    scopes,
+                                    found.in_memory,
+                                ));
+                            }
+                            Err(why) => trace_skipped(why),
+                        }
                         return Ok(
                             AuthenticationResult::new(token, TokenSource::Cache, caller_id)
                                 .with_account(found.account),
@@ -326,16 +335,17 @@ impl ConfidentialClient {
     }
 }
 
-/// The proactive refresh after `refresh_in`, in the user's single flight (one request however
-/// many callers pass `refresh_in` at once); a failure is traced, never returned.
+/// The proactive refresh after `refresh_in`, in the user's single flight (shared with a
+/// foreground caller whose token is really due); a failure is traced and starts the back-off,
+/// never returned.
 async fn refresh_user_in_background(
-    inner: Arc<ClientInner>,
+    attempt: Attempt,
     account: Arc<Account>,
     scopes: Scopes,
     in_memory: bool,
 ) {
+    let inner = attempt.inner().clone();
     let home = account.home_account_id().to_owned();
-    let key = format!("user|{home}|{}", scopes.key());
     let margin = inner.refresh_margin_secs;
     let recheck = || {
         let now = inner.clock.unix_seconds();
@@ -359,12 +369,8 @@ async fn refresh_user_in_background(
             CorrelationId::random(),
         )
     };
-    if let Err(e) = inner.users.flights.run(&key, recheck, start).await {
-        tracing::warn!(
-            error = %e,
-            "background token refresh after refresh_in failed; the cached token is still served"
-        );
-    }
+    let outcome = inner.users.flights.run(attempt.key(), recheck, start).await;
+    attempt.finish(outcome.as_ref().map(|_| ()));
 }
 
 /// Reads a user's partition from the cache store into memory ("before access"). True when it
