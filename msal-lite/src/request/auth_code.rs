@@ -156,9 +156,9 @@ impl AuthCodeRequest {
 
     /// A claims request (JSON), e.g. the `claims` of an `interaction_required` error or of a
     /// `WWW-Authenticate` claims challenge. The client's capabilities are merged in. The same
-    /// claims are sent again when the code is redeemed.
+    /// claims are sent again when the code is redeemed. Empty claims (`{}`) are none, as in MSAL.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 

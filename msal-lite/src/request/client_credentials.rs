@@ -59,9 +59,10 @@ impl ClientCredentialsRequest {
     }
 
     /// Sends a `claims` request parameter (a claims challenge, OpenID Connect Core §5.5). A
-    /// request with claims always goes to the network.
+    /// request with claims always goes to the network. Empty claims (`""`, whitespace, `{}`)
+    /// are no claims, as in MSAL: the cache is used and nothing is sent.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 

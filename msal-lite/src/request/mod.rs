@@ -17,3 +17,32 @@ pub use obo::OboRequest;
 pub use silent::SilentRequest;
 pub(crate) use silent::UserState;
 pub(crate) use token_request::{TokenRequest, common_headers, execute};
+
+/// A request's `claims`, or `None` when there are none to send: empty, whitespace, or a JSON
+/// object without members (`{}`, `{ }`). MSAL ignores those too (msal-common
+/// `StringUtils.isEmptyObj`, used by `SilentFlowClient` and `ClientCredentialClient` to decide
+/// whether claims bypass the cache), so such a request is served from the cache and sends no
+/// `claims` parameter. Anything else is kept and validated when sent.
+pub(crate) fn meaningful_claims(claims: String) -> Option<String> {
+    let trimmed = claims.trim();
+    let empty_object = trimmed
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|inside| inside.trim().is_empty());
+    (!trimmed.is_empty() && !empty_object).then_some(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::meaningful_claims;
+
+    #[test]
+    fn empty_claims_are_none() {
+        for none in ["", "  ", "{}", " { } ", "{\n\t}"] {
+            assert_eq!(meaningful_claims(none.to_owned()), None, "{none:?}");
+        }
+        for some in [r#"{"access_token":{}}"#, "{x}", "[]", "not json"] {
+            assert_eq!(meaningful_claims(some.to_owned()).as_deref(), Some(some));
+        }
+    }
+}

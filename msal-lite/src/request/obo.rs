@@ -96,7 +96,8 @@ impl OboRequest {
     /// Sends a `claims` request parameter: the JSON of a claims challenge from the downstream
     /// API (see [`ClaimsChallenge::claims`](crate::challenge::ClaimsChallenge::claims)) or from an
     /// `interaction_required` error. The client's capabilities are merged in. A request with
-    /// claims skips the cache and the refresh token; its result is cached.
+    /// claims skips the cache and the refresh token; its result is cached. Empty claims (`""`,
+    /// whitespace, `{}`) are no claims, as in MSAL.
     ///
     /// ```
     /// # let a = msal_lite::UserAssertion::new("eyJ...");
@@ -105,7 +106,7 @@ impl OboRequest {
     /// # let _ = request;
     /// ```
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 

@@ -82,9 +82,10 @@ impl SilentRequest {
     }
 
     /// Sends a claims request (e.g. from a `WWW-Authenticate` claims challenge); skips the
-    /// access-token cache, as MSAL does.
+    /// access-token cache, as MSAL does. Empty claims (`""`, whitespace, `{}`) are no claims,
+    /// as in MSAL: the cache is used and nothing is sent.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 
