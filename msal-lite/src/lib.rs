@@ -38,7 +38,7 @@ pub use http::RetryPolicy;
 pub use request::{
     AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode, SilentRequest,
 };
-pub use request::{ClientCredentialsRequest, OboRequest, SessionKey};
+pub use request::{ClientCredentialsRequest, OboRequest, RefreshToken, SessionKey};
 pub use result::{AccessToken, AuthenticationResult, TokenSource};
 pub use scopes::{IntoScopes, Scopes};
 pub use time::{Clock, SystemClock};

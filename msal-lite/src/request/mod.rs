@@ -2,6 +2,7 @@
 
 mod auth_code;
 mod background_refresh;
+mod by_refresh_token;
 mod client_credentials;
 mod long_running_obo;
 mod obo;
@@ -10,6 +11,7 @@ mod token_request;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode};
 pub(crate) use background_refresh::BackgroundRefresh;
+pub use by_refresh_token::RefreshToken;
 pub use client_credentials::ClientCredentialsRequest;
 pub(crate) use client_credentials::acquire as acquire_for_client;
 pub use long_running_obo::SessionKey;

@@ -505,6 +505,9 @@ pub(super) enum Grant<'a> {
         refresh_token: &'a RefreshSecret,
         account: &'a Arc<Account>,
     },
+    /// RFC 6749 §6 with a refresh token from elsewhere (a migration): no account yet, so the
+    /// response must carry an ID token naming one, as a code redemption does.
+    ImportedRefreshToken { refresh_token: &'a str },
 }
 
 /// A token response with the OpenID Connect and Entra fields user flows need.
@@ -537,7 +540,7 @@ pub(super) async fn redeem(
 }
 
 /// One user token request: build, send, validate the ID token, cache, persist.
-async fn redeem_for(
+pub(super) async fn redeem_for(
     inner: &Arc<ClientInner>,
     grant: Grant<'_>,
     wire_scopes: &Scopes,
@@ -574,6 +577,12 @@ async fn redeem_for(
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token.secret());
             (None, Some(*account))
+        }
+        Grant::ImportedRefreshToken { refresh_token } => {
+            request.form.push("scope", wire_scopes.as_str());
+            request.form.push("grant_type", "refresh_token");
+            request.form.push("refresh_token", refresh_token);
+            (None, None)
         }
     };
     request.form.push("client_info", "1");
