@@ -173,3 +173,157 @@ async fn a_missing_expires_in_defaults_to_ten_minutes() {
     assert_eq!(hit.source(), TokenSource::Cache);
     assert_eq!(tenant.requests(Endpoint::Token), 1);
 }
+
+/// A self-signed certificate (PEM) and a signer for client assertions made with it, standing
+/// for a federated credential an app fetches per call (signed with aws-lc-rs directly, not
+/// with msal-lite's certificate code).
+struct Signer {
+    cert_pem: String,
+    key: aws_lc_rs::signature::RsaKeyPair,
+    thumbprint: String,
+}
+
+impl Signer {
+    fn new() -> Self {
+        use base64::Engine as _;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["federated".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.der());
+        Self {
+            cert_pem: cert.pem(),
+            key: aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key.serialize_der()).unwrap(),
+            thumbprint: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest),
+        }
+    }
+
+    fn assertion(&self, client_id: &str, audience: &str) -> msal_lite::ClientAssertion {
+        use base64::Engine as _;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let input = format!(
+            "{}.{}",
+            b64(serde_json::json!({"alg":"RS256","typ":"JWT","x5t#S256":self.thumbprint})),
+            b64(serde_json::json!({
+                "aud": audience, "iss": client_id, "sub": client_id,
+                "jti": msal_lite::CorrelationId::random().to_string(),
+                "nbf": now, "exp": now + 300,
+            }))
+        );
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        msal_lite::ClientAssertion::new(format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+        ))
+    }
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A per-request client assertion (msal-node's request `clientAssertion`, MSAL.NET
+/// `WithClientAssertion`) authenticates that request instead of the client's credential: here
+/// the configured secret is wrong, so only the per-request assertion gets tokens.
+#[tokio::test]
+async fn a_per_request_client_assertion_replaces_the_client_credential() {
+    let signer = Signer::new();
+    let mut config = Config::quickstart();
+    for app in [q::DAEMON_CLIENT_ID, q::API_CLIENT_ID] {
+        config
+            .app_mut(app)
+            .unwrap()
+            .certificates
+            .push(signer.cert_pem.clone());
+    }
+    let tenant = DevTenant::start(config).await.unwrap();
+    let audience = tenant.token_endpoint();
+    let forms = Forms::default();
+    let client = |client_id: &str| {
+        ConfidentialClient::builder(
+            client_id,
+            tenant.authority(),
+            ClientCredential::secret("rotated-away"),
+        )
+        .http_client(recording(forms.clone()))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap()
+    };
+
+    let daemon = client(q::DAEMON_CLIENT_ID);
+    let e = daemon
+        .acquire_token_for_client([GRAPH_DEFAULT])
+        .await
+        .unwrap_err();
+    assert_eq!(e.server_error().map(|s| s.error()), Some("invalid_client"));
+    let token = daemon
+        .acquire_token_for_client_with(
+            ClientCredentialsRequest::new([GRAPH_DEFAULT])
+                .client_assertion(signer.assertion(q::DAEMON_CLIENT_ID, &audience)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(token.source(), TokenSource::Network);
+    {
+        let forms = forms.lock().unwrap();
+        let last = forms.last().unwrap();
+        assert_eq!(
+            field(last, "client_assertion_type"),
+            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        );
+        assert!(field(last, "client_assertion").is_some());
+        assert_eq!(
+            field(last, "client_secret"),
+            None,
+            "not the client's secret"
+        );
+    }
+    // Cached as any other app token.
+    let hit = daemon
+        .acquire_token_for_client([GRAPH_DEFAULT])
+        .await
+        .unwrap();
+    assert_eq!(hit.source(), TokenSource::Cache);
+
+    let api = client(q::API_CLIENT_ID);
+    let incoming = UserAssertion::new(
+        tenant
+            .access_token_for(
+                q::ALICE_EMAIL,
+                q::WEB_APP_CLIENT_ID,
+                [q::API_SCOPE_URI],
+                TokenOptions::default(),
+            )
+            .unwrap(),
+    );
+    let e = api
+        .acquire_token_on_behalf_of(incoming.clone(), ["User.ReadWrite"])
+        .await
+        .unwrap_err();
+    assert_eq!(e.server_error().map(|s| s.error()), Some("invalid_client"));
+    let obo = api
+        .acquire_token_on_behalf_of_with(
+            OboRequest::new(incoming, ["User.ReadWrite"])
+                .client_assertion(signer.assertion(q::API_CLIENT_ID, &audience)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(obo.source(), TokenSource::Network);
+    assert_eq!(tenant.requests(Endpoint::Token), 4);
+}

@@ -11,8 +11,8 @@ use crate::client::ClientInner;
 use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::request::{TokenRequest, execute};
 use crate::{
-    AuthenticationResult, Authority, CorrelationId, Error, IntoAuthority, IntoScopes, Scopes,
-    TokenSource,
+    AuthenticationResult, Authority, ClientAssertion, CorrelationId, Error, IntoAuthority,
+    IntoScopes, Scopes, TokenSource,
 };
 
 /// Options for [`ConfidentialClient::acquire_token_for_client_with`](crate::ConfidentialClient::acquire_token_for_client_with).
@@ -36,6 +36,7 @@ pub struct ClientCredentialsRequest {
     authority: Option<Result<Authority, Error>>,
     tenant: Option<Arc<str>>,
     correlation_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
 }
 
 impl ClientCredentialsRequest {
@@ -49,7 +50,22 @@ impl ClientCredentialsRequest {
             authority: None,
             tenant: None,
             correlation_id: None,
+            client_assertion: None,
         }
+    }
+
+    /// Authenticates this request with `assertion` (a signed JWT, e.g. a federated credential
+    /// fetched for this call) instead of the client's credential: msal-node's per-request
+    /// `clientAssertion`, MSAL.NET `WithClientAssertion`. The token is cached as any other.
+    ///
+    /// ```
+    /// let request = msal_lite::ClientCredentialsRequest::new(["api://x/.default"])
+    ///     .client_assertion(msal_lite::ClientAssertion::new("eyJ..."));
+    /// # let _ = request;
+    /// ```
+    pub fn client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.client_assertion = Some(assertion);
+        self
     }
 
     /// Skips the cache lookup and fetches a new token (which then replaces the cached one).
@@ -191,6 +207,7 @@ pub(crate) async fn acquire(
             partition.into(),
             scopes,
             Some(claims),
+            request.client_assertion,
             correlation_id,
         )
         .await
@@ -210,6 +227,7 @@ pub(crate) async fn acquire(
                 partition.as_ref().into(),
                 scopes.clone(),
                 None,
+                request.client_assertion,
                 correlation_id,
             )
         };
@@ -271,6 +289,8 @@ async fn refresh_in_background(
             partition.clone(),
             scopes.clone(),
             None,
+            // The client's own credential: a per-request assertion may have expired by now.
+            None,
             CorrelationId::random(),
         )
     };
@@ -285,6 +305,7 @@ async fn fetch(
     partition: Box<str>,
     scopes: Scopes,
     claims: Option<String>,
+    assertion: Option<ClientAssertion>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
     let span = tracing::debug_span!(
@@ -293,9 +314,17 @@ async fn fetch(
         authority = authority.as_str(),
         %correlation_id,
     );
-    fetch_in_span(inner, authority, partition, scopes, claims, correlation_id)
-        .instrument(span)
-        .await
+    fetch_in_span(
+        inner,
+        authority,
+        partition,
+        scopes,
+        claims,
+        assertion,
+        correlation_id,
+    )
+    .instrument(span)
+    .await
 }
 
 /// One network acquisition; stores the token in the app cache.
@@ -305,6 +334,7 @@ async fn fetch_in_span(
     partition: Box<str>,
     scopes: Scopes,
     claims: Option<String>,
+    assertion: Option<ClientAssertion>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
     // Before the network, the shared store: another instance may hold a token (MSAL's "before
@@ -341,15 +371,14 @@ async fn fetch_in_span(
     request.form.push("scope", scopes.as_str());
     request.form.push("grant_type", "client_credentials");
     let requested_at = inner.clock.unix_seconds();
-    inner
-        .credential
-        .apply(
-            &inner.client_id,
-            &metadata.token_endpoint,
-            requested_at,
-            &mut request,
-        )
-        .await?;
+    super::apply_credential(
+        &inner,
+        assertion.as_ref(),
+        &metadata.token_endpoint,
+        requested_at,
+        &mut request,
+    )
+    .await?;
     if let Some(claims) = inner.merged_claims(claims.as_deref())? {
         request.form.push("claims", &claims);
     }

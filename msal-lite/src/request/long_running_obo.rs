@@ -168,6 +168,7 @@ impl ConfidentialClient {
             claims: None,
             use_refresh_token: false,
             long_running: true,
+            client_assertion: None,
             correlation_id: CorrelationId::random(),
         })
         .await?;
@@ -345,6 +346,7 @@ async fn renew_in_span(
     let requested_at = inner.clock.unix_seconds();
     let response = match send_for(
         inner,
+        None,
         correlation_id,
         &authority,
         &metadata.token_endpoint,

@@ -20,6 +20,34 @@ pub use silent::SilentRequest;
 pub(crate) use silent::UserState;
 pub(crate) use token_request::{TokenRequest, common_headers, execute};
 
+/// Authenticates the client on `request`: with the request's own client assertion when it has
+/// one (msal-node's per-request `clientAssertion`, MSAL.NET `WithClientAssertion`), else with
+/// the client's credential.
+pub(crate) async fn apply_credential(
+    inner: &crate::client::ClientInner,
+    assertion: Option<&crate::ClientAssertion>,
+    token_endpoint: &str,
+    now: u64,
+    request: &mut TokenRequest,
+) -> Result<(), crate::Error> {
+    match assertion {
+        Some(assertion) => {
+            request.form.push(
+                "client_assertion_type",
+                crate::credential::JWT_BEARER_ASSERTION_TYPE,
+            );
+            request.form.push("client_assertion", assertion.secret());
+            Ok(())
+        }
+        None => {
+            inner
+                .credential
+                .apply(&inner.client_id, token_endpoint, now, request)
+                .await
+        }
+    }
+}
+
 /// A request's `claims`, or `None` when there are none to send: empty, whitespace, or a JSON
 /// object without members (`{}`, `{ }`). MSAL ignores those too (msal-common
 /// `StringUtils.isEmptyObj`, used by `SilentFlowClient` and `ClientCredentialClient` to decide

@@ -24,8 +24,8 @@ use crate::request::{TokenRequest, execute};
 use crate::response::TokenResponse;
 use crate::schema::PartitionKey;
 use crate::{
-    AuthenticationResult, Authority, ConfidentialClient, CorrelationId, Error, IntoAuthority,
-    IntoScopes, Scopes, TokenSource, UserAssertion,
+    AuthenticationResult, Authority, ClientAssertion, ConfidentialClient, CorrelationId, Error,
+    IntoAuthority, IntoScopes, Scopes, TokenSource, UserAssertion,
 };
 
 /// The JWT bearer grant type (RFC 7523 §2.1), which the on-behalf-of flow uses.
@@ -57,6 +57,7 @@ pub struct OboRequest {
     authority: Option<Result<Authority, Error>>,
     tenant: Option<String>,
     correlation_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
 }
 
 impl OboRequest {
@@ -77,7 +78,23 @@ impl OboRequest {
             authority: None,
             tenant: None,
             correlation_id: None,
+            client_assertion: None,
         }
+    }
+
+    /// Authenticates this request with `assertion` (a signed JWT, e.g. a federated credential
+    /// fetched for this call) instead of the client's credential: msal-node's per-request
+    /// `clientAssertion`, MSAL.NET `WithClientAssertion`. The token is cached as any other.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"])
+    ///     .client_assertion(msal_lite::ClientAssertion::new("eyJ..."));
+    /// # let _ = request;
+    /// ```
+    pub fn client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.client_assertion = Some(assertion);
+        self
     }
 
     /// Skips the cache and the refresh token: exchanges the assertion for a new token (which
@@ -245,6 +262,8 @@ pub(super) struct Acquisition {
     /// Started by [`ConfidentialClient::initiate_long_running_on_behalf_of`]: the partition
     /// (named by the session key) is kept past the assertion's expiry.
     pub(super) long_running: bool,
+    /// The request's own client assertion, instead of the client's credential.
+    pub(super) client_assertion: Option<ClientAssertion>,
     pub(super) correlation_id: CorrelationId,
 }
 
@@ -272,6 +291,7 @@ struct Miss {
     claims: Option<String>,
     force_refresh: bool,
     caller_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
     /// A cached token past `refresh_in`, served if the refresh fails transiently.
     due: Option<Arc<CachedToken>>,
 }
@@ -330,6 +350,7 @@ fn lookup(inner: &Arc<ClientInner>, request: OboRequest) -> Step {
         claims: request.claims,
         force_refresh: request.force_refresh,
         caller_id,
+        client_assertion: request.client_assertion,
         due,
     }))
 }
@@ -345,6 +366,7 @@ impl Miss {
             claims,
             force_refresh,
             caller_id,
+            client_assertion,
             mut due,
         } = self;
         let inner = &inner;
@@ -397,6 +419,7 @@ impl Miss {
                 claims: Some(claims),
                 use_refresh_token: false,
                 long_running: false,
+                client_assertion,
                 correlation_id,
             })
             .await
@@ -422,6 +445,7 @@ impl Miss {
                     claims: None,
                     use_refresh_token: !force_refresh,
                     long_running: false,
+                    client_assertion,
                     correlation_id,
                 })
             };
@@ -558,6 +582,7 @@ async fn send(
 ) -> Result<TokenResponse, Error> {
     send_for(
         &job.inner,
+        job.client_assertion.as_ref(),
         job.correlation_id,
         authority,
         token_endpoint,
@@ -570,21 +595,21 @@ async fn send(
 /// [`send`] without an [`Acquisition`] (the long-running process has no assertion).
 pub(super) async fn send_for(
     inner: &ClientInner,
+    client_assertion: Option<&ClientAssertion>,
     correlation_id: CorrelationId,
     authority: &Authority,
     token_endpoint: &str,
     mut request: TokenRequest,
     claims: Option<&str>,
 ) -> Result<TokenResponse, Error> {
-    inner
-        .credential
-        .apply(
-            &inner.client_id,
-            token_endpoint,
-            inner.clock.unix_seconds(),
-            &mut request,
-        )
-        .await?;
+    super::apply_credential(
+        inner,
+        client_assertion,
+        token_endpoint,
+        inner.clock.unix_seconds(),
+        &mut request,
+    )
+    .await?;
     if let Some(claims) = inner.merged_claims(claims)? {
         request.form.push("claims", &claims);
     }
