@@ -2,6 +2,8 @@
 //! ephemeral loopback port: empty claims are no claims, and a missing `expires_in` defaults.
 #![cfg(feature = "reqwest")]
 
+mod user_support;
+
 use std::sync::{Arc, Mutex};
 
 use dev_tenant::{Config, DevTenant, Endpoint, TokenOptions, quickstart as q};
@@ -326,4 +328,45 @@ async fn a_per_request_client_assertion_replaces_the_client_credential() {
         .unwrap();
     assert_eq!(obo.source(), TokenSource::Network);
     assert_eq!(tenant.requests(Endpoint::Token), 4);
+}
+
+/// Silent acquisition too: `claims("{}")` is a cache hit (msal-common `SilentFlowClient` checks
+/// `isEmptyObj(request.claims)` before bypassing the cache).
+#[tokio::test]
+async fn empty_claims_on_silent_are_a_cache_hit() {
+    let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+    let client = ConfidentialClient::builder(
+        q::WEB_APP_CLIENT_ID,
+        tenant.authority(),
+        ClientCredential::secret(q::WEB_APP_CLIENT_SECRET),
+    )
+    .build()
+    .unwrap();
+    let (url, flow) = client
+        .auth_code_url(msal_lite::AuthCodeRequest::new(
+            ["User.Read"],
+            q::WEB_APP_REDIRECT_URI,
+        ))
+        .await
+        .unwrap();
+    let (returned, _) = user_support::Browser::default()
+        .sign_in(&tenant, url.as_str(), q::ALICE_EMAIL)
+        .await;
+    let signed_in = client
+        .acquire_token_by_code(&returned.code, &returned.state, flow)
+        .await
+        .unwrap();
+    let account = signed_in.account().unwrap().clone();
+    let requests = tenant.requests(Endpoint::Token);
+    for empty in ["{}", " ", "{ }"] {
+        let hit = client
+            .acquire_token_silent_with(
+                msal_lite::SilentRequest::new(["User.Read"]).claims(empty),
+                &account,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hit.source(), TokenSource::Cache, "{empty:?}");
+    }
+    assert_eq!(tenant.requests(Endpoint::Token), requests);
 }
