@@ -277,6 +277,18 @@ async fn another_instance_sharing_the_store_continues_the_session() {
         .unwrap();
     assert_eq!(renewed.source(), TokenSource::Network);
     assert_eq!(tenant.requests(Endpoint::Token), 2);
+    // B, whose memory holds the session with an expired token, takes C's renewal from the
+    // store instead of renewing again.
+    let on_b = b
+        .acquire_token_in_long_running_process(&key, ["User.ReadWrite"])
+        .await
+        .unwrap();
+    assert_eq!(on_b.source(), TokenSource::Cache);
+    assert_eq!(
+        on_b.access_token().secret(),
+        renewed.access_token().secret()
+    );
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
     // Stopping removes it from the store too.
     c.stop_long_running_process(&key).await;
     let d = api(&tenant, &offset, Some(store));

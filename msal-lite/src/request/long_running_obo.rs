@@ -245,10 +245,9 @@ async fn continue_session(
         Lookup::RefreshDue(token) => due = Some(token),
         Lookup::Miss => {}
     }
-    if let Some(store) = &inner.cache_store
-        && inner.obo.refresh_token(partition).is_none()
-    {
-        // Another instance may have initiated (or renewed) the session.
+    if let Some(store) = &inner.cache_store {
+        // Another instance may have initiated or renewed the session (a miss goes to the
+        // network anyway, so this read is cheap by comparison, as for regular OBO).
         let pk = PartitionKey::obo(partition);
         if let Some(stored) = persist::reload(store.as_ref(), &pk).await {
             let stored = StoredPartition {
