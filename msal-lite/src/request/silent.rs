@@ -603,6 +603,8 @@ async fn redeem_for(
                 client_id: &inner.client_id,
                 nonce,
                 now: inner.clock.unix_seconds(),
+                // `?appid=` keys exist only on Entra (claims-mapping apps), see id_token.rs.
+                app_keys: inner.authority.kind() != crate::AuthorityKind::Oidc,
             };
             Some(
                 id_token::validate(
