@@ -169,7 +169,9 @@ impl ConfidentialClientBuilder {
             Some(http) => http,
             None => default_http()?,
         };
-        // Every token request goes through the client's throttle (MSAL's throttling).
+        // Every token request goes through the client's throttle (MSAL's throttling), then
+        // gets the server telemetry headers (only requests that reach the network count).
+        let http: Arc<dyn HttpClient> = Arc::new(crate::http::TelemetryHttp::new(http));
         let http: Arc<dyn HttpClient> =
             Arc::new(crate::http::ThrottledHttp::new(http, self.clock.clone()));
         if self.client_capabilities.iter().any(|c| c.trim().is_empty()) {
