@@ -17,6 +17,7 @@ pub mod http;
 mod id_token;
 mod metadata;
 pub mod persistence;
+mod region;
 mod request;
 mod response;
 mod result;
@@ -35,6 +36,7 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, ServerError};
 pub use http::RetryPolicy;
+pub use region::AzureRegion;
 pub use request::{
     AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode, SilentRequest,
 };

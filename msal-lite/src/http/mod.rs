@@ -19,7 +19,9 @@ mod throttle;
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{retry_after as retry_after_header, send_with_retry};
-pub(crate) use telemetry::{CacheOutcome, RequestTelemetry, TelemetryHttp, api_id};
+pub(crate) use telemetry::{
+    CacheOutcome, RegionTelemetry, RequestTelemetry, TelemetryHttp, api_id,
+};
 pub(crate) use throttle::ThrottledHttp;
 
 /// An HTTP request as msal-lite sends it (the body is a complete form or empty).

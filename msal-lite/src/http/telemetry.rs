@@ -53,8 +53,9 @@ pub(crate) enum CacheOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RegionTelemetry {
     pub(crate) used: Arc<str>,
-    /// `3`: the `REGION_NAME` environment variable; `1`: auto-detection failed.
-    pub(crate) source: u8,
+    /// `3`: the `REGION_NAME` environment variable; `1`: auto-detection failed; none for a
+    /// configured region.
+    pub(crate) source: Option<u8>,
     /// `2`: configured, not auto-detected; `4`/`5`: auto-detection succeeded / failed.
     pub(crate) outcome: u8,
 }
@@ -108,7 +109,11 @@ impl RequestTelemetry {
     /// The `x-client-current-telemetry` value.
     pub(crate) fn current_header(&self) -> String {
         let (used, source, outcome) = match &self.region {
-            Some(r) => (&*r.used, r.source.to_string(), r.outcome.to_string()),
+            Some(r) => (
+                &*r.used,
+                r.source.map(|s| s.to_string()).unwrap_or_default(),
+                r.outcome.to_string(),
+            ),
             None => ("", String::new(), String::new()),
         };
         format!(
@@ -302,10 +307,10 @@ mod tests {
         let mut t = RequestTelemetry::new(api_id::SILENT, CacheOutcome::ProactiveRefresh);
         t.region = Some(RegionTelemetry {
             used: "westus2".into(),
-            source: 3,
-            outcome: 2,
+            source: Some(3),
+            outcome: 4,
         });
-        assert_eq!(t.current_header(), "5|62,4,westus2,3,2|,");
+        assert_eq!(t.current_header(), "5|62,4,westus2,3,4|,");
         assert_eq!(
             RequestTelemetry::for_grant("authorization_code")
                 .unwrap()
