@@ -15,6 +15,7 @@ mod credential;
 mod error;
 pub mod http;
 mod id_token;
+mod instance_discovery;
 mod metadata;
 pub mod persistence;
 mod region;

@@ -15,6 +15,9 @@
 //!   document is used ([`check_issuer`]), following MSAL.NET
 //!   `Instance/Oidc/OidcRetrieverWithCache.cs` (`ValidateIssuer`), and stricter where the
 //!   authority names a tenant id: see [`check_issuer`].
+//! - **Instance discovery.** For an Entra-shaped host the built-in cloud table does not know,
+//!   each metadata fetch first asks `/common/discovery/instance` for the host's aliases
+//!   (`instance_discovery.rs`), unless the client turned it off.
 
 use std::sync::{Arc, RwLock};
 
@@ -83,6 +86,8 @@ pub(crate) struct MetadataCache {
     /// Held only to find or add a slot, never across a fetch.
     slots: RwLock<HashMap<Box<str>, Arc<Slot>, RandomState>>,
     clock: SharedClock,
+    /// Whether metadata fetches run instance discovery first (clients: on by default).
+    instance_discovery: bool,
 }
 
 impl Default for MetadataCache {
@@ -96,7 +101,14 @@ impl MetadataCache {
         Self {
             slots: RwLock::default(),
             clock,
+            instance_discovery: false,
         }
+    }
+
+    /// Runs instance discovery with each metadata fetch of an authority it applies to.
+    pub(crate) fn with_instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
     }
 
     fn slot(&self, authority: &Authority) -> Arc<Slot> {
@@ -133,6 +145,9 @@ impl MetadataCache {
         let _guard = slot.refreshing.lock().await;
         if let Some(found) = slot.fresh(self.clock.unix_seconds()) {
             return Ok(found);
+        }
+        if self.instance_discovery && crate::instance_discovery::applies(authority) {
+            crate::instance_discovery::discover(http, retry, authority, correlation_id).await;
         }
         match fetch(http, retry, authority, correlation_id).await {
             Ok(metadata) => {

@@ -50,6 +50,7 @@ pub struct ConfidentialClientBuilder {
     cache_store: Option<Arc<dyn CacheStore>>,
     cache_byte_budget: Option<usize>,
     azure_region: Option<AzureRegion>,
+    instance_discovery: bool,
 }
 
 impl ConfidentialClientBuilder {
@@ -70,7 +71,29 @@ impl ConfidentialClientBuilder {
             cache_store: None,
             cache_byte_budget: None,
             azure_region: None,
+            instance_discovery: true,
         }
+    }
+
+    /// Whether to ask the authority's host which hosts are aliases of its cloud (instance
+    /// discovery, on by default, as MSAL's `instanceDiscovery` / `WithInstanceDiscovery`). It
+    /// only runs for Entra-shaped hosts msal-lite does not know (not the public and national
+    /// clouds, External ID, B2C, ADFS, OpenID Connect issuers or loopback hosts), once per
+    /// metadata fetch. Turn it off for a private or air-gapped Entra-compatible host that does
+    /// not serve `/common/discovery/instance`.
+    ///
+    /// ```
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://login.private-cloud.example/contoso.onmicrosoft.com",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .instance_discovery(false);
+    /// # let _ = builder;
+    /// ```
+    pub fn instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
     }
 
     /// Sends client-credentials (app-token) requests to an Azure regional endpoint (ESTS-R), as
@@ -219,7 +242,8 @@ impl ConfidentialClientBuilder {
         let client_id: Arc<str> = client_id.into();
         let app_partition = app::partition_key(&client_id, &authority);
         let tenant_partition_prefix = app::tenant_key_prefix(&client_id, &authority);
-        let metadata = MetadataCache::new(self.clock.clone());
+        let metadata =
+            MetadataCache::new(self.clock.clone()).with_instance_discovery(self.instance_discovery);
         Ok(ConfidentialClient {
             inner: Arc::new(ClientInner {
                 client_id,
