@@ -89,13 +89,14 @@ fn cloud_for(response: Response, host: &str) -> Cloud {
             preferred_cache: host.to_owned(),
         };
     };
-    let aliases: Vec<String> = entry
-        .aliases
-        .iter()
-        .filter(|a| is_host(a))
-        .take(MAX_ALIASES)
-        .map(|a| a.to_ascii_lowercase())
-        .collect();
+    // The host itself first (it named this entry), then the other usable aliases.
+    let mut aliases = vec![host.to_owned()];
+    for alias in entry.aliases.iter().filter(|a| is_host(a)) {
+        let alias = alias.to_ascii_lowercase();
+        if aliases.len() < MAX_ALIASES && !aliases.contains(&alias) {
+            aliases.push(alias);
+        }
+    }
     let preferred_cache = entry
         .preferred_cache
         .map(|p| p.to_ascii_lowercase())
@@ -192,6 +193,29 @@ mod tests {
         }
         let oidc = Authority::from_oidc_issuer("https://issuer.example.com/").unwrap();
         assert!(!applies(&oidc));
+    }
+
+    proptest::proptest! {
+        /// Any response body parses or not without panicking, and what is learned only ever
+        /// holds host names, with the preferred cache host among them (or the host itself).
+        #[test]
+        fn any_response_yields_a_sane_cloud(
+            aliases in proptest::collection::vec("[a-zA-Z0-9./:_ -]{0,30}", 0..20),
+            preferred in proptest::option::of("[a-zA-Z0-9./ -]{0,30}"),
+            junk in ".{0,200}",
+        ) {
+            let mut with_host = aliases.clone();
+            with_host.push("h.example".to_owned());
+            let body = serde_json::json!({"metadata": [{"preferred_cache": preferred, "aliases": with_host}]});
+            let cloud = cloud_for(serde_json::from_value(body).unwrap(), "h.example");
+            proptest::prop_assert!(cloud.aliases.iter().all(|a| is_host(a)));
+            proptest::prop_assert_eq!(cloud.aliases[0].as_str(), "h.example");
+            proptest::prop_assert!(cloud.aliases.len() <= MAX_ALIASES);
+            proptest::prop_assert!(
+                cloud.aliases.contains(&cloud.preferred_cache) || cloud.preferred_cache == "h.example"
+            );
+            let _ = serde_json::from_str::<Response>(&junk).map(|r| cloud_for(r, "h.example"));
+        }
     }
 
     #[test]
