@@ -98,11 +98,11 @@ async fn telemetry_last_header_carries_the_failures_since_the_last_success() {
     let tokens = token_requests(&seen);
     assert_eq!(tokens.len(), 3);
     // Schema 5: `5|{api_id},{cache_outcome},{region fields}|{wrapper}`; 771 = client credentials
-    // (msal-node ApiId), 2 = no cached token.
-    for t in &tokens {
+    // (msal-node ApiId); outcome 1 = a claims request, 2 = no cached token.
+    for (t, outcome) in tokens.iter().zip(["1", "2", "2"]) {
         assert_eq!(
-            header(t, "x-client-current-telemetry").as_deref(),
-            Some("5|771,2,,,|,")
+            header(t, "x-client-current-telemetry"),
+            Some(format!("5|771,{outcome},,,|,"))
         );
         assert_eq!(
             header(t, "x-client-OS").as_deref(),
@@ -250,6 +250,39 @@ async fn sign_in_and_refresh_carry_routing_hints_state_and_consent_scopes() {
         Some(oid.as_str())
     );
     assert!(serde_json::to_string(&flow).unwrap().contains(&oid));
+
+    // The redirect's client_info is the code redemption's routing hint (as MSAL Python), over
+    // the login_hint's UPN.
+    let (url, flow) = client
+        .auth_code_url(
+            AuthCodeRequest::new(["User.Read"], q::WEB_APP_REDIRECT_URI)
+                .login_hint(q::ALICE_EMAIL)
+                .prompt(Prompt::Login),
+        )
+        .await
+        .unwrap();
+    let (returned, _) = Browser::default()
+        .sign_in(&tenant, url.as_str(), q::ALICE_EMAIL)
+        .await;
+    let flow = flow.client_info(
+        returned
+            .client_info
+            .as_deref()
+            .expect("client_info returned"),
+    );
+    client
+        .acquire_token_by_code(&returned.code, &returned.state, flow)
+        .await
+        .unwrap();
+    let last = token_requests(&seen).pop().unwrap();
+    assert_eq!(
+        field(&last, "grant_type").as_deref(),
+        Some("authorization_code")
+    );
+    assert_eq!(
+        header(&last, "X-AnchorMailbox").as_deref(),
+        Some(oid.as_str())
+    );
     // The account picker takes no account hint; prompt=none with a session id sends only `sid`.
     let (url, _) = client
         .auth_code_url(

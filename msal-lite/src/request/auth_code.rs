@@ -453,6 +453,28 @@ impl AuthCodeFlow {
     pub fn code_verifier(&self) -> &PkceVerifier {
         &self.code_verifier
     }
+
+    /// Takes the `client_info` that came back with the code (Entra returns it because the
+    /// authorize URL asks `client_info=1`) as the code redemption's `X-AnchorMailbox` routing
+    /// hint, `Oid:{uid}@{utid}`, as MSAL Python's `obtain_token_by_auth_code_flow` does. A
+    /// `client_info` that does not decode is ignored (the hint chosen at sign-in start stays).
+    ///
+    /// ```
+    /// # let flow: msal_lite::AuthCodeFlow = serde_json::from_str(r#"{"state":"s","nonce":"n","code_verifier":"v","redirect_uri":"https://a/r","scopes":"openid"}"#).unwrap();
+    /// // base64url of {"uid":"u-1","utid":"t-1"}, from the redirect's form or query
+    /// let flow = flow.client_info("eyJ1aWQiOiJ1LTEiLCJ1dGlkIjoidC0xIn0");
+    /// # let _ = flow;
+    /// ```
+    #[must_use]
+    pub fn client_info(mut self, returned_client_info: &str) -> Self {
+        match crate::schema::ClientInfo::decode(returned_client_info) {
+            Ok(info) if !info.uid.is_empty() && !info.utid.is_empty() => {
+                self.anchor = Some(format!("Oid:{}@{}", info.uid, info.utid));
+            }
+            _ => tracing::debug!("the returned client_info does not decode; ignored"),
+        }
+        self
+    }
 }
 
 impl fmt::Debug for AuthCodeFlow {
@@ -914,6 +936,29 @@ mod tests {
             Hints::choose(&with(base().prompt(Prompt::SelectAccount), account())),
             Hints::default()
         );
+    }
+
+    #[test]
+    fn returned_client_info_becomes_the_routing_hint() {
+        let flow = || AuthCodeFlow {
+            state: "s".into(),
+            nonce: "n".into(),
+            code_verifier: PkceVerifier("v".into()),
+            redirect_uri: "https://a/r".into(),
+            scopes: "openid".into(),
+            claims: None,
+            anchor: Some("UPN:a@b".into()),
+        };
+        // base64url of {"uid":"u-1","utid":"t-1"}
+        let f = flow().client_info("eyJ1aWQiOiJ1LTEiLCJ1dGlkIjoidC0xIn0");
+        assert_eq!(f.anchor.as_deref(), Some("Oid:u-1@t-1"));
+        for junk in ["", "!!!", "e30"] {
+            assert_eq!(
+                flow().client_info(junk).anchor.as_deref(),
+                Some("UPN:a@b"),
+                "{junk}"
+            );
+        }
     }
 
     #[test]
