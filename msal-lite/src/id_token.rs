@@ -237,10 +237,16 @@ impl Slot {
             Found::Unknown if cooling => return Ok(None),
             Found::Unknown => true,
         };
-        if forced {
+        // The app-specific set counts an attempt even when it fails (it may not exist at all);
+        // the authority's set only a successful refresh, so a transient failure does not delay
+        // picking up rotated keys.
+        if forced && limit_first {
             *last_forced = Some(Instant::now());
         }
         let set = fetch_jwks(http, retry, uri, correlation_id).await?;
+        if forced && !limit_first {
+            *last_forced = Some(Instant::now());
+        }
         let key = set.keys.get(kid).cloned();
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(set));
         Ok(key)

@@ -88,6 +88,9 @@ pub(crate) struct MetadataCache {
     clock: SharedClock,
     /// Whether metadata fetches run instance discovery first (clients: on by default).
     instance_discovery: bool,
+    /// When each host was last discovered (unix seconds): per-tenant authorities on one host
+    /// share one discovery per metadata lifetime.
+    discovered_hosts: std::sync::Mutex<HashMap<Box<str>, u64, RandomState>>,
 }
 
 impl Default for MetadataCache {
@@ -102,6 +105,26 @@ impl MetadataCache {
             slots: RwLock::default(),
             clock,
             instance_discovery: false,
+            discovered_hosts: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Whether `authority`'s host is due for instance discovery (and marks it discovered).
+    fn discovery_due(&self, authority: &Authority) -> bool {
+        if !self.instance_discovery || !crate::instance_discovery::applies(authority) {
+            return false;
+        }
+        let now = self.clock.unix_seconds();
+        let mut hosts = self
+            .discovered_hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match hosts.get(authority.environment()) {
+            Some(at) if now < at.saturating_add(METADATA_LIFETIME_SECS) => false,
+            _ => {
+                hosts.insert(authority.environment().into(), now);
+                true
+            }
         }
     }
 
@@ -146,7 +169,7 @@ impl MetadataCache {
         if let Some(found) = slot.fresh(self.clock.unix_seconds()) {
             return Ok(found);
         }
-        if self.instance_discovery && crate::instance_discovery::applies(authority) {
+        if self.discovery_due(authority) {
             crate::instance_discovery::discover(http, retry, authority, correlation_id).await;
         }
         match fetch(http, retry, authority, correlation_id).await {

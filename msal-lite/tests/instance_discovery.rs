@@ -101,11 +101,26 @@ async fn discovered_aliases_decide_the_cache_host() {
     // Written as MSAL writes it: under the cloud's preferred cache host.
     assert_eq!(exported_environment(&client).await, "sts.one.example");
 
-    // Discovery runs with the metadata fetch, so it is cached as metadata is.
+    // Discovery runs with the metadata fetch, so it is cached as metadata is, and once per
+    // host for all its tenants.
     client
         .acquire_token_for_client(["api://other/.default"])
         .await
         .unwrap();
+    client
+        .acquire_token_for_client_with(
+            msal_lite::ClientCredentialsRequest::new([GRAPH]).tenant("fabrikam.onmicrosoft.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        paths(&seen)
+            .iter()
+            .filter(|p| p.ends_with("openid-configuration"))
+            .count(),
+        2,
+        "the other tenant's metadata was fetched"
+    );
     let discoveries = paths(&seen)
         .iter()
         .filter(|p| *p == "/common/discovery/instance")
