@@ -67,6 +67,8 @@ pub(crate) struct ClientInner {
     pub(crate) obo: crate::cache::obo::OboCache,
     /// Signed-in users: their token partitions, single flights and the ID-token keys.
     pub(crate) users: crate::request::UserState,
+    /// The Azure region for client-credentials requests (none: global only).
+    pub(crate) azure_region: Option<crate::region::ResolvedRegion>,
 }
 
 impl ConfidentialClient {

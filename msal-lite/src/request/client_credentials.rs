@@ -330,7 +330,10 @@ async fn fetch_in_span(
         .metadata
         .get(http, &inner.retry, &authority, correlation_id)
         .await?;
-    let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+    let (token_endpoint, telemetry) =
+        crate::region::client_credentials_endpoint(&inner, &authority, &metadata, claims.is_some());
+    let mut request = TokenRequest::new(token_endpoint.clone());
+    request.telemetry = Some(telemetry);
     request.form.push("client_id", &inner.client_id);
     request.form.push("scope", scopes.as_str());
     request.form.push("grant_type", "client_credentials");
@@ -339,7 +342,7 @@ async fn fetch_in_span(
         .credential
         .apply(
             &inner.client_id,
-            &metadata.token_endpoint,
+            &token_endpoint,
             requested_at,
             &mut request,
         )

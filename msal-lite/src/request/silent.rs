@@ -15,9 +15,10 @@ use crate::cache::user::{
 };
 use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
+use crate::http::{CacheOutcome, RequestTelemetry, api_id};
 use crate::http::{HttpClient, RetryPolicy, send_with_retry};
 use crate::id_token::{self, Expected, JwksCache};
-use crate::request::{TokenRequest, common_headers};
+use crate::request::TokenRequest;
 use crate::response::{TokenResponse, parse_json};
 use crate::schema::{ClientInfo, PartitionKey};
 use crate::{
@@ -492,6 +493,8 @@ pub(super) enum Grant<'a> {
         redirect_uri: &'a str,
         code_verifier: &'a str,
         nonce: &'a str,
+        /// The `X-AnchorMailbox` routing hint chosen when the sign-in started.
+        anchor: Option<&'a str>,
     },
     /// RFC 6749 §6.
     RefreshToken {
@@ -551,7 +554,13 @@ async fn redeem_for(
             redirect_uri,
             code_verifier,
             nonce,
+            anchor,
         } => {
+            super::anchor_mailbox::insert(&mut request.headers, *anchor);
+            request.telemetry = Some(RequestTelemetry::new(
+                api_id::BY_CODE,
+                CacheOutcome::NotApplicable,
+            ));
             request.form.push("redirect_uri", redirect_uri);
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("code", code);
@@ -563,6 +572,16 @@ async fn redeem_for(
             refresh_token,
             account,
         } => {
+            // Routing hint for Entra's backup authentication system (MSAL Python, msal-common
+            // RefreshTokenClient: `Oid:{uid}@{utid}` from the home account id).
+            let anchor = super::anchor_mailbox::for_home_account(account.home_account_id());
+            super::anchor_mailbox::insert(&mut request.headers, anchor.as_deref());
+            let outcome = if claims.is_some() {
+                CacheOutcome::ForceRefreshOrClaims
+            } else {
+                CacheOutcome::NoCachedToken
+            };
+            request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, outcome));
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token.secret());
@@ -603,6 +622,8 @@ async fn redeem_for(
                 client_id: &inner.client_id,
                 nonce,
                 now: inner.clock.unix_seconds(),
+                // `?appid=` keys exist only on Entra (claims-mapping apps), see id_token.rs.
+                app_keys: inner.authority.kind() != crate::AuthorityKind::Oidc,
             };
             Some(
                 id_token::validate(
@@ -727,26 +748,7 @@ async fn send(
     request: TokenRequest,
     correlation_id: CorrelationId,
 ) -> Result<UserTokenResponse, Error> {
-    use http::HeaderValue;
-    use http::header::{ACCEPT, CONTENT_TYPE};
-
-    let mut http_request = http::Request::post(request.endpoint.as_str())
-        .body(bytes::Bytes::from(request.form.encode()))
-        .map_err(|_| {
-            Error::malformed(
-                "the token endpoint is not a valid URI",
-                Some(correlation_id),
-                None,
-            )
-        })?;
-    let headers = http_request.headers_mut();
-    *headers = request.headers;
-    common_headers(headers, correlation_id);
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded;charset=utf-8"),
-    );
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let http_request = request.into_http(correlation_id)?;
     let response = send_with_retry(http, retry, http_request)
         .await
         .map_err(|e| e.into_error(Some(correlation_id)))?;
