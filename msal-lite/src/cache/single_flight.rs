@@ -5,9 +5,17 @@
 //! cancelled while others still wait. It removes itself from the map when done, after the
 //! flight body has written the cache; a caller that finds no flight re-checks the cache under
 //! the map's lock, so a token stored by a flight that just finished is never fetched again.
+//!
+//! [`with_lease`] is the fleet half: inside one instance's flight, before the network, it
+//! takes the shared store's acquisition lease so that one instance of the fleet goes to the
+//! token endpoint and the others take the token it stores.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::persistence::{CacheStore, Lease, LeaseOutcome, Partition};
+use crate::schema::PartitionKey;
 
 use foldhash::fast::RandomState;
 use futures_util::FutureExt as _;
@@ -69,6 +77,99 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.flights.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// First pause of a waiter between two polls of the store; doubled up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(2);
+/// Longest pause between two polls: a waiter sees the leader's token at most this late.
+const MAX_POLL: Duration = Duration::from_millis(50);
+
+/// Runs `body` (one network acquisition that stores its token in `store`) as the fleet's
+/// only acquisition of `flight` in `partition`, or returns what `take` makes of the token
+/// another instance stored meanwhile.
+///
+/// - The lease comes with the stored partition (one round trip); `take` looks in it first, so
+///   a token stored just before the lease was free is not fetched again.
+/// - A waiter polls the store (with the lease attempt, so it takes over as soon as the lease
+///   is released or expires) with backoff from [`FIRST_POLL`] to [`MAX_POLL`], never longer
+///   than the lease has left, and for at most two lease durations in all; then it acquires
+///   itself.
+/// - A store without leases, or one that fails (Redis unreachable), means local single flight
+///   only: `body` runs at once (availability over deduplication).
+/// - The leader releases the lease once `body` is done, whatever its outcome, in the
+///   background so the caller does not wait for it. A leader that is cancelled or crashes
+///   leaves the lease to expire.
+pub(crate) async fn with_lease<T, F>(
+    store: &dyn CacheStore,
+    ttl: Duration,
+    partition: &PartitionKey,
+    flight: &str,
+    mut take: impl FnMut(&Partition) -> Option<T>,
+    body: impl FnOnce() -> F,
+) -> T
+where
+    F: Future<Output = T>,
+{
+    let give_up_at = Instant::now() + ttl.saturating_mul(2);
+    let mut pause = FIRST_POLL;
+    loop {
+        match store.acquisition_lease(partition, flight, ttl).await {
+            Ok(LeaseOutcome::Acquired { lease, current }) => {
+                if let Some(done) = current.as_ref().and_then(&mut take) {
+                    release(lease).await;
+                    return done;
+                }
+                let out = body().await;
+                release(lease).await;
+                return out;
+            }
+            Ok(LeaseOutcome::Held {
+                expires_in,
+                current,
+            }) => {
+                if let Some(done) = current.as_ref().and_then(&mut take) {
+                    return done;
+                }
+                let now = Instant::now();
+                if now >= give_up_at {
+                    tracing::warn!(
+                        partition = partition.kind(),
+                        "the fleet's acquisition lease is still held after two lease durations; acquiring here"
+                    );
+                    return body().await;
+                }
+                // Poll again soon, and no later than when the lease ends.
+                let wait = pause
+                    .min(expires_in.max(Duration::from_millis(1)))
+                    .min(give_up_at - now);
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(MAX_POLL);
+            }
+            Ok(_) => return body().await,
+            Err(e) => {
+                tracing::warn!(
+                    partition = partition.kind(),
+                    error = %e,
+                    "acquisition lease unavailable; falling back to this instance's single flight"
+                );
+                return body().await;
+            }
+        }
+    }
+}
+
+/// Releases `lease` in the background (inline without a Tokio runtime); a failure only means
+/// the lease expires on its own.
+async fn release(lease: Lease) {
+    let releasing = async move {
+        if let Err(e) = lease.release().await {
+            tracing::debug!(error = %e, "releasing the acquisition lease failed; it will expire");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(releasing)),
+        Err(_) => releasing.await,
     }
 }
 

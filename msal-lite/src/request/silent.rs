@@ -237,6 +237,7 @@ impl ConfidentialClient {
                     account,
                     scopes.clone(),
                     reread,
+                    !force,
                     caller_id,
                     correlation_id,
                 )
@@ -355,6 +356,7 @@ async fn refresh_user_in_background(
             account,
             scopes.clone(),
             reread,
+            true,
             None,
             CorrelationId::random(),
         )
@@ -419,12 +421,14 @@ fn stored_partition(
 
 /// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
 /// another instance acquired is then served from the cache (under the caller's correlation
-/// id), and a refresh uses the newest refresh token.
+/// id), and a refresh uses the newest refresh token. With `fleet` (not a forced refresh) the
+/// refresh takes the fleet's acquisition lease first.
 async fn reread_then_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
     reread: bool,
+    fleet: bool,
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
@@ -442,6 +446,45 @@ async fn reread_then_refresh(
                     .with_account(found.account),
             );
         }
+    }
+    if let (true, Some(store), Some(ttl)) = (fleet, inner.cache_store.clone(), inner.lease_ttl) {
+        let home = account.home_account_id();
+        let take = |stored: &crate::persistence::Partition| {
+            let partition = stored_partition(&inner, stored.document(), home)?;
+            let now = inner.clock.unix_seconds();
+            inner.users.cache.merge_loaded(home, partition, now);
+            let found = inner
+                .users
+                .cache
+                .lookup(home, &scopes, now, inner.refresh_margin_secs);
+            match found.token {
+                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    caller_id,
+                )
+                .with_account(found.account))),
+                _ => None,
+            }
+        };
+        let body = || {
+            refresh(
+                inner.clone(),
+                account.clone(),
+                scopes.clone(),
+                None,
+                correlation_id,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &PartitionKey::user(home),
+            scopes.key(),
+            take,
+            body,
+        )
+        .await;
     }
     refresh(inner, account, scopes, None, correlation_id).await
 }
