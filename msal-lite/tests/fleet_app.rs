@@ -219,3 +219,15 @@ async fn with_redis_stopped_every_instance_still_gets_its_token() {
         "local single flight per instance: {requests} requests"
     );
 }
+
+#[test]
+fn a_zero_lease_is_a_configuration_error() {
+    let built = ConfidentialClient::builder(
+        q::DAEMON_CLIENT_ID,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+        ClientCredential::secret(q::DAEMON_CLIENT_SECRET),
+    )
+    .distributed_lease_ttl(Duration::ZERO)
+    .build();
+    assert!(built.is_err());
+}

@@ -264,3 +264,168 @@ mod tests {
         assert_eq!(joiner.await.unwrap(), 9);
     }
 }
+
+#[cfg(test)]
+mod lease_tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::persistence::{BoxFuture, PersistenceError, SaveOutcome};
+    use crate::schema::CacheDocument;
+
+    /// A store that answers lease attempts from a script and counts releases.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<LeaseOutcome, PersistenceError>>>,
+        attempts: AtomicU32,
+        releases: Arc<AtomicU32>,
+    }
+
+    impl Scripted {
+        fn new(answers: impl IntoIterator<Item = Result<LeaseOutcome, PersistenceError>>) -> Self {
+            Self {
+                answers: Mutex::new(answers.into_iter().collect()),
+                ..Self::default()
+            }
+        }
+        fn lease(&self) -> Lease {
+            let releases = self.releases.clone();
+            Lease::new(move || {
+                Box::pin(async move {
+                    releases.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+        }
+    }
+
+    impl CacheStore for Scripted {
+        fn load<'a>(
+            &'a self,
+            _: &'a PartitionKey,
+        ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn save<'a>(
+            &'a self,
+            _: &'a PartitionKey,
+            _: Arc<CacheDocument>,
+            _: Option<u64>,
+        ) -> BoxFuture<'a, Result<SaveOutcome, PersistenceError>> {
+            Box::pin(async { Ok(SaveOutcome::Saved { version: 1 }) })
+        }
+        fn remove<'a>(
+            &'a self,
+            _: &'a PartitionKey,
+        ) -> BoxFuture<'a, Result<(), PersistenceError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn acquisition_lease<'a>(
+            &'a self,
+            _: &'a PartitionKey,
+            _: &'a str,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<LeaseOutcome, PersistenceError>> {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            let next = self
+                .answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Ok(LeaseOutcome::Held {
+                    expires_in: Duration::from_secs(60),
+                    current: None,
+                }));
+            Box::pin(async move { next })
+        }
+    }
+
+    fn held(version: Option<u64>) -> Result<LeaseOutcome, PersistenceError> {
+        Ok(LeaseOutcome::Held {
+            expires_in: Duration::from_millis(1),
+            current: version.map(|v| Partition::new(v, Arc::new(CacheDocument::new()))),
+        })
+    }
+
+    /// `take` accepts a partition stored at version 7 or later ("the leader's token").
+    fn take(p: &Partition) -> Option<u32> {
+        (p.version() >= 7).then_some(1)
+    }
+
+    async fn run(store: &Scripted, ttl: Duration, runs: &AtomicU32) -> u32 {
+        with_lease(
+            store,
+            ttl,
+            &PartitionKey::app("c", "t"),
+            "s",
+            take,
+            || async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                2
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_waiter_takes_the_leaders_token_and_never_fetches() {
+        let store = Scripted::new([held(None), held(Some(3)), held(Some(7))]);
+        let runs = AtomicU32::new(0);
+        assert_eq!(run(&store, Duration::from_secs(5), &runs).await, 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        assert_eq!(store.attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn the_leader_fetches_and_releases_and_a_late_leader_takes_the_stored_token() {
+        let store = Scripted::new([]);
+        store.answers.lock().unwrap().extend([
+            Ok(LeaseOutcome::Acquired {
+                lease: store.lease(),
+                current: None,
+            }),
+            Ok(LeaseOutcome::Acquired {
+                lease: store.lease(),
+                current: Some(Partition::new(8, Arc::new(CacheDocument::new()))),
+            }),
+        ]);
+        let runs = AtomicU32::new(0);
+        assert_eq!(run(&store, Duration::from_secs(5), &runs).await, 2);
+        assert_eq!(run(&store, Duration::from_secs(5), &runs).await, 1);
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the second saw the stored token"
+        );
+        // Releases run in the background: poll until both happened.
+        while store.releases.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn no_lease_or_a_failing_store_means_acquiring_here() {
+        let runs = AtomicU32::new(0);
+        let unsupported = Scripted::new([Ok(LeaseOutcome::Unsupported)]);
+        assert_eq!(run(&unsupported, Duration::from_secs(5), &runs).await, 2);
+        let down = Scripted::new([Err(PersistenceError::Timeout)]);
+        assert_eq!(run(&down, Duration::from_secs(5), &runs).await, 2);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_stays_held_is_waited_for_at_most_two_lease_durations() {
+        let store = Scripted::new([]);
+        let runs = AtomicU32::new(0);
+        let started = Instant::now();
+        assert_eq!(run(&store, Duration::from_millis(40), &runs).await, 2);
+        let waited = started.elapsed();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(waited >= Duration::from_millis(80), "waited {waited:?}");
+        assert!(
+            store.attempts.load(Ordering::SeqCst) > 2,
+            "it polled meanwhile"
+        );
+    }
+}
