@@ -100,6 +100,11 @@ const MAX_POLL: Duration = Duration::from_millis(50);
 /// - The leader releases the lease once `body` is done, whatever its outcome, in the
 ///   background so the caller does not wait for it. A leader that is cancelled or crashes
 ///   leaves the lease to expire.
+///
+/// MSAL deduplicates within one process only (MSAL.NET
+/// `src/client/Microsoft.Identity.Client/Internal/Requests/ClientCredentialRequest.cs`: one
+/// static semaphore, the cache checked again inside it); the lease carries that re-check
+/// across the fleet.
 pub(crate) async fn with_lease<T, F>(
     store: &dyn CacheStore,
     ttl: Duration,
