@@ -231,3 +231,57 @@ fn a_zero_lease_is_a_configuration_error() {
     .build();
     assert!(built.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_leader_releases_the_lease_and_a_waiter_acquires_at_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+    // The leader holds the lease through a slow discovery, then its token request fails.
+    tenant.inject_fault(
+        Endpoint::Discovery,
+        Fault::latency(Duration::from_millis(300)).times(1),
+    );
+    tenant.inject_fault(Endpoint::Token, Fault::status(500).times(1));
+    // The default lease (30 s): waiting it out would fail the time bound below.
+    let clients = fleet(&tenant, &redis, |b| b);
+    let started = Instant::now();
+    let mut set = JoinSet::new();
+    for (i, client) in clients.iter().enumerate() {
+        for _ in 0..MISSES {
+            let client = client.clone();
+            set.spawn(async move {
+                let got = client.acquire_token_for_client([GRAPH_DEFAULT]).await;
+                (i, got.map(|r| r.access_token().secret().to_owned()))
+            });
+        }
+    }
+    let mut failed_instances = std::collections::BTreeSet::new();
+    let mut tokens = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined.unwrap() {
+            (_, Ok(token)) => tokens.push(token),
+            (i, Err(_)) => {
+                failed_instances.insert(i);
+            }
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the waiters did not wait for the lease to expire: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        failed_instances.len(),
+        1,
+        "only the failed leader's callers see its error"
+    );
+    assert_eq!(tokens.len(), (INSTANCES - 1) * MISSES);
+    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    assert_eq!(
+        tenant.requests(Endpoint::Token),
+        2,
+        "the failed request and one replacement"
+    );
+}
