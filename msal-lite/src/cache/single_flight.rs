@@ -97,6 +97,8 @@ const MAX_POLL: Duration = Duration::from_millis(50);
 ///   itself.
 /// - A store without leases, or one that fails (Redis unreachable), means local single flight
 ///   only: `body` runs at once (availability over deduplication).
+/// - `body` is told whether the store was just read (with the lease or the last poll), so it
+///   can skip its own "before access" read: the lease then costs no extra round trip.
 /// - The leader releases the lease once `body` is done, whatever its outcome, in the
 ///   background so the caller does not wait for it. A leader that is cancelled or crashes
 ///   leaves the lease to expire.
@@ -111,7 +113,7 @@ pub(crate) async fn with_lease<T, F>(
     partition: &PartitionKey,
     flight: &str,
     mut take: impl FnMut(&Partition) -> Option<T>,
-    body: impl FnOnce() -> F,
+    body: impl FnOnce(bool) -> F,
 ) -> T
 where
     F: Future<Output = T>,
@@ -125,7 +127,7 @@ where
                     release(lease).await;
                     return done;
                 }
-                let out = body().await;
+                let out = body(true).await;
                 release(lease).await;
                 return out;
             }
@@ -142,7 +144,8 @@ where
                         partition = partition.kind(),
                         "the fleet's acquisition lease is still held after two lease durations; acquiring here"
                     );
-                    return body().await;
+                    // The poll just read the store: nothing usable there.
+                    return body(true).await;
                 }
                 // Poll again soon, and no later than when the lease ends.
                 let wait = pause
@@ -151,14 +154,14 @@ where
                 tokio::time::sleep(wait).await;
                 pause = (pause * 2).min(MAX_POLL);
             }
-            Ok(_) => return body().await,
+            Ok(_) => return body(false).await,
             Err(e) => {
                 tracing::warn!(
                     partition = partition.kind(),
                     error = %e,
                     "acquisition lease unavailable; falling back to this instance's single flight"
                 );
-                return body().await;
+                return body(false).await;
             }
         }
     }
@@ -365,7 +368,7 @@ mod lease_tests {
             &PartitionKey::app("c", "t"),
             "s",
             take,
-            || async {
+            |_| async {
                 runs.fetch_add(1, Ordering::SeqCst);
                 2
             },
@@ -417,6 +420,35 @@ mod lease_tests {
         let down = Scripted::new([Err(PersistenceError::Timeout)]);
         assert_eq!(run(&down, Duration::from_secs(5), &runs).await, 2);
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    /// Whether `body` was told that the store had just been read.
+    async fn store_read(store: &Scripted) -> bool {
+        with_lease(
+            store,
+            Duration::from_secs(5),
+            &PartitionKey::app("c", "t"),
+            "s",
+            |_| None,
+            |read| async move { read },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_body_skips_its_own_store_read_only_after_a_lease_read() {
+        let leader = Scripted::new([]);
+        leader
+            .answers
+            .lock()
+            .unwrap()
+            .push_back(Ok(LeaseOutcome::Acquired {
+                lease: leader.lease(),
+                current: None,
+            }));
+        assert!(store_read(&leader).await);
+        assert!(!store_read(&Scripted::new([Ok(LeaseOutcome::Unsupported)])).await);
+        assert!(!store_read(&Scripted::new([Err(PersistenceError::Timeout)])).await);
     }
 
     #[tokio::test]

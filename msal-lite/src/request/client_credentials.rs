@@ -300,7 +300,7 @@ async fn fetch(
                 correlation_id,
             )
         };
-        let body = || {
+        let body = |store_read: bool| {
             fetch_in_span(
                 inner.clone(),
                 authority.clone(),
@@ -308,6 +308,7 @@ async fn fetch(
                 scopes.clone(),
                 None,
                 correlation_id,
+                !store_read,
             )
         };
         return crate::cache::single_flight::with_lease(
@@ -321,9 +322,17 @@ async fn fetch(
         .instrument(span)
         .await;
     }
-    fetch_in_span(inner, authority, partition, scopes, claims, correlation_id)
-        .instrument(span)
-        .await
+    fetch_in_span(
+        inner,
+        authority,
+        partition,
+        scopes,
+        claims,
+        correlation_id,
+        true,
+    )
+    .instrument(span)
+    .await
 }
 
 /// Takes the app tokens of a stored partition into memory; the result when the wanted token
@@ -355,7 +364,8 @@ fn take_stored(
     }
 }
 
-/// One network acquisition; stores the token in the app cache.
+/// One network acquisition; stores the token in the app cache. `check_store`: false when the
+/// caller has just read the store (with the fleet's lease).
 async fn fetch_in_span(
     inner: Arc<ClientInner>,
     authority: Authority,
@@ -363,10 +373,11 @@ async fn fetch_in_span(
     scopes: Scopes,
     claims: Option<String>,
     correlation_id: CorrelationId,
+    check_store: bool,
 ) -> FlightResult {
     // Before the network, the shared store: another instance may hold a token (MSAL's "before
     // access"; Microsoft.Identity.Web's L2 for app tokens).
-    if let (Some(store), None) = (&inner.cache_store, &claims) {
+    if let (Some(store), None, true) = (&inner.cache_store, &claims, check_store) {
         let key = app::store_key(&inner.client_id, &authority);
         if let Some(stored) = persist::load(&**store, &key).await
             && let Some(done) = take_stored(

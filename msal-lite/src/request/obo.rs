@@ -481,7 +481,7 @@ async fn fetch(job: Acquisition) -> FlightResult {
         };
         let key = PartitionKey::obo(assertion.hash());
         let flight = scopes.key().to_owned();
-        return crate::cache::single_flight::with_lease(&*store, ttl, &key, &flight, take, || {
+        return crate::cache::single_flight::with_lease(&*store, ttl, &key, &flight, take, |_| {
             fetch_in_span(job)
         })
         .instrument(span)
