@@ -163,6 +163,8 @@ async fn a_killed_leader_is_replaced_after_its_lease_with_no_errors() {
     );
     let lease = Duration::from_millis(600);
     let clients = fleet(&tenant, &redis, |b| b.distributed_lease_ttl(lease));
+    // Before the leader takes its lease: nobody may get a token before `lease` after this.
+    let before_lease = Instant::now();
     let mut leader = JoinSet::new();
     misses(&clients[0], &mut leader);
     // Poll until the leader's request is at the token endpoint (it holds the lease then).
@@ -174,7 +176,6 @@ async fn a_killed_leader_is_replaced_after_its_lease_with_no_errors() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let leased_at = Instant::now();
     let mut others = JoinSet::new();
     for client in &clients[1..] {
         misses(client, &mut others);
@@ -186,7 +187,7 @@ async fn a_killed_leader_is_replaced_after_its_lease_with_no_errors() {
     let got = all_ok(others).await;
     assert_eq!(got.len(), (INSTANCES - 1) * MISSES, "0 errors");
     assert!(
-        leased_at.elapsed() + Duration::from_millis(50) >= lease,
+        before_lease.elapsed() >= lease,
         "the others waited for the lease to expire"
     );
     assert_eq!(
