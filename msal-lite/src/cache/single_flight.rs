@@ -136,7 +136,18 @@ where
                 current,
             }) => {
                 if let Some(done) = current.as_ref().and_then(&mut take) {
+                    tracing::debug!(
+                        partition = partition.kind(),
+                        "served the token another instance acquired"
+                    );
                     return done;
+                }
+                if pause == FIRST_POLL {
+                    tracing::debug!(
+                        partition = partition.kind(),
+                        ?expires_in,
+                        "another instance is acquiring this token; waiting for it"
+                    );
                 }
                 let now = Instant::now();
                 if now >= give_up_at {
