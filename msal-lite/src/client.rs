@@ -63,6 +63,8 @@ pub(crate) struct ClientInner {
     pub(crate) client_capabilities: Arc<[String]>,
     /// Where user and on-behalf-of partitions are persisted (none: memory only).
     pub(crate) cache_store: Option<Arc<dyn CacheStore>>,
+    /// The fleet-wide acquisition lease's duration (none: single flight per instance only).
+    pub(crate) lease_ttl: Option<std::time::Duration>,
     /// On-behalf-of tokens, partitioned by the hash of the incoming assertion.
     pub(crate) obo: crate::cache::obo::OboCache,
     /// Signed-in users: their token partitions, single flights and the ID-token keys.

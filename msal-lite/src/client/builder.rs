@@ -16,6 +16,10 @@ use crate::{Authority, AzureRegion, ClientCredential, Clock, Error};
 /// MSAL does (`tokenRenewalOffsetSeconds` = 300).
 const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
+/// The default acquisition lease: the default transport's total timeout (30 s), so a lease
+/// outlives the request it guards.
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
 /// Builds a [`ConfidentialClient`]; made by [`ConfidentialClient::builder`].
 ///
 /// ```
@@ -51,6 +55,8 @@ pub struct ConfidentialClientBuilder {
     cache_byte_budget: Option<usize>,
     azure_region: Option<AzureRegion>,
     instance_discovery: bool,
+    distributed_single_flight: bool,
+    lease_ttl: Duration,
 }
 
 impl ConfidentialClientBuilder {
@@ -72,6 +78,8 @@ impl ConfidentialClientBuilder {
             cache_byte_budget: None,
             azure_region: None,
             instance_discovery: true,
+            distributed_single_flight: true,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
     }
 
@@ -175,6 +183,48 @@ impl ConfidentialClientBuilder {
         self
     }
 
+    /// Whether instances sharing the [`cache_store`](Self::cache_store) deduplicate token
+    /// requests across the fleet (default: on). On a miss, before going to the token endpoint,
+    /// an instance takes a short lease in the store (Redis: `SET NX PX`); the other instances
+    /// that miss the same token meanwhile wait for the token it stores instead of sending
+    /// their own request. Stores without leases (memory) and a store that is down leave each
+    /// instance to its own single flight. `false` turns the lease off: one token request per
+    /// instance, as before.
+    ///
+    /// ```
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://contoso.ciamlogin.com/",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .distributed_single_flight(false);
+    /// # let _ = builder;
+    /// ```
+    pub fn distributed_single_flight(mut self, enabled: bool) -> Self {
+        self.distributed_single_flight = enabled;
+        self
+    }
+
+    /// How long the fleet-wide acquisition lease lasts (default 30 s, the default transport's
+    /// total timeout): at most how long other instances wait for a leader that died. Keep it
+    /// at or above the transport's timeout, so a slow request is not duplicated. Zero is a
+    /// configuration error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = msal_lite::ConfidentialClient::builder(
+    ///     "client-id",
+    ///     "https://contoso.ciamlogin.com/",
+    ///     msal_lite::ClientCredential::secret("secret"),
+    /// )
+    /// .distributed_lease_ttl(Duration::from_secs(10));
+    /// # let _ = builder;
+    /// ```
+    pub fn distributed_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
     /// The memory budget, in bytes, of the signed-in users' token partitions (default 256 MiB).
     /// Over it, the least recently used users are dropped from memory (they are read back
     /// from the [`cache_store`](Self::cache_store) on their next request, or sign in again).
@@ -239,6 +289,11 @@ impl ConfidentialClientBuilder {
         }
         let azure_region =
             crate::region::resolve(self.azure_region, |name| std::env::var(name).ok())?;
+        if self.lease_ttl.is_zero() {
+            return Err(Error::config("the distributed lease duration is zero"));
+        }
+        let lease_ttl = (self.distributed_single_flight && self.cache_store.is_some())
+            .then_some(self.lease_ttl);
         let client_id: Arc<str> = client_id.into();
         let app_partition = app::partition_key(&client_id, &authority);
         let tenant_partition_prefix = app::tenant_key_prefix(&client_id, &authority);
@@ -260,6 +315,7 @@ impl ConfidentialClientBuilder {
                 app_flights: SingleFlight::new(),
                 client_capabilities: self.client_capabilities.into(),
                 cache_store: self.cache_store,
+                lease_ttl,
                 obo: Default::default(),
                 users: crate::request::UserState::new(self.cache_byte_budget),
                 azure_region,

@@ -238,6 +238,7 @@ impl ConfidentialClient {
                     account,
                     scopes.clone(),
                     reread,
+                    !force,
                     caller_id,
                     correlation_id,
                 )
@@ -356,6 +357,7 @@ async fn refresh_user_in_background(
             account,
             scopes.clone(),
             reread,
+            true,
             None,
             CorrelationId::random(),
         )
@@ -420,8 +422,76 @@ fn stored_partition(
 
 /// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
 /// another instance acquired is then served from the cache (under the caller's correlation
-/// id), and a refresh uses the newest refresh token.
+/// id), and a refresh uses the newest refresh token. With `fleet` (not a forced refresh) the
+/// refresh takes the fleet's acquisition lease first, whose read of the store replaces the
+/// re-read.
 async fn reread_then_refresh(
+    inner: Arc<ClientInner>,
+    account: Arc<Account>,
+    scopes: Scopes,
+    reread: bool,
+    fleet: bool,
+    caller_id: Option<CorrelationId>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    if let (true, Some(store), Some(ttl)) = (fleet, inner.cache_store.clone(), inner.lease_ttl) {
+        let home = account.home_account_id();
+        let take = |stored: &crate::persistence::Partition| {
+            let partition = stored_partition(&inner, stored.document(), home)?;
+            let now = inner.clock.unix_seconds();
+            inner.users.cache.merge_loaded(home, partition, now);
+            fresh(&inner, &account, &scopes, caller_id)
+        };
+        let body = |store_read: bool| {
+            reread_or_refresh(
+                inner.clone(),
+                account.clone(),
+                scopes.clone(),
+                reread && !store_read,
+                caller_id,
+                correlation_id,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &PartitionKey::user(home),
+            scopes.key(),
+            take,
+            body,
+        )
+        .await;
+    }
+    reread_or_refresh(inner, account, scopes, reread, caller_id, correlation_id).await
+}
+
+/// The account's cached token for `scopes`, when fresh.
+fn fresh(
+    inner: &ClientInner,
+    account: &Account,
+    scopes: &Scopes,
+    caller_id: Option<CorrelationId>,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    let found = inner.users.cache.lookup(
+        account.home_account_id(),
+        scopes,
+        now,
+        inner.refresh_margin_secs,
+    );
+    match found.token {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        )
+        .with_account(found.account))),
+        _ => None,
+    }
+}
+
+/// [`refresh`], after [`reload_user`] when `reread` is set.
+async fn reread_or_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
@@ -429,20 +499,11 @@ async fn reread_then_refresh(
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
-    if reread && reload_user(&inner, account.home_account_id()).await {
-        let now = inner.clock.unix_seconds();
-        let found = inner.users.cache.lookup(
-            account.home_account_id(),
-            &scopes,
-            now,
-            inner.refresh_margin_secs,
-        );
-        if let Lookup::Fresh(token) = found.token {
-            return Ok(
-                AuthenticationResult::new(token, TokenSource::Cache, caller_id)
-                    .with_account(found.account),
-            );
-        }
+    if reread
+        && reload_user(&inner, account.home_account_id()).await
+        && let Some(done) = fresh(&inner, &account, &scopes, caller_id)
+    {
+        return done;
     }
     refresh(inner, account, scopes, None, correlation_id).await
 }
