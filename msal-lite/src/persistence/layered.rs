@@ -508,6 +508,16 @@ impl<L2: CacheStore> CacheStore for Layered<L2> {
         })
     }
 
+    /// The L2's lease (bounded by the L2 timeout): the lease is for the fleet sharing L2.
+    fn acquisition_lease<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+        flight: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<super::LeaseOutcome, PersistenceError>> {
+        Box::pin(self.l2_call(self.inner.l2.acquisition_lease(partition, flight, ttl)))
+    }
+
     fn save<'a>(
         &'a self,
         partition: &'a PartitionKey,

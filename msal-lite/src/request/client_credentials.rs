@@ -314,51 +314,109 @@ async fn fetch(
         authority = authority.as_str(),
         %correlation_id,
     );
+    // One acquisition per fleet sharing the store (claims requests are each their own).
+    if let (Some(store), Some(ttl), None) = (inner.cache_store.clone(), inner.lease_ttl, &claims) {
+        let key = app::store_key(&inner.client_id, &authority);
+        let take = |stored: &crate::persistence::Partition| {
+            take_stored(
+                &inner,
+                &authority,
+                &partition,
+                &scopes,
+                stored,
+                correlation_id,
+            )
+        };
+        let body = |store_read: bool| {
+            fetch_in_span(
+                inner.clone(),
+                authority.clone(),
+                partition.clone(),
+                scopes.clone(),
+                (None, assertion.clone()),
+                correlation_id,
+                !store_read,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &key,
+            scopes.key(),
+            take,
+            body,
+        )
+        .instrument(span)
+        .await;
+    }
     fetch_in_span(
         inner,
         authority,
         partition,
         scopes,
-        claims,
-        assertion,
+        (claims, assertion),
         correlation_id,
+        true,
     )
     .instrument(span)
     .await
 }
 
-/// One network acquisition; stores the token in the app cache.
+/// Takes the app tokens of a stored partition into memory; the result when the wanted token
+/// is among them and fresh.
+fn take_stored(
+    inner: &ClientInner,
+    authority: &Authority,
+    partition: &str,
+    scopes: &Scopes,
+    stored: &crate::persistence::Partition,
+    correlation_id: CorrelationId,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    for token in app::from_document(stored.document(), &inner.client_id, authority, now) {
+        let granted = token.scopes.clone();
+        inner.cache.app.insert(partition, &granted, token, now);
+    }
+    match inner
+        .cache
+        .app
+        .lookup(partition, scopes, now, inner.refresh_margin_secs)
+    {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            Some(correlation_id),
+        ))),
+        _ => None,
+    }
+}
+
+/// One network acquisition; stores the token in the app cache. `check_store`: false when the
+/// caller has just read the store (with the fleet's lease).
 async fn fetch_in_span(
     inner: Arc<ClientInner>,
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
-    claims: Option<String>,
-    assertion: Option<ClientAssertion>,
+    (claims, assertion): (Option<String>, Option<ClientAssertion>),
     correlation_id: CorrelationId,
+    check_store: bool,
 ) -> FlightResult {
     // Before the network, the shared store: another instance may hold a token (MSAL's "before
     // access"; Microsoft.Identity.Web's L2 for app tokens).
-    if let (Some(store), None) = (&inner.cache_store, &claims) {
+    if let (Some(store), None, true) = (&inner.cache_store, &claims, check_store) {
         let key = app::store_key(&inner.client_id, &authority);
-        if let Some(stored) = persist::load(&**store, &key).await {
-            let now = inner.clock.unix_seconds();
-            for token in app::from_document(stored.document(), &inner.client_id, &authority, now) {
-                let granted = token.scopes.clone();
-                inner.cache.app.insert(&partition, &granted, token, now);
-            }
-            if let Lookup::Fresh(token) =
-                inner
-                    .cache
-                    .app
-                    .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
-            {
-                return Ok(AuthenticationResult::new(
-                    token,
-                    TokenSource::Cache,
-                    Some(correlation_id),
-                ));
-            }
+        if let Some(stored) = persist::load(&**store, &key).await
+            && let Some(done) = take_stored(
+                &inner,
+                &authority,
+                &partition,
+                &scopes,
+                &stored,
+                correlation_id,
+            )
+        {
+            return done;
         }
     }
     let http = inner.http.as_ref();
@@ -366,7 +424,10 @@ async fn fetch_in_span(
         .metadata
         .get(http, &inner.retry, &authority, correlation_id)
         .await?;
-    let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+    let (token_endpoint, telemetry) =
+        crate::region::client_credentials_endpoint(&inner, &authority, &metadata, claims.is_some());
+    let mut request = TokenRequest::new(token_endpoint.clone());
+    request.telemetry = Some(telemetry);
     request.form.push("client_id", &inner.client_id);
     request.form.push("scope", scopes.as_str());
     request.form.push("grant_type", "client_credentials");
@@ -374,7 +435,7 @@ async fn fetch_in_span(
     super::apply_credential(
         &inner,
         assertion.as_ref(),
-        &metadata.token_endpoint,
+        &token_endpoint,
         requested_at,
         &mut request,
     )

@@ -1,5 +1,6 @@
 //! Token requests: form building and the grant flows.
 
+mod anchor_mailbox;
 mod auth_code;
 mod background_refresh;
 mod by_refresh_token;

@@ -473,6 +473,50 @@ pub(super) async fn fetch(job: Acquisition) -> FlightResult {
         client_id = &*job.inner.client_id,
         %job.correlation_id,
     );
+    // One acquisition per fleet sharing the store (not for claims, forced refreshes or
+    // another authority's tokens, which are not stored).
+    let fleet = job.claims.is_none() && job.use_refresh_token && job.authority_override.is_none();
+    if let (true, Some(store), Some(ttl)) =
+        (fleet, job.inner.cache_store.clone(), job.inner.lease_ttl)
+    {
+        let inner = job.inner.clone();
+        let (assertion, partition, scopes) = (
+            job.assertion.clone(),
+            job.partition.clone(),
+            job.scopes.clone(),
+        );
+        let caller_id = job.correlation_id;
+        let take = |stored: &crate::persistence::Partition| {
+            let now = inner.clock.unix_seconds();
+            let stored = StoredPartition {
+                document: stored.document(),
+                client_id: &inner.client_id,
+                environment: inner.authority.environment(),
+                assertion_hash: assertion.hash(),
+                deadline: assertion.identity().and_then(|i| i.exp).unwrap_or(0),
+            };
+            inner.obo.import(&partition, &stored, now);
+            match inner
+                .obo
+                .tokens
+                .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
+            {
+                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    Some(caller_id),
+                ))),
+                _ => None,
+            }
+        };
+        let key = PartitionKey::obo(assertion.hash());
+        let flight = scopes.key().to_owned();
+        return crate::cache::single_flight::with_lease(&*store, ttl, &key, &flight, take, |_| {
+            fetch_in_span(job)
+        })
+        .instrument(span)
+        .await;
+    }
     fetch_in_span(job).instrument(span).await
 }
 

@@ -15,10 +15,11 @@ use crate::cache::user::{
 };
 use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
+use crate::http::{CacheOutcome, RequestTelemetry, api_id};
 use crate::http::{HttpClient, RetryPolicy, send_with_retry};
 use crate::id_token::{self, Expected, JwksCache};
+use crate::request::TokenRequest;
 use crate::request::background_refresh::{Attempt, trace_skipped};
-use crate::request::{TokenRequest, common_headers};
 use crate::response::{TokenResponse, parse_json};
 use crate::schema::{ClientInfo, PartitionKey};
 use crate::{
@@ -247,6 +248,7 @@ impl ConfidentialClient {
                     account,
                     scopes.clone(),
                     reread,
+                    !force,
                     caller_id,
                     correlation_id,
                 )
@@ -366,6 +368,7 @@ async fn refresh_user_in_background(
             account,
             scopes.clone(),
             reread,
+            true,
             None,
             CorrelationId::random(),
         )
@@ -426,8 +429,76 @@ fn stored_partition(
 
 /// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
 /// another instance acquired is then served from the cache (under the caller's correlation
-/// id), and a refresh uses the newest refresh token.
+/// id), and a refresh uses the newest refresh token. With `fleet` (not a forced refresh) the
+/// refresh takes the fleet's acquisition lease first, whose read of the store replaces the
+/// re-read.
 async fn reread_then_refresh(
+    inner: Arc<ClientInner>,
+    account: Arc<Account>,
+    scopes: Scopes,
+    reread: bool,
+    fleet: bool,
+    caller_id: Option<CorrelationId>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    if let (true, Some(store), Some(ttl)) = (fleet, inner.cache_store.clone(), inner.lease_ttl) {
+        let home = account.home_account_id();
+        let take = |stored: &crate::persistence::Partition| {
+            let partition = stored_partition(&inner, stored.document(), home)?;
+            let now = inner.clock.unix_seconds();
+            inner.users.cache.merge_loaded(home, partition, now);
+            fresh(&inner, &account, &scopes, caller_id)
+        };
+        let body = |store_read: bool| {
+            reread_or_refresh(
+                inner.clone(),
+                account.clone(),
+                scopes.clone(),
+                reread && !store_read,
+                caller_id,
+                correlation_id,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &PartitionKey::user(home),
+            scopes.key(),
+            take,
+            body,
+        )
+        .await;
+    }
+    reread_or_refresh(inner, account, scopes, reread, caller_id, correlation_id).await
+}
+
+/// The account's cached token for `scopes`, when fresh.
+fn fresh(
+    inner: &ClientInner,
+    account: &Account,
+    scopes: &Scopes,
+    caller_id: Option<CorrelationId>,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    let found = inner.users.cache.lookup(
+        account.home_account_id(),
+        scopes,
+        now,
+        inner.refresh_margin_secs,
+    );
+    match found.token {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        )
+        .with_account(found.account))),
+        _ => None,
+    }
+}
+
+/// [`refresh`], after [`reload_user`] when `reread` is set.
+async fn reread_or_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
@@ -435,20 +506,11 @@ async fn reread_then_refresh(
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
-    if reread && reload_user(&inner, account.home_account_id()).await {
-        let now = inner.clock.unix_seconds();
-        let found = inner.users.cache.lookup(
-            account.home_account_id(),
-            &scopes,
-            now,
-            inner.refresh_margin_secs,
-        );
-        if let Lookup::Fresh(token) = found.token {
-            return Ok(
-                AuthenticationResult::new(token, TokenSource::Cache, caller_id)
-                    .with_account(found.account),
-            );
-        }
+    if reread
+        && reload_user(&inner, account.home_account_id()).await
+        && let Some(done) = fresh(&inner, &account, &scopes, caller_id)
+    {
+        return done;
     }
     refresh(inner, account, scopes, None, correlation_id).await
 }
@@ -499,6 +561,8 @@ pub(super) enum Grant<'a> {
         redirect_uri: &'a str,
         code_verifier: &'a str,
         nonce: &'a str,
+        /// The `X-AnchorMailbox` routing hint chosen when the sign-in started.
+        anchor: Option<&'a str>,
     },
     /// RFC 6749 §6.
     RefreshToken {
@@ -561,7 +625,13 @@ pub(super) async fn redeem_for(
             redirect_uri,
             code_verifier,
             nonce,
+            anchor,
         } => {
+            super::anchor_mailbox::insert(&mut request.headers, *anchor);
+            request.telemetry = Some(RequestTelemetry::new(
+                api_id::BY_CODE,
+                CacheOutcome::NotApplicable,
+            ));
             request.form.push("redirect_uri", redirect_uri);
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("code", code);
@@ -573,12 +643,26 @@ pub(super) async fn redeem_for(
             refresh_token,
             account,
         } => {
+            // Routing hint for Entra's backup authentication system (MSAL Python, msal-common
+            // RefreshTokenClient: `Oid:{uid}@{utid}` from the home account id).
+            let anchor = super::anchor_mailbox::for_home_account(account.home_account_id());
+            super::anchor_mailbox::insert(&mut request.headers, anchor.as_deref());
+            let outcome = if claims.is_some() {
+                CacheOutcome::ForceRefreshOrClaims
+            } else {
+                CacheOutcome::NoCachedToken
+            };
+            request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, outcome));
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token.secret());
             (None, Some(*account))
         }
         Grant::ImportedRefreshToken { refresh_token } => {
+            request.telemetry = Some(RequestTelemetry::new(
+                api_id::BY_REFRESH_TOKEN,
+                CacheOutcome::NotApplicable,
+            ));
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token);
@@ -619,6 +703,8 @@ pub(super) async fn redeem_for(
                 client_id: &inner.client_id,
                 nonce,
                 now: inner.clock.unix_seconds(),
+                // `?appid=` keys exist only on Entra (claims-mapping apps), see id_token.rs.
+                app_keys: inner.authority.kind() != crate::AuthorityKind::Oidc,
             };
             Some(
                 id_token::validate(
@@ -743,26 +829,7 @@ async fn send(
     request: TokenRequest,
     correlation_id: CorrelationId,
 ) -> Result<UserTokenResponse, Error> {
-    use http::HeaderValue;
-    use http::header::{ACCEPT, CONTENT_TYPE};
-
-    let mut http_request = http::Request::post(request.endpoint.as_str())
-        .body(bytes::Bytes::from(request.form.encode()))
-        .map_err(|_| {
-            Error::malformed(
-                "the token endpoint is not a valid URI",
-                Some(correlation_id),
-                None,
-            )
-        })?;
-    let headers = http_request.headers_mut();
-    *headers = request.headers;
-    common_headers(headers, correlation_id);
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded;charset=utf-8"),
-    );
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let http_request = request.into_http(correlation_id)?;
     let response = send_with_retry(http, retry, http_request)
         .await
         .map_err(|e| e.into_error(Some(correlation_id)))?;
