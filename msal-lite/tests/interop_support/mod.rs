@@ -145,9 +145,10 @@ impl Drop for TempDir {
 /// An HTTPS dev tenant (real MSAL refuses `http://` authorities) whose CA is written to a file.
 pub(crate) struct Setup {
     pub(crate) tenant: DevTenant,
-    /// One tenant on port 443 at a time in this test binary (cargo runs test binaries one
-    /// after another).
-    _port: tokio::sync::MutexGuard<'static, ()>,
+    /// One tenant on port 443 at a time on this machine: an exclusive `flock` on
+    /// [`test_support::INTEROP_443_LOCK`], held for the test's life, so tests in one binary,
+    /// binaries run in parallel (nextest) and other engineers' runs never collide.
+    _port: test_support::PortLock,
     pub(crate) dir: TempDir,
     pub(crate) ca: PathBuf,
 }
@@ -158,15 +159,18 @@ impl Setup {
     /// while MSAL Node and msal-lite keep a non-default port, so on an ephemeral port the peers
     /// would disagree about a detail no real cloud has.
     pub(crate) async fn start() -> Self {
-        static PORT_443: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let port = PORT_443.lock().await;
+        // flock blocks until the holder releases it (the kernel wakes the waiter): run it on
+        // a blocking thread so the test's runtime keeps going.
+        let port = tokio::task::spawn_blocking(test_support::PortLock::interop_443)
+            .await
+            .expect("take the :443 lock");
         let dir = TempDir::new();
         let ca = dir.path("dev-tenant-ca.pem");
         let mut config = Config::quickstart();
         config.server.https = Some(HttpsConfig::new(Some(ca.clone())));
         config.server.bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 443)));
-        // The previous test's tenant frees the port when its runtime shuts down, just after
-        // the lock is released: poll for the port, bounded.
+        // The previous holder's tenant may free the port just after it released the lock
+        // (its runtime shuts down after the test's values drop): poll for the port, bounded.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let tenant = loop {
             match DevTenant::start(config.clone()).await {
