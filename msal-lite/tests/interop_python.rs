@@ -17,14 +17,12 @@ async fn user_cache_round_trip_with_msal_python() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open (issue 16): the app token MSAL Python 1.39 writes (realm = the tenant id) is not served by msal-lite after import (source Network); the MSAL Node-written one is (interop_node passes)"]
 async fn app_token_cached_by_msal_python_is_served_by_msal_lite() {
     let Some(peer) = Peer::python() else { return };
     interop_support::app_token_from_peer(&peer).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open (issue 16): the app token msal-lite exports is not found by MSAL Python 1.39 (app_source identity_provider)"]
 async fn app_token_written_by_msal_lite_is_served_by_msal_python() {
     let Some(peer) = Peer::python() else { return };
     interop_support::app_token_from_msal_lite(&peer).await;

@@ -56,32 +56,60 @@ pub(crate) fn store_key(client_id: &str, authority: &Authority) -> crate::schema
     crate::schema::PartitionKey::app(client_id, authority.tenant().unwrap_or(""))
 }
 
-/// The MSAL schema entry of an app token: no `home_account_id`, `realm` the tenant, the
-/// cloud's preferred cache host as `environment`.
+/// The MSAL schema entries of an app token, one per realm convention the MSALs read:
+///
+/// - `realm` = the authority's tenant segment as configured, which MSAL Node reads
+///   (msal-node `ClientCredentialClient.readAccessTokenFromCache` filters on
+///   `authority.tenant`) and MSAL.NET writes;
+/// - and, when it differs (an authority named by domain, `contoso.onmicrosoft.com`), a second
+///   entry with `realm` = the tenant id the token was issued in, which is the tenant of the
+///   discovered token endpoint that MSAL Python reads and writes (msal `authority.py`:
+///   `self.tenant` from `token_endpoint`, "usually a GUID").
+///
+/// Each has `home_account_id: null`, as MSAL Python writes app tokens: its client-credentials
+/// lookup matches the query `{"home_account_id": None, ...}` as a sub-dictionary (msal
+/// `token_cache.py` `is_subdict_of`), so an entry without the field is never found. The cloud's
+/// preferred cache host is the `environment`.
 pub(crate) fn to_schema(
     token: &super::CachedToken,
     client_id: &str,
     authority: &Authority,
     now: u64,
-) -> crate::schema::AccessToken {
+) -> Vec<crate::schema::AccessToken> {
     use crate::schema::{CacheSecret, UnixTime};
     let unix = |t: u64| UnixTime::from_secs(i64::try_from(t).unwrap_or(i64::MAX));
-    let mut at = crate::schema::AccessToken::new(
-        crate::cloud::known().cache_host(authority.environment()),
-        client_id,
-        CacheSecret::new(token.access_token.secret()),
-        unix(token.expires_on),
-    );
-    at.realm = token
-        .tenant_id
-        .as_deref()
-        .or(authority.tenant())
-        .map(str::to_owned);
-    at.target = Some(token.scopes.as_str().to_owned());
-    at.cached_at = Some(unix(now));
-    at.extended_expires_on = token.ext_expires_on.get().map(unix);
-    at.refresh_on = token.refresh_on.get().map(unix);
-    at
+    let entry = |realm: Option<&str>| {
+        let mut at = crate::schema::AccessToken::new(
+            crate::cloud::known().cache_host(authority.environment()),
+            client_id,
+            CacheSecret::new(token.access_token.secret()),
+            unix(token.expires_on),
+        );
+        at.realm = realm.map(str::to_owned);
+        at.target = Some(token.scopes.as_str().to_owned());
+        at.cached_at = Some(unix(now));
+        at.extended_expires_on = token.ext_expires_on.get().map(unix);
+        at.refresh_on = token.refresh_on.get().map(unix);
+        at.extra
+            .0
+            .insert("home_account_id".to_owned(), serde_json::Value::Null);
+        at
+    };
+    let configured = authority.tenant();
+    let issued = token.tenant_id.as_deref();
+    match (configured, issued) {
+        (Some(c), Some(i)) if !c.eq_ignore_ascii_case(i) => vec![entry(Some(c)), entry(Some(i))],
+        _ => vec![entry(configured.or(issued))],
+    }
+}
+
+/// The tenant segment of a token endpoint URL (`https://host/{tenant}/oauth2/v2.0/token`), as
+/// MSAL Python takes its `realm` from it (msal `authority.py` `canonicalize(token_endpoint)`).
+pub(crate) fn endpoint_tenant(token_endpoint: &str) -> Option<&str> {
+    let rest = token_endpoint.split_once("://")?.1;
+    let mut segments = rest.split('/');
+    segments.next()?;
+    segments.next().filter(|t| !t.is_empty())
 }
 
 /// This client's usable app tokens in a stored partition.
@@ -107,6 +135,58 @@ pub(crate) fn from_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn app_token(tenant_id: &str) -> super::super::CachedToken {
+        super::super::CachedToken {
+            access_token: crate::result::AccessToken::new("at"),
+            token_type: "Bearer".into(),
+            scopes: crate::scopes::Scopes::new(["https://graph.microsoft.com/.default"]).unwrap(),
+            expires_on: 2000,
+            ext_expires_on: None.into(),
+            refresh_on: None.into(),
+            tenant_id: Some(tenant_id.into()),
+        }
+    }
+
+    /// MSAL Node looks app tokens up by the configured tenant (msal-node
+    /// `ClientCredentialClient.readAccessTokenFromCache`), MSAL Python by the token endpoint's
+    /// tenant with `home_account_id: None` as a sub-dictionary (msal `application.py`
+    /// `_acquire_token_silent_from_cache_and_possibly_refresh_it`, `token_cache.py`
+    /// `is_subdict_of`): an authority named by domain gets one entry for each.
+    #[test]
+    fn app_entries_carry_both_realm_conventions_and_a_null_home_account() {
+        let tid = "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c";
+        let by_domain =
+            Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap();
+        let entries = to_schema(&app_token(tid), "cid", &by_domain, 1000);
+        let realms: Vec<_> = entries.iter().map(|e| e.realm.as_deref()).collect();
+        assert_eq!(realms, [Some("contoso.onmicrosoft.com"), Some(tid)]);
+        for e in &entries {
+            let json = e.to_value();
+            assert_eq!(
+                json.get("home_account_id"),
+                Some(&serde_json::Value::Null),
+                "{json}"
+            );
+            assert_eq!(json["environment"], "login.windows.net");
+        }
+        let by_id = Authority::parse(&format!("https://login.microsoftonline.com/{tid}")).unwrap();
+        let entries = to_schema(&app_token(tid), "cid", &by_id, 1000);
+        assert_eq!(entries.len(), 1, "one entry when both conventions agree");
+        assert_eq!(entries[0].realm.as_deref(), Some(tid));
+    }
+
+    #[test]
+    fn endpoint_tenant_is_the_first_path_segment() {
+        assert_eq!(
+            endpoint_tenant(
+                "https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/oauth2/v2.0/token"
+            ),
+            Some("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c")
+        );
+        assert_eq!(endpoint_tenant("https://host//oauth2"), None);
+        assert_eq!(endpoint_tenant("not a url"), None);
+    }
 
     #[test]
     fn key_separates_tenants_and_clients() {

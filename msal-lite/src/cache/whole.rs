@@ -47,6 +47,8 @@ impl ConfidentialClient {
             client_id: &inner.client_id,
             environment: inner.authority.environment(),
         };
+        // The configured authority's token-endpoint tenant, discovered at most once.
+        let mut endpoint_tenant: Option<Option<String>> = None;
         for (key, part) in &parts {
             match key {
                 PartitionKey::User { home_account_id } => {
@@ -69,8 +71,23 @@ impl ConfidentialClient {
                     client_id,
                     tenant_id,
                 } if client_id.eq_ignore_ascii_case(&inner.client_id) => {
-                    let Ok(authority) = inner.authority.with_tenant(tenant_id) else {
-                        continue;
+                    let authority = if self
+                        .is_endpoint_tenant(tenant_id, &mut endpoint_tenant)
+                        .await
+                    {
+                        // MSAL Python's realm for the configured authority (see
+                        // `is_endpoint_tenant`): serve it for that authority, and keep it in
+                        // the store where this client looks.
+                        if let Some(store) = &inner.cache_store {
+                            let key = super::app::store_key(&inner.client_id, &inner.authority);
+                            save_partitions(&**store, std::iter::once((&key, part))).await?;
+                        }
+                        inner.authority.clone()
+                    } else {
+                        let Ok(authority) = inner.authority.with_tenant(tenant_id) else {
+                            continue;
+                        };
+                        authority
                     };
                     let partition = super::app::partition_key(&inner.client_id, &authority);
                     for token in super::app::from_document(part, &inner.client_id, &authority, now)
@@ -83,6 +100,40 @@ impl ConfidentialClient {
             }
         }
         Ok(report)
+    }
+
+    /// Whether `realm` (an imported app token's) names the configured authority's tenant in
+    /// MSAL Python's convention, though not as configured: MSAL Python writes the tenant of the
+    /// discovered token endpoint (msal `authority.py`: `self.tenant` from `token_endpoint`),
+    /// so for an authority named by domain its app tokens carry the tenant id. The authority
+    /// metadata is fetched once per import, only when a realm differs from the configured
+    /// tenant; if discovery fails the token stays under its own realm's tenant.
+    async fn is_endpoint_tenant(&self, realm: &str, cached: &mut Option<Option<String>>) -> bool {
+        let inner = &self.inner;
+        let Some(configured) = inner.authority.tenant() else {
+            return false;
+        };
+        if configured.eq_ignore_ascii_case(realm) || !inner.authority.supports_tenant_override() {
+            return false;
+        }
+        if cached.is_none() {
+            let found = inner
+                .metadata
+                .get(
+                    inner.http.as_ref(),
+                    &inner.retry,
+                    &inner.authority,
+                    crate::CorrelationId::random(),
+                )
+                .await
+                .ok()
+                .and_then(|m| super::app::endpoint_tenant(&m.token_endpoint).map(str::to_owned));
+            *cached = Some(found);
+        }
+        cached
+            .as_ref()
+            .and_then(Option::as_deref)
+            .is_some_and(|t| t.eq_ignore_ascii_case(realm))
     }
 
     /// Everything this client holds as one MSAL cache document (compact JSON): the user,
@@ -165,15 +216,12 @@ impl ConfidentialClient {
             else {
                 return;
             };
-            parts
+            let part = parts
                 .entry(super::app::store_key(&inner.client_id, &authority))
-                .or_default()
-                .insert_access_token(super::app::to_schema(
-                    token,
-                    &inner.client_id,
-                    &authority,
-                    now,
-                ));
+                .or_default();
+            for entry in super::app::to_schema(token, &inner.client_id, &authority, now) {
+                part.insert_access_token(entry);
+            }
         });
         if let Some(store) = &inner.cache_store {
             for (key, part) in &mut parts {
