@@ -56,29 +56,30 @@ pub(crate) fn store_key(client_id: &str, authority: &Authority) -> crate::schema
     crate::schema::PartitionKey::app(client_id, authority.tenant().unwrap_or(""))
 }
 
-/// The MSAL schema entries of an app token, one per realm convention the MSALs read:
+/// The MSAL schema entries of an app token: one for each convention the MSALs look app tokens
+/// up by, as they disagree.
 ///
-/// - `realm` = the authority's tenant segment as configured, which MSAL Node reads
-///   (msal-node `ClientCredentialClient.readAccessTokenFromCache` filters on
-///   `authority.tenant`) and MSAL.NET writes;
-/// - and, when it differs (an authority named by domain, `contoso.onmicrosoft.com`), a second
-///   entry with `realm` = the tenant id the token was issued in, which is the tenant of the
-///   discovered token endpoint that MSAL Python reads and writes (msal `authority.py`:
-///   `self.tenant` from `token_endpoint`, "usually a GUID").
+/// - **MSAL Node** (and MSAL.NET): `home_account_id: ""` and `realm` = the authority's tenant
+///   segment as configured (msal-node `ClientCredentialClient.readAccessTokenFromCache` filters
+///   on `homeAccountId: ""` and `authority.tenant`); keyed in msal-js style.
+/// - **MSAL Python**: `home_account_id: null` and `realm` = the tenant of the discovered token
+///   endpoint, which is the tenant id the token was issued in (msal `authority.py`:
+///   `self.tenant` from `token_endpoint`, "usually a GUID"). Its client-credentials lookup
+///   matches `{"home_account_id": None, "realm": ..}` as a sub-dictionary (msal
+///   `token_cache.py` `is_subdict_of`), so neither `""` nor a missing field is found. Keyed in
+///   MSAL Python's style, so the two entries never share a key.
 ///
-/// Each has `home_account_id: null`, as MSAL Python writes app tokens: its client-credentials
-/// lookup matches the query `{"home_account_id": None, ...}` as a sub-dictionary (msal
-/// `token_cache.py` `is_subdict_of`), so an entry without the field is never found. The cloud's
-/// preferred cache host is the `environment`.
+/// Each MSAL finds exactly one of them (Node's filter refuses `null`, Python's refuses `""`).
+/// The cloud's preferred cache host is the `environment` of both.
 pub(crate) fn to_schema(
     token: &super::CachedToken,
     client_id: &str,
     authority: &Authority,
     now: u64,
-) -> Vec<crate::schema::AccessToken> {
-    use crate::schema::{CacheSecret, UnixTime};
+) -> [(crate::schema::KeyStyle, crate::schema::AccessToken); 2] {
+    use crate::schema::{CacheSecret, KeyStyle, UnixTime};
     let unix = |t: u64| UnixTime::from_secs(i64::try_from(t).unwrap_or(i64::MAX));
-    let entry = |realm: Option<&str>| {
+    let entry = |realm: Option<&str>, home: serde_json::Value| {
         let mut at = crate::schema::AccessToken::new(
             crate::cloud::known().cache_host(authority.environment()),
             client_id,
@@ -90,16 +91,44 @@ pub(crate) fn to_schema(
         at.cached_at = Some(unix(now));
         at.extended_expires_on = token.ext_expires_on.get().map(unix);
         at.refresh_on = token.refresh_on.get().map(unix);
-        at.extra
-            .0
-            .insert("home_account_id".to_owned(), serde_json::Value::Null);
+        match home {
+            serde_json::Value::String(h) => at.home_account_id = Some(h),
+            other => {
+                at.extra.0.insert("home_account_id".to_owned(), other);
+            }
+        }
         at
     };
     let configured = authority.tenant();
     let issued = token.tenant_id.as_deref();
-    match (configured, issued) {
-        (Some(c), Some(i)) if !c.eq_ignore_ascii_case(i) => vec![entry(Some(c)), entry(Some(i))],
-        _ => vec![entry(configured.or(issued))],
+    [
+        (
+            KeyStyle::MsalJs,
+            entry(
+                configured.or(issued),
+                serde_json::Value::String(String::new()),
+            ),
+        ),
+        (
+            KeyStyle::MsalPython,
+            entry(issued.or(configured), serde_json::Value::Null),
+        ),
+    ]
+}
+
+/// Writes an app token's entries ([`to_schema`]) into a stored partition, dropping the
+/// client's expired access tokens.
+pub(crate) fn apply(
+    doc: &mut crate::schema::CacheDocument,
+    entries: [(crate::schema::KeyStyle, crate::schema::AccessToken); 2],
+    client_id: &str,
+    now: u64,
+) {
+    let now = crate::schema::UnixTime::from_secs(i64::try_from(now).unwrap_or(i64::MAX));
+    doc.access_tokens
+        .retain(|_, t| !t.client_id.eq_ignore_ascii_case(client_id) || t.expires_on > now);
+    for (style, entry) in entries {
+        doc.access_tokens.insert(entry.cache_key(style), entry);
     }
 }
 
@@ -148,32 +177,50 @@ mod tests {
         }
     }
 
-    /// MSAL Node looks app tokens up by the configured tenant (msal-node
-    /// `ClientCredentialClient.readAccessTokenFromCache`), MSAL Python by the token endpoint's
-    /// tenant with `home_account_id: None` as a sub-dictionary (msal `application.py`
-    /// `_acquire_token_silent_from_cache_and_possibly_refresh_it`, `token_cache.py`
-    /// `is_subdict_of`): an authority named by domain gets one entry for each.
+    /// MSAL Node looks app tokens up by `homeAccountId: ""` and the configured tenant
+    /// (msal-node `ClientCredentialClient.readAccessTokenFromCache`), MSAL Python by
+    /// `home_account_id: None` and the token endpoint's tenant as a sub-dictionary (msal
+    /// `application.py` `_acquire_token_silent_from_cache_and_possibly_refresh_it`,
+    /// `token_cache.py` `is_subdict_of`): one entry for each, under distinct keys.
     #[test]
-    fn app_entries_carry_both_realm_conventions_and_a_null_home_account() {
+    fn app_entries_follow_both_lookup_conventions() {
         let tid = "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c";
         let by_domain =
             Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap();
-        let entries = to_schema(&app_token(tid), "cid", &by_domain, 1000);
-        let realms: Vec<_> = entries.iter().map(|e| e.realm.as_deref()).collect();
-        assert_eq!(realms, [Some("contoso.onmicrosoft.com"), Some(tid)]);
-        for e in &entries {
-            let json = e.to_value();
-            assert_eq!(
-                json.get("home_account_id"),
-                Some(&serde_json::Value::Null),
-                "{json}"
-            );
-            assert_eq!(json["environment"], "login.windows.net");
-        }
+        let [(_, node), (_, python)] = to_schema(&app_token(tid), "cid", &by_domain, 1000);
+        let node = node.to_value();
+        let python = python.to_value();
+        assert_eq!(node["home_account_id"], "");
+        assert_eq!(node["realm"], "contoso.onmicrosoft.com");
+        assert_eq!(
+            python.get("home_account_id"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(python["realm"], tid);
+        assert_eq!(node["environment"], "login.windows.net");
+        assert_eq!(python["environment"], "login.windows.net");
+
+        // The same realm for an authority named by tenant id: still two distinct keys.
         let by_id = Authority::parse(&format!("https://login.microsoftonline.com/{tid}")).unwrap();
-        let entries = to_schema(&app_token(tid), "cid", &by_id, 1000);
-        assert_eq!(entries.len(), 1, "one entry when both conventions agree");
-        assert_eq!(entries[0].realm.as_deref(), Some(tid));
+        let mut doc = crate::schema::CacheDocument::new();
+        apply(
+            &mut doc,
+            to_schema(&app_token(tid), "cid", &by_id, 1000),
+            "cid",
+            1000,
+        );
+        let keys: Vec<_> = doc.access_tokens.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                format!(
+                    "-login.windows.net-accesstoken-cid-{tid}-https://graph.microsoft.com/.default"
+                ),
+                format!(
+                    "-login.windows.net-accesstoken-cid-{tid}-https://graph.microsoft.com/.default--"
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -219,9 +219,8 @@ impl ConfidentialClient {
             let part = parts
                 .entry(super::app::store_key(&inner.client_id, &authority))
                 .or_default();
-            for entry in super::app::to_schema(token, &inner.client_id, &authority, now) {
-                part.insert_access_token(entry);
-            }
+            let entries = super::app::to_schema(token, &inner.client_id, &authority, now);
+            super::app::apply(part, entries, &inner.client_id, now);
         });
         if let Some(store) = &inner.cache_store {
             for (key, part) in &mut parts {

@@ -377,9 +377,7 @@ async fn fetch_in_span(
         let entries = app::to_schema(&token, &inner.client_id, &authority, now);
         let key = app::store_key(&inner.client_id, &authority);
         persist::save(&**store, &key, |doc| {
-            for entry in &entries {
-                crate::cache::obo::apply(doc, entry, None, now);
-            }
+            app::apply(doc, entries.clone(), &inner.client_id, now);
         })
         .await;
     }
