@@ -497,3 +497,70 @@ pub(crate) async fn obo_round_trip(peer: &Peer) {
     assert_eq!(out["obo_source"], "cache", "{out}");
     assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls);
 }
+
+/// MSAL Python and on-behalf-of tokens, the deliberate difference (docs/migration.md): MSAL
+/// Python 1.39's `acquire_token_on_behalf_of` never reads its cache (msal `application.py`:
+/// it calls `obtain_token_by_assertion` straight away) and stores the result as an ordinary
+/// entry of the user's account, without `user_assertion_hash`. msal-lite serves OBO tokens
+/// only to the assertion they were obtained for, so it does not serve that entry to an OBO
+/// request (it goes to the tenant once), and MSAL Python does not use the OBO token
+/// msal-lite exports (it goes to the tenant too). What it imports stays usable as the user's
+/// token: the entry lands in the user's partition.
+pub(crate) async fn obo_with_msal_python(peer: &Peer) {
+    let s = Setup::start().await;
+    let (id, secret) = (q::API_CLIENT_ID, q::API_CLIENT_SECRET);
+    let assertion = api_assertion(&s);
+    let peer_cache = s.dir.path("written-by-peer.json");
+    let mut request = s.request("acquire", id, secret);
+    request["obo"] = json!({ "assertion": assertion, "scopes": [USER_SCOPE] });
+    request["cache_out"] = peer_cache.to_string_lossy().into_owned().into();
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "identity_provider", "{out}");
+    let peer_json = std::fs::read_to_string(&peer_cache).expect("the peer wrote its cache");
+    let written: Value = serde_json::from_str(&peer_json).expect("JSON");
+    let entries = written["AccessToken"].as_object().expect("an access token");
+    assert!(
+        entries
+            .values()
+            .all(|e| e.get("user_assertion_hash").is_none()
+                && e["home_account_id"] == home_of(q::ALICE_OBJECT_ID)),
+        "MSAL Python keys OBO tokens by user, not assertion: {peer_json}"
+    );
+
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
+    import(&client, &peer_json).await;
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let obo = client
+        .acquire_token_on_behalf_of(
+            msal_lite::UserAssertion::new(assertion.clone()),
+            [USER_SCOPE],
+        )
+        .await
+        .expect("msal-lite: OBO");
+    assert_eq!(
+        obo.source(),
+        TokenSource::Network,
+        "an entry not bound to the assertion must not answer an OBO request"
+    );
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls + 1);
+
+    // msal-lite's export holds that OBO token (bound to the assertion); MSAL Python's OBO
+    // still goes to the tenant: it has no OBO cache lookup.
+    let lite_cache = s.dir.path("written-by-msal-lite.json");
+    std::fs::write(&lite_cache, export(&client).await).expect("write msal-lite's cache");
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&lite_cache).expect("read")).expect("JSON");
+    assert!(
+        exported["AccessToken"]
+            .as_object()
+            .is_some_and(|m| m.values().any(|e| e.get("user_assertion_hash").is_some())),
+        "msal-lite exports its OBO token with the assertion hash: {exported}"
+    );
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let mut request = s.request("silent", id, secret);
+    request["cache_in"] = lite_cache.to_string_lossy().into_owned().into();
+    request["obo"] = json!({ "assertion": assertion, "scopes": [USER_SCOPE] });
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "identity_provider", "{out}");
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls + 1);
+}
