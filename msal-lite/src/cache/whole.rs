@@ -43,10 +43,7 @@ impl ConfidentialClient {
             save_partitions(&**store, parts.iter()).await?;
         }
         let now = inner.clock.unix_seconds();
-        let owner = Owner {
-            client_id: &inner.client_id,
-            environment: inner.authority.environment(),
-        };
+        let owner = Owner::of(&inner.client_id, &inner.authority);
         // The configured authority's token-endpoint tenant, discovered at most once.
         let mut endpoint_tenant: Option<Option<String>> = None;
         for (key, part) in &parts {
@@ -158,10 +155,7 @@ impl ConfidentialClient {
     pub async fn export_msal_cache(&self) -> Result<String, ImportError> {
         let inner = &self.inner;
         let now = inner.clock.unix_seconds();
-        let owner = Owner {
-            client_id: &inner.client_id,
-            environment: inner.authority.environment(),
-        };
+        let owner = Owner::of(&inner.client_id, &inner.authority);
         // Per partition: memory's entries, replaced by the store's copy when it has one (every
         // write reaches the store too, and its copy keeps the keys and fields the writer used).
         let mut parts: BTreeMap<PartitionKey, CacheDocument> = BTreeMap::new();
