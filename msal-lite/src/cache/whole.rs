@@ -99,6 +99,55 @@ impl ConfidentialClient {
         Ok(report)
     }
 
+    /// Every account this client can serve: those in memory ([`accounts`](Self::accounts))
+    /// and those only the [`cache_store`](crate::ConfidentialClientBuilder::cache_store)
+    /// holds (signed in through another instance, or imported into the store elsewhere), as
+    /// MSAL's `getAllAccounts()` / `get_accounts()` list the whole cache. Needs a store whose
+    /// [`CacheStore::list`](crate::persistence::CacheStore::list) works (memory, layered,
+    /// Redis); with one that cannot list, the memory accounts.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let client = msal_lite::ConfidentialClient::builder("cid", "https://login.microsoftonline.com/t",
+    /// #     msal_lite::ClientCredential::secret("s")).http_client(|_r: msal_lite::http::HttpRequest| async {
+    /// #     Err::<msal_lite::http::HttpResponse, _>(msal_lite::http::HttpError::body_too_large(0)) })
+    /// #     .cache_store(std::sync::Arc::new(msal_lite::persistence::MemoryStore::new())).build()?;
+    /// assert!(client.all_accounts().await?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn all_accounts(&self) -> Result<Vec<crate::Account>, ImportError> {
+        let inner = &self.inner;
+        let mut accounts = self.accounts();
+        let Some(store) = &inner.cache_store else {
+            return Ok(accounts);
+        };
+        let known: std::collections::HashSet<String> = accounts
+            .iter()
+            .map(|a| a.home_account_id().to_owned())
+            .collect();
+        let owner = Owner::of(&inner.client_id, &inner.authority);
+        let now = inner.clock.unix_seconds();
+        for key in listed(&**store).await? {
+            let PartitionKey::User { home_account_id } = &key else {
+                continue;
+            };
+            if known.contains(home_account_id) {
+                continue;
+            }
+            let Some(stored) = store.load(&key).await.map_err(ImportError::Store)? else {
+                continue;
+            };
+            if let Some(account) =
+                partition_from_document(stored.document(), &owner, home_account_id, now)
+                    .and_then(|p| p.account)
+            {
+                accounts.push((*account).clone());
+            }
+        }
+        Ok(accounts)
+    }
+
     /// Whether `realm` (an imported app token's) names the configured authority's tenant in
     /// MSAL Python's convention, though not as configured: MSAL Python writes the tenant of the
     /// discovered token endpoint (msal `authority.py`: `self.tenant` from `token_endpoint`),
@@ -217,6 +266,19 @@ impl ConfidentialClient {
             super::app::apply(part, entries, &inner.client_id, now);
         });
         if let Some(store) = &inner.cache_store {
+            // Partitions only the store holds (other instances' users, an import into the
+            // store by another process): this client's, when the store can list them.
+            for key in listed(&**store).await? {
+                let mine = match &key {
+                    PartitionKey::App { client_id, .. } => {
+                        client_id.eq_ignore_ascii_case(&inner.client_id)
+                    }
+                    _ => true,
+                };
+                if mine {
+                    parts.entry(key).or_default();
+                }
+            }
             for (key, part) in &mut parts {
                 if let Some(stored) = persist::load(&**store, key).await {
                     *part = stored.document().clone();
@@ -228,5 +290,16 @@ impl ConfidentialClient {
             doc.merge_newest(part);
         }
         Ok(doc.to_json())
+    }
+}
+
+/// The store's partitions; none when the store cannot list them.
+async fn listed(
+    store: &dyn crate::persistence::CacheStore,
+) -> Result<Vec<PartitionKey>, ImportError> {
+    match store.list().await {
+        Ok(keys) => Ok(keys),
+        Err(crate::persistence::PersistenceError::Unsupported { .. }) => Ok(Vec::new()),
+        Err(e) => Err(ImportError::Store(e)),
     }
 }
