@@ -528,6 +528,40 @@ pub(crate) fn partition_from_document(
     home: &str,
     now: u64,
 ) -> Option<UserPartition> {
+    partition_from_entries(&UserEntries::of(doc), owner, home, now)
+}
+
+/// A user's entries, borrowed from a parsed document: what [`partition_from_entries`] reads.
+/// An import groups a whole document's entries by user into these (a few pointers per entry)
+/// instead of building one `CacheDocument` of `BTreeMap`s per user, whose first insert each
+/// allocates a whole node (about 9 KB per user).
+#[derive(Default)]
+pub(crate) struct UserEntries<'d> {
+    pub(crate) access_tokens: Vec<&'d schema::AccessToken>,
+    pub(crate) refresh_tokens: Vec<&'d schema::RefreshToken>,
+    pub(crate) id_tokens: Vec<&'d schema::IdToken>,
+    pub(crate) accounts: Vec<&'d schema::Account>,
+}
+
+impl<'d> UserEntries<'d> {
+    /// Every entry of `doc`.
+    pub(crate) fn of(doc: &'d CacheDocument) -> Self {
+        Self {
+            access_tokens: doc.access_tokens.values().collect(),
+            refresh_tokens: doc.refresh_tokens.values().collect(),
+            id_tokens: doc.id_tokens.values().collect(),
+            accounts: doc.accounts.values().collect(),
+        }
+    }
+}
+
+/// [`partition_from_document`] over borrowed entries.
+pub(crate) fn partition_from_entries(
+    doc: &UserEntries<'_>,
+    owner: &Owner<'_>,
+    home: &str,
+    now: u64,
+) -> Option<UserPartition> {
     let mine = |client_id: &str, env: &str, h: Option<&str>| {
         client_id == owner.client_id
             && crate::cloud::known().same_cloud(env, owner.environment)
@@ -535,7 +569,8 @@ pub(crate) fn partition_from_document(
     };
     let id_token = doc
         .id_tokens
-        .values()
+        .iter()
+        .copied()
         .find(|t| mine(&t.client_id, &t.environment, t.home_account_id.as_deref()))
         .map(|t| Arc::<str>::from(t.secret.secret()));
     let claims = id_token
@@ -544,7 +579,8 @@ pub(crate) fn partition_from_document(
         .unwrap_or_default();
     let account = doc
         .accounts
-        .values()
+        .iter()
+        .copied()
         .find(|a| {
             a.home_account_id == home
                 && crate::cloud::known().same_cloud(&a.environment, owner.environment)
@@ -565,7 +601,8 @@ pub(crate) fn partition_from_document(
     // `last_modification_time`, descending; a missing time counts as 0).
     let refresh_token = doc
         .refresh_tokens
-        .values()
+        .iter()
+        .copied()
         .filter(|t| {
             mine(&t.client_id, &t.environment, t.home_account_id.as_deref())
                 && t.user_assertion_hash.is_none()
@@ -578,7 +615,7 @@ pub(crate) fn partition_from_document(
         })
         .map(|t| Arc::new(RefreshSecret::new(t.secret.secret())));
     let mut tokens = HashMap::default();
-    for at in doc.access_tokens.values() {
+    for &at in &doc.access_tokens {
         let usable = mine(
             &at.client_id,
             &at.environment,

@@ -1,11 +1,14 @@
 //! Whole-cache serialization, as MSAL Node's `getTokenCache().serialize()/deserialize()` and
 //! MSAL Python's `SerializableTokenCache` do it: one MSAL document in, one out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::obo::{EntryContext, StoredPartition, to_schema};
 use super::persist;
-use super::user::{Acquired, Owner, apply_to_document, partition_from_document};
+use super::user::{
+    Acquired, Owner, UserEntries, apply_to_document, partition_from_document,
+    partition_from_entries,
+};
 use crate::ConfidentialClient;
 use crate::persistence::{CacheImport, ImportError, read_partitions, save_partitions};
 use crate::schema::{CacheDocument, PartitionKey};
@@ -38,12 +41,33 @@ impl ConfidentialClient {
     /// ```
     pub async fn import_msal_cache(&self, json: &[u8]) -> Result<CacheImport, ImportError> {
         let inner = &self.inner;
-        let (parts, report) = read_partitions(json).map_err(ImportError::Document)?;
+        let now = inner.clock.unix_seconds();
+        let owner = Owner::of(&inner.client_id, &inner.authority);
+        let (parts, report) = if inner.cache_store.is_some() {
+            read_partitions(json).map_err(ImportError::Document)?
+        } else {
+            // Into memory only: no per-user documents to save, so users' entries are read
+            // where they were parsed (see `UserEntries`), and only the other partitions are
+            // split into documents.
+            let (doc, skipped) =
+                CacheDocument::from_slice_lenient(json).map_err(ImportError::Document)?;
+            let (users, rest) = group_users(&doc);
+            let parts = rest.into_partitions();
+            for (home, entries) in &users {
+                if let Some(p) = partition_from_entries(entries, &owner, home, now) {
+                    inner.users.cache.merge_loaded(home, p, now);
+                }
+            }
+            let report = CacheImport {
+                partitions: users.len() + parts.len(),
+                entries: doc.len(),
+                skipped,
+            };
+            (parts, report)
+        };
         if let Some(store) = &inner.cache_store {
             save_partitions(&**store, parts.iter()).await?;
         }
-        let now = inner.clock.unix_seconds();
-        let owner = Owner::of(&inner.client_id, &inner.authority);
         // The configured authority's token-endpoint tenant, discovered at most once.
         let mut endpoint_tenant: Option<Option<String>> = None;
         for (key, part) in &parts {
@@ -302,4 +326,63 @@ async fn listed(
         Err(crate::persistence::PersistenceError::Unsupported { .. }) => Ok(Vec::new()),
         Err(e) => Err(ImportError::Store(e)),
     }
+}
+
+/// The user a credential belongs to, by [`PartitionKey::of_access_token`]'s rule, without
+/// allocating the key.
+fn user_of<'d>(
+    user_assertion_hash: Option<&str>,
+    home_account_id: Option<&'d str>,
+) -> Option<&'d str> {
+    match (user_assertion_hash, home_account_id) {
+        (Some(h), _) if !h.is_empty() => None,
+        (_, Some(home)) if !home.is_empty() => Some(home),
+        _ => None,
+    }
+}
+
+/// `doc`'s entries grouped by user, borrowed, and a document of everything else (on-behalf-of
+/// and app entries, with the app metadata) for [`CacheDocument::into_partitions`]. One pass.
+fn group_users(doc: &CacheDocument) -> (HashMap<&str, UserEntries<'_>>, CacheDocument) {
+    let mut users: HashMap<&str, UserEntries<'_>> = HashMap::with_capacity(doc.accounts.len());
+    let mut rest = CacheDocument::new().with_key_style(doc.key_style());
+    for (key, at) in &doc.access_tokens {
+        match user_of(
+            at.user_assertion_hash.as_deref(),
+            at.home_account_id.as_deref(),
+        ) {
+            Some(home) => users.entry(home).or_default().access_tokens.push(at),
+            None => {
+                rest.access_tokens.insert(key.clone(), at.clone());
+            }
+        }
+    }
+    for (key, rt) in &doc.refresh_tokens {
+        match user_of(
+            rt.user_assertion_hash.as_deref(),
+            rt.home_account_id.as_deref(),
+        ) {
+            Some(home) => users.entry(home).or_default().refresh_tokens.push(rt),
+            None => {
+                rest.refresh_tokens.insert(key.clone(), rt.clone());
+            }
+        }
+    }
+    for (key, idt) in &doc.id_tokens {
+        match user_of(None, idt.home_account_id.as_deref()) {
+            Some(home) => users.entry(home).or_default().id_tokens.push(idt),
+            None => {
+                rest.id_tokens.insert(key.clone(), idt.clone());
+            }
+        }
+    }
+    for account in doc.accounts.values() {
+        users
+            .entry(account.home_account_id.as_str())
+            .or_default()
+            .accounts
+            .push(account);
+    }
+    rest.app_metadata.clone_from(&doc.app_metadata);
+    (users, rest)
 }
