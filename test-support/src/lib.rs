@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod peers;
+mod port_lock;
 mod redis_server;
 mod tools;
 
 pub use peers::{msal_node_or_skip, msal_python_or_skip};
+pub use port_lock::{INTEROP_443_LOCK, PortLock};
 pub use redis_server::RedisServer;
 pub use tools::{find_tool, tool_or_skip};

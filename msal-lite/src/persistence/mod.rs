@@ -357,6 +357,30 @@ pub trait CacheStore: Send + Sync + 'static {
         let _ = (partition, flight, ttl);
         Box::pin(async { Ok(LeaseOutcome::Unsupported) })
     }
+
+    /// The keys of every partition the store holds (in no particular order), so that
+    /// [`ConfidentialClient::all_accounts`](crate::ConfidentialClient::all_accounts) and
+    /// [`export_msal_cache`](crate::ConfidentialClient::export_msal_cache) see partitions this
+    /// process never loaded. The default is [`PersistenceError::Unsupported`]: a store that
+    /// cannot enumerate (a plain key-value service) still works for everything else.
+    /// [`MemoryStore`], [`Layered`] (its shared layer) and `RedisStore` (`SCAN` over its key
+    /// prefix, never `KEYS`) implement it.
+    ///
+    /// ```
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::{CacheDocument, PartitionKey};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.save(&PartitionKey::user("u.t"), std::sync::Arc::new(CacheDocument::new()), Some(0)).await?;
+    /// assert_eq!(store.list().await?, [PartitionKey::user("u.t")]);
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        Box::pin(std::future::ready(Err(PersistenceError::Unsupported {
+            operation: "list",
+        })))
+    }
 }
 
 impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
@@ -381,6 +405,10 @@ impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LeaseOutcome, PersistenceError>> {
         (**self).acquisition_lease(partition, flight, ttl)
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        (**self).list()
     }
 
     fn save<'a>(

@@ -410,6 +410,41 @@ impl RedisStore {
         Ok(SaveOutcome::Conflict { current })
     }
 
+    async fn list_impl(&self) -> Result<Vec<PartitionKey>, PersistenceError> {
+        let prefix = self.inner.prefix.clone();
+        let pattern = format!("{}*", glob_escape(&prefix));
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .run(async {
+                    let mut conn = self.connection().await?;
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(classify)
+                })
+                .await?;
+            keys.extend(batch.iter().filter_map(|k| {
+                k.strip_prefix(&prefix)
+                    .and_then(PartitionKey::from_storage_name)
+            }));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // SCAN may return a key more than once.
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
     async fn remove_impl(&self, partition: &PartitionKey) -> Result<(), PersistenceError> {
         let key = self.redis_key(partition);
         self.run(async {
@@ -442,6 +477,12 @@ impl CacheStore for RedisStore {
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<(), PersistenceError>> {
         Box::pin(self.remove_impl(partition))
+    }
+
+    /// `SCAN` with `MATCH <prefix>*` (cursor by cursor, never `KEYS`, which blocks the
+    /// server), keeping the keys that name a partition (not the version counter).
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        Box::pin(self.list_impl())
     }
 
     fn acquisition_lease<'a>(
@@ -567,4 +608,16 @@ impl RedisStore {
         });
         Ok(LeaseOutcome::Acquired { lease, current })
     }
+}
+
+/// `prefix` with Redis glob metacharacters escaped, for `SCAN ... MATCH`.
+fn glob_escape(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -470,10 +470,10 @@ async fn fetch_in_span(
         .app
         .insert(&partition, &scopes, token.clone(), now);
     if let Some(store) = &inner.cache_store {
-        let entry = app::to_schema(&token, &inner.client_id, &authority, now);
+        let entries = app::to_schema(&token, &inner.client_id, &authority, now);
         let key = app::store_key(&inner.client_id, &authority);
         persist::save(&**store, &key, |doc| {
-            crate::cache::obo::apply(doc, &entry, None, now);
+            app::apply(doc, entries.clone(), &inner.client_id, now);
         })
         .await;
     }

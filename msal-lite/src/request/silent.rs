@@ -420,10 +420,7 @@ fn stored_partition(
     document: &crate::schema::CacheDocument,
     home: &str,
 ) -> Option<crate::cache::user::UserPartition> {
-    let owner = Owner {
-        client_id: &inner.client_id,
-        environment: inner.authority.environment(),
-    };
+    let owner = Owner::of(&inner.client_id, &inner.authority);
     partition_from_document(document, &owner, home, inner.clock.unix_seconds())
 }
 
@@ -742,12 +739,14 @@ pub(super) async fn redeem_for(
                 )
             })?
             .home_account_id(),
-        None => match (claim("oid"), claim("tid"), previous) {
-            (Some(oid), Some(tid), _) => format!("{oid}.{tid}"),
-            (_, _, Some(account)) => account.home_account_id().to_owned(),
-            _ => {
+        None => match crate::account::home_account_id_without_client_info(
+            claim("sub"),
+            previous.map(|a| &**a),
+        ) {
+            Some(home) => home,
+            None => {
                 return Err(Error::malformed(
-                    "the token response names no account (no client_info, oid or tid)",
+                    "the token response names no account (no client_info, no id token sub)",
                     Some(correlation_id),
                     None,
                 ));
@@ -799,10 +798,7 @@ pub(super) async fn redeem_for(
     };
     inner.users.cache.store(&acquired);
     if let Some(store) = &inner.cache_store {
-        let owner = Owner {
-            client_id: &inner.client_id,
-            environment: inner.authority.environment(),
-        };
+        let owner = Owner::of(&inner.client_id, &inner.authority);
         persist::save(&**store, &PartitionKey::user(&*home), |doc| {
             apply_to_document(doc, &owner, &acquired);
         })
