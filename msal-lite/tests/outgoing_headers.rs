@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use dev_tenant::{Config, DevTenant, Endpoint, Fault, quickstart as q};
+use dev_tenant::{Config, DevTenant, Endpoint, Fault, TokenOptions, quickstart as q};
 use msal_lite::http::{HttpClient, HttpRequest, HttpResponse, ReqwestHttpClient};
 use msal_lite::{
     AuthCodeRequest, ClientCredential, ClientCredentialsRequest, ConfidentialClient, CorrelationId,
-    Prompt, RetryPolicy, SilentRequest, TokenSource,
+    OboRequest, Prompt, RetryPolicy, SilentRequest, TokenSource, UserAssertion,
 };
 use user_support::Browser;
 
@@ -302,6 +302,60 @@ async fn telemetry_cache_outcome_of_force_and_proactive_refresh_for_silent() {
     let api = |id: &str, outcome: &str| (id.to_owned(), outcome.to_owned());
     // 871 = by code (not a cached flow, 0); 62 = silent.
     assert_eq!(outcomes, [api("871", "0"), api("62", "1"), api("62", "4")]);
+    assert_eq!(
+        field(&tokens[2], "grant_type").as_deref(),
+        Some("refresh_token")
+    );
+}
+
+/// The same for on-behalf-of, which refreshes a due token in the caller's request (MSAL.NET
+/// `OnBehalfOfRequest.cs` sets `ProactivelyRefreshed` for it): 523 = on-behalf-of (MSAL
+/// Python's id), its OBO refresh token redeemed as 62 (the refresh-token grant's id).
+#[tokio::test]
+async fn telemetry_cache_outcome_of_force_and_proactive_refresh_for_on_behalf_of() {
+    let tenant = DevTenant::start(Config::quickstart()).await.unwrap();
+    let (transport, seen) = recording_with_refresh_in();
+    let offset = Arc::new(AtomicU64::new(0));
+    let client = ConfidentialClient::builder(
+        q::API_CLIENT_ID,
+        tenant.authority(),
+        ClientCredential::secret(q::API_CLIENT_SECRET),
+    )
+    .http_client(transport)
+    .clock(shifted(&offset))
+    .build()
+    .unwrap();
+    let incoming = tenant
+        .access_token_for(
+            q::ALICE_EMAIL,
+            q::WEB_APP_CLIENT_ID,
+            [q::API_SCOPE_URI],
+            TokenOptions::default(),
+        )
+        .unwrap();
+    let request = || OboRequest::new(UserAssertion::new(incoming.clone()), ["User.ReadWrite"]);
+    client
+        .acquire_token_on_behalf_of_with(request())
+        .await
+        .unwrap();
+    let forced = client
+        .acquire_token_on_behalf_of_with(request().force_refresh(true))
+        .await
+        .unwrap();
+    assert_eq!(forced.source(), TokenSource::Network);
+
+    let lifetime = tenant.config().lifetimes.access_token_secs;
+    offset.store(lifetime / 2 + 1, Ordering::SeqCst);
+    let renewed = client
+        .acquire_token_on_behalf_of_with(request())
+        .await
+        .unwrap();
+    assert_eq!(renewed.source(), TokenSource::Network);
+
+    let tokens = token_requests(&seen);
+    let outcomes: Vec<_> = tokens.iter().map(cache_outcome).collect();
+    let api = |id: &str, outcome: &str| (id.to_owned(), outcome.to_owned());
+    assert_eq!(outcomes, [api("523", "2"), api("523", "1"), api("62", "4")]);
     assert_eq!(
         field(&tokens[2], "grant_type").as_deref(),
         Some("refresh_token")
