@@ -176,14 +176,9 @@ pub(crate) fn client_credentials_endpoint(
     inner: &crate::client::ClientInner,
     authority: &crate::Authority,
     metadata: &crate::metadata::OpenIdMetadata,
-    has_claims: bool,
+    outcome: crate::http::CacheOutcome,
 ) -> (String, crate::http::RequestTelemetry) {
-    use crate::http::{CacheOutcome, RequestTelemetry, api_id};
-    let outcome = if has_claims {
-        CacheOutcome::ForceRefreshOrClaims
-    } else {
-        CacheOutcome::NoCachedToken
-    };
+    use crate::http::{RequestTelemetry, api_id};
     let mut telemetry = RequestTelemetry::new(api_id::CLIENT_CREDENTIALS, outcome);
     let global = metadata.token_endpoint.clone();
     let Some(resolved) = &inner.azure_region else {

@@ -31,21 +31,39 @@ const MAX_CACHED_ERRORS: usize = 50;
 /// Longest error code kept (server error codes are short identifiers).
 const MAX_ERROR_LEN: usize = 64;
 
-/// Why the request went to the network (msal-common `CacheOutcome`).
+/// Why the request went to the network: msal-common `CacheOutcome`
+/// (`lib/msal-common/src/utils/Constants.ts`, set in `lib/msal-common/src/client/SilentFlowClient.ts`
+/// and sent by `lib/msal-common/src/telemetry/server/ServerTelemetryManager.ts` in
+/// AzureAD/microsoft-authentication-library-for-js), the same numbers as MSAL.NET
+/// `CacheRefreshReason` (`src/client/Microsoft.Identity.Client/Cache/CacheRefreshReason.cs`, set
+/// in `Internal/Requests/ClientCredentialRequest.cs`, `OnBehalfOfRequest.cs` and
+/// `Silent/CacheSilentStrategy.cs` in AzureAD/microsoft-authentication-library-for-dotnet).
+///
+/// Unlike MSAL, an expired cached token is reported as [`NoCachedToken`](Self::NoCachedToken)
+/// (2), not 3: a cache lookup answers an expired token as a miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CacheOutcome {
     /// Not a cached flow (code redemption).
     NotApplicable = 0,
-    /// `force_refresh`, or a claims request.
+    /// `force_refresh`, or a claims request: the cache was not read.
     ForceRefreshOrClaims = 1,
     /// No cached access token.
     NoCachedToken = 2,
-    /// Past `refresh_in`: a proactive refresh.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "set by the refresh_in path next")
-    )]
+    /// The cached token is past `refresh_in` (still valid): a proactive refresh, in the
+    /// background or, without a Tokio runtime, by the caller.
     ProactiveRefresh = 4,
+}
+
+impl CacheOutcome {
+    /// The outcome of a cached flow's network request: `bypassed` when `force_refresh` or claims
+    /// skipped the cache, `due` when the cached token was past `refresh_in`.
+    pub(crate) fn of(bypassed: bool, due: bool) -> Self {
+        match (bypassed, due) {
+            (true, _) => Self::ForceRefreshOrClaims,
+            (false, true) => Self::ProactiveRefresh,
+            (false, false) => Self::NoCachedToken,
+        }
+    }
 }
 
 /// Where the region of a regional request came from (msal-common `RegionDiscoverySources` and
@@ -314,6 +332,12 @@ mod tests {
             "5|871,0,,,|,"
         );
         assert!(RequestTelemetry::for_grant("password").is_none());
+        assert_eq!(
+            CacheOutcome::of(true, true),
+            CacheOutcome::ForceRefreshOrClaims
+        );
+        assert_eq!(CacheOutcome::of(false, true) as u8, 4);
+        assert_eq!(CacheOutcome::of(false, false) as u8, 2);
         assert_eq!(api_id::BY_REFRESH_TOKEN, 872);
     }
 

@@ -8,6 +8,7 @@ use tracing::Instrument as _;
 
 use crate::cache::{CachedToken, Lookup, app, persist};
 use crate::client::ClientInner;
+use crate::http::CacheOutcome;
 use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::request::{TokenRequest, execute};
 use crate::{
@@ -199,6 +200,10 @@ pub(crate) async fn acquire(
     }
 
     let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+    let cache_outcome = CacheOutcome::of(
+        request.force_refresh || request.claims.is_some(),
+        due.is_some(),
+    );
     let outcome = if let Some(claims) = request.claims {
         // Deliberately not single-flight: each claims challenge is its own request.
         fetch(
@@ -206,8 +211,7 @@ pub(crate) async fn acquire(
             authority,
             partition.into(),
             scopes,
-            Some(claims),
-            request.client_assertion,
+            (Some(claims), request.client_assertion, cache_outcome),
             correlation_id,
         )
         .await
@@ -226,8 +230,7 @@ pub(crate) async fn acquire(
                 authority,
                 partition.as_ref().into(),
                 scopes.clone(),
-                None,
-                request.client_assertion,
+                (None, request.client_assertion, cache_outcome),
                 correlation_id,
             )
         };
@@ -288,9 +291,8 @@ async fn refresh_in_background(
             authority,
             partition.clone(),
             scopes.clone(),
-            None,
             // The client's own credential: a per-request assertion may have expired by now.
-            None,
+            (None, None, CacheOutcome::ProactiveRefresh),
             CorrelationId::random(),
         )
     };
@@ -298,14 +300,17 @@ async fn refresh_in_background(
     attempt.finish(outcome.as_ref().map(|_| ()));
 }
 
+/// What a request sends beyond the grant: claims, the request's own client assertion, and why
+/// it goes to the network (the telemetry header's cache outcome).
+type Extras = (Option<String>, Option<ClientAssertion>, CacheOutcome);
+
 /// One network acquisition, traced in its own span.
 async fn fetch(
     inner: Arc<ClientInner>,
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
-    claims: Option<String>,
-    assertion: Option<ClientAssertion>,
+    (claims, assertion, cache_outcome): Extras,
     correlation_id: CorrelationId,
 ) -> FlightResult {
     let span = tracing::debug_span!(
@@ -333,7 +338,7 @@ async fn fetch(
                 authority.clone(),
                 partition.clone(),
                 scopes.clone(),
-                (None, assertion.clone()),
+                (None, assertion.clone(), cache_outcome),
                 correlation_id,
                 !store_read,
             )
@@ -354,7 +359,7 @@ async fn fetch(
         authority,
         partition,
         scopes,
-        (claims, assertion),
+        (claims, assertion, cache_outcome),
         correlation_id,
         true,
     )
@@ -398,7 +403,7 @@ async fn fetch_in_span(
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
-    (claims, assertion): (Option<String>, Option<ClientAssertion>),
+    (claims, assertion, cache_outcome): Extras,
     correlation_id: CorrelationId,
     check_store: bool,
 ) -> FlightResult {
@@ -425,7 +430,7 @@ async fn fetch_in_span(
         .get(http, &inner.retry, &authority, correlation_id)
         .await?;
     let (token_endpoint, telemetry) =
-        crate::region::client_credentials_endpoint(&inner, &authority, &metadata, claims.is_some());
+        crate::region::client_credentials_endpoint(&inner, &authority, &metadata, cache_outcome);
     let mut request = TokenRequest::new(token_endpoint.clone());
     request.telemetry = Some(telemetry);
     request.form.push("client_id", &inner.client_id);

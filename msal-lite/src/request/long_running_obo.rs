@@ -167,6 +167,8 @@ impl ConfidentialClient {
             scopes,
             claims: None,
             use_refresh_token: false,
+            // A new session has no cached token (as the grant's default said before).
+            cache_outcome: crate::http::CacheOutcome::NoCachedToken,
             long_running: true,
             client_assertion: None,
             correlation_id: CorrelationId::random(),

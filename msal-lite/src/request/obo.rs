@@ -20,6 +20,7 @@ use tracing::Instrument as _;
 use crate::cache::obo::{self, EntryContext, RefreshSecret, StoredPartition};
 use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
+use crate::http::{CacheOutcome, RequestTelemetry, api_id};
 use crate::request::{TokenRequest, execute};
 use crate::response::TokenResponse;
 use crate::schema::PartitionKey;
@@ -259,6 +260,8 @@ pub(super) struct Acquisition {
     pub(super) claims: Option<String>,
     /// Skip the refresh token (force refresh, claims).
     pub(super) use_refresh_token: bool,
+    /// Why the cached access token was not used (the telemetry header's cache outcome).
+    pub(super) cache_outcome: CacheOutcome,
     /// Started by [`ConfidentialClient::initiate_long_running_on_behalf_of`]: the partition
     /// (named by the session key) is kept past the assertion's expiry.
     pub(super) long_running: bool,
@@ -408,6 +411,7 @@ impl Miss {
         }
 
         let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+        let cache_outcome = CacheOutcome::of(bypass_cache, due.is_some());
         let outcome = if let Some(claims) = claims {
             // Deliberately not single-flight: each claims challenge is its own request.
             fetch(Acquisition {
@@ -418,6 +422,7 @@ impl Miss {
                 scopes,
                 claims: Some(claims),
                 use_refresh_token: false,
+                cache_outcome,
                 long_running: false,
                 client_assertion,
                 correlation_id,
@@ -444,6 +449,7 @@ impl Miss {
                     scopes: scopes.clone(),
                     claims: None,
                     use_refresh_token: !force_refresh,
+                    cache_outcome,
                     long_running: false,
                     client_assertion,
                     correlation_id,
@@ -572,6 +578,8 @@ async fn fetch_in_span(job: Acquisition) -> FlightResult {
         request.form.push("grant_type", "refresh_token");
         request.form.push("refresh_token", rt.secret());
         request.form.push("client_info", "1");
+        // The id the refresh-token grant is numbered by (silent), as before this field was set.
+        request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, job.cache_outcome));
         let requested_at = inner.clock.unix_seconds();
         match send(&job, &authority, &metadata.token_endpoint, request, None).await {
             Ok(response) => {
@@ -594,6 +602,10 @@ async fn fetch_in_span(job: Acquisition) -> FlightResult {
     request.form.push("client_info", "1");
     request.form.push("requested_token_use", "on_behalf_of");
     request.form.push("assertion", job.assertion.secret());
+    request.telemetry = Some(RequestTelemetry::new(
+        api_id::ON_BEHALF_OF,
+        job.cache_outcome,
+    ));
     let requested_at = inner.clock.unix_seconds();
     tracing::debug!(
         scopes = job.scopes.as_str(),

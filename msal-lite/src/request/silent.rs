@@ -216,9 +216,18 @@ impl ConfidentialClient {
         let account = found.account.unwrap_or_else(|| Arc::new(account.clone()));
 
         let correlation_id = caller_id.unwrap_or_else(CorrelationId::random);
+        let cache_outcome = CacheOutcome::of(!use_cache, due.is_some());
         let outcome = if let Some(claims) = request.claims {
             // Deliberately not single-flight: each claims challenge is its own request.
-            refresh(inner.clone(), account, scopes, Some(claims), correlation_id).await
+            refresh(
+                inner.clone(),
+                account,
+                scopes,
+                Some(claims),
+                cache_outcome,
+                correlation_id,
+            )
+            .await
         } else {
             let key = format!("user|{home}|{}", scopes.key());
             let force = request.force_refresh;
@@ -248,7 +257,7 @@ impl ConfidentialClient {
                     account,
                     scopes.clone(),
                     reread,
-                    !force,
+                    cache_outcome,
                     caller_id,
                     correlation_id,
                 )
@@ -368,7 +377,7 @@ async fn refresh_user_in_background(
             account,
             scopes.clone(),
             reread,
-            true,
+            CacheOutcome::ProactiveRefresh,
             None,
             CorrelationId::random(),
         )
@@ -426,18 +435,19 @@ fn stored_partition(
 
 /// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
 /// another instance acquired is then served from the cache (under the caller's correlation
-/// id), and a refresh uses the newest refresh token. With `fleet` (not a forced refresh) the
-/// refresh takes the fleet's acquisition lease first, whose read of the store replaces the
-/// re-read.
+/// id), and a refresh uses the newest refresh token. Unless it is a forced refresh
+/// (`cache_outcome` 1, which also goes in the telemetry header), the refresh takes the fleet's
+/// acquisition lease first, whose read of the store replaces the re-read.
 async fn reread_then_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
     reread: bool,
-    fleet: bool,
+    cache_outcome: CacheOutcome,
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
+    let fleet = cache_outcome != CacheOutcome::ForceRefreshOrClaims;
     if let (true, Some(store), Some(ttl)) = (fleet, inner.cache_store.clone(), inner.lease_ttl) {
         let home = account.home_account_id();
         let take = |stored: &crate::persistence::Partition| {
@@ -452,6 +462,7 @@ async fn reread_then_refresh(
                 account.clone(),
                 scopes.clone(),
                 reread && !store_read,
+                cache_outcome,
                 caller_id,
                 correlation_id,
             )
@@ -466,7 +477,16 @@ async fn reread_then_refresh(
         )
         .await;
     }
-    reread_or_refresh(inner, account, scopes, reread, caller_id, correlation_id).await
+    reread_or_refresh(
+        inner,
+        account,
+        scopes,
+        reread,
+        cache_outcome,
+        caller_id,
+        correlation_id,
+    )
+    .await
 }
 
 /// The account's cached token for `scopes`, when fresh.
@@ -500,6 +520,7 @@ async fn reread_or_refresh(
     account: Arc<Account>,
     scopes: Scopes,
     reread: bool,
+    cache_outcome: CacheOutcome,
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
@@ -509,15 +530,17 @@ async fn reread_or_refresh(
     {
         return done;
     }
-    refresh(inner, account, scopes, None, correlation_id).await
+    refresh(inner, account, scopes, None, cache_outcome, correlation_id).await
 }
 
-/// Redeems the account's refresh token for `scopes`.
+/// Redeems the account's refresh token for `scopes`, sending `claims` when given and
+/// `cache_outcome` in the telemetry header.
 async fn refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
     claims: Option<String>,
+    cache_outcome: CacheOutcome,
     correlation_id: CorrelationId,
 ) -> FlightResult {
     let span = tracing::debug_span!(
@@ -535,6 +558,7 @@ async fn refresh(
         let grant = Grant::RefreshToken {
             refresh_token: &refresh_token,
             account: &account,
+            cache_outcome,
         };
         redeem_for(
             &inner,
@@ -565,6 +589,8 @@ pub(super) enum Grant<'a> {
     RefreshToken {
         refresh_token: &'a RefreshSecret,
         account: &'a Arc<Account>,
+        /// Why the cached access token was not used (the telemetry header's cache outcome).
+        cache_outcome: CacheOutcome,
     },
     /// RFC 6749 §6 with a refresh token from elsewhere (a migration): no account yet, so the
     /// response must carry an ID token naming one, as a code redemption does.
@@ -639,17 +665,13 @@ pub(super) async fn redeem_for(
         Grant::RefreshToken {
             refresh_token,
             account,
+            cache_outcome,
         } => {
             // Routing hint for Entra's backup authentication system (MSAL Python, msal-common
             // RefreshTokenClient: `Oid:{uid}@{utid}` from the home account id).
             let anchor = super::anchor_mailbox::for_home_account(account.home_account_id());
             super::anchor_mailbox::insert(&mut request.headers, anchor.as_deref());
-            let outcome = if claims.is_some() {
-                CacheOutcome::ForceRefreshOrClaims
-            } else {
-                CacheOutcome::NoCachedToken
-            };
-            request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, outcome));
+            request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, *cache_outcome));
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token.secret());
