@@ -39,12 +39,15 @@
 //!
 //! | path | instructions / op | ratio |
 //! |---|---|---|
-//! | bare pre-parsed aws-lc RS256 verify | 310,174 | 1.000 (baseline) |
-//! | `Validator::validate`, cache off (no tower) | 330,989 | 1.067 × verify |
-//! | full miss through the layer | 336,332 | 1.084 × verify (1.128 × before `base64-simd`, byte splitting and `&str` claims parsing) |
+//! | bare pre-parsed aws-lc RS256 verify | 310,172 | 1.000 (baseline) |
+//! | full miss through the layer | 336,621 | 1.085 × verify |
 //! | bare inner `service_fn` | 3,992 | — |
-//! | layer, no-op validator | 5,799 | plumbing +1,807 |
-//! | layer, cache hit | 6,019 | +2,027 over bare; the lookup is +220 over no-op |
+//! | layer, no-op validator | 5,610 | plumbing +1,618 (+2,015 before the policy memo) |
+//! | layer, cache hit | 5,972 | +1,980 over bare (+2,384 before the policy memo) |
+//!
+//! (2026-12-03, the policy of issue 20: `require_scopes` + `require_mfa(amr_mfa)`, and a
+//! `SystemTime` clock, because rustix's vDSO lookup behind the default coarse clock faults
+//! under valgrind; the 2026-11-25 table used `require_scopes` alone.)
 //!
 //! Reproduce the instruction counts:
 //!

@@ -54,6 +54,9 @@ pub struct Claims {
     pub(crate) auth_time: Option<u64>,
     pub(crate) xms_cc: TextList,
     pub(crate) nonce: bool,
+    /// The last layer policy whose time-independent part these claims satisfied (see
+    /// [`PolicyMemo`](crate::policy::PolicyMemo)).
+    pub(crate) policy_memo: crate::policy::PolicyMemo,
 }
 
 /// A string claim: a range of the claims JSON when it had no escapes, else an owned copy.
@@ -621,6 +624,7 @@ impl Partial {
             auth_time: self.auth_time,
             xms_cc: self.xms_cc,
             nonce: self.nonce,
+            policy_memo: crate::policy::PolicyMemo::default(),
             raw,
         })
     }

@@ -530,12 +530,25 @@ impl JwksCache {
         f(&guard)
     }
 
-    /// What to do about a `kid` that is not in the current set.
-    pub(crate) fn on_unknown_kid(&self) -> Lookup {
+    /// What to do about a `kid` that is not in key-set generation `seen`, the set the caller
+    /// looked it up in.
+    ///
+    /// Refreshable while a fetch is in flight, once the cooldown has passed, and when the set
+    /// has changed since the caller's lookup (the slow path then retries at once). Without the
+    /// last, a request that looked its `kid` up just before a fetch stored the keys was refused
+    /// with `UnknownKey` (or `KeysUnavailable` at start-up): `cargo xtask load --scaling` saw
+    /// one such 401 when two workers started on a cold key set. The order of the reads matters:
+    /// `fetch_and_store` raises `in_flight` before stamping the attempt and lowers it only after
+    /// storing the keys, so a caller that sees the fresh stamp sees the fetch in flight or its
+    /// new generation.
+    pub(crate) fn on_unknown_kid(&self, seen: u64) -> Lookup {
         if matches!(self.inner.source, Source::Static) {
             return Lookup::Unknown;
         }
-        if self.inner.in_flight.load(Ordering::Acquire) || self.cooldown_elapsed() {
+        if self.cooldown_elapsed()
+            || self.inner.in_flight.load(Ordering::Acquire)
+            || self.generation() != seen
+        {
             Lookup::Refreshable
         } else {
             Lookup::Unknown
@@ -629,14 +642,24 @@ impl JwksCache {
         let Source::Remote { uri, fetch } = &self.inner.source else {
             return Ok(());
         };
+        // Raised before the attempt is stamped and lowered after the keys are stored (see
+        // `on_unknown_kid`).
+        self.inner.in_flight.store(true, Ordering::Release);
         if unknown_kid {
             self.inner
                 .last_attempt_ms
                 .store(self.now_ms(), Ordering::Release);
         }
-        self.inner.in_flight.store(true, Ordering::Release);
         let result = fetch.get(uri).await;
+        let stored = self.store_fetched(result);
         self.inner.in_flight.store(false, Ordering::Release);
+        stored
+    }
+
+    fn store_fetched(&self, result: Result<Vec<u8>, FetchError>) -> Result<(), FetchError> {
+        let Source::Remote { uri, .. } = &self.inner.source else {
+            return Ok(());
+        };
         self.inner.fetches.fetch_add(1, Ordering::AcqRel);
         let parsed = result.and_then(|body| parse_jwks(&body, &self.inner.algorithms));
         let mut set = match parsed {
@@ -765,6 +788,46 @@ mod tests {
     fn rsa_jwk(kid: &str, extra: &str) -> String {
         let n = URL_SAFE_NO_PAD.encode([0xC1u8; 256]);
         format!(r#"{{"kty":"RSA","kid":"{kid}","n":"{n}","e":"AQAB"{extra}}}"#)
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_raced_a_finished_fetch_is_retried_not_refused() {
+        let json = format!(r#"{{"keys":[{}]}}"#, rsa_jwk("good", ""));
+        let fetch: Arc<dyn HttpFetch> = Arc::new(move |_url: String| {
+            let json = json.clone();
+            async move { Ok::<_, FetchError>(json.into_bytes()) }
+        });
+        let cache = JwksCache::remote(
+            "https://login.example.test/keys".to_owned(),
+            fetch,
+            vec![Algorithm::Rs256],
+            Duration::from_secs(3600),
+            Duration::from_secs(30),
+            None,
+        );
+        // Two requests look the kid up in the empty start-up set...
+        let seen = cache.generation();
+        assert!(matches!(cache.on_unknown_kid(seen), Lookup::Refreshable));
+        // ...one fetches the keys, which starts the cooldown...
+        assert!(matches!(
+            cache.refresh_for_unknown_kid(seen).await,
+            Refreshed::Retry
+        ));
+        // ...and the other, asking only now, must retry rather than be refused.
+        assert!(
+            matches!(cache.on_unknown_kid(seen), Lookup::Refreshable),
+            "the key set changed since the lookup"
+        );
+        assert!(matches!(
+            cache.refresh_for_unknown_kid(seen).await,
+            Refreshed::Retry
+        ));
+        // A kid missing from the current set within the cooldown is still refused at once.
+        assert!(matches!(
+            cache.on_unknown_kid(cache.generation()),
+            Lookup::Unknown
+        ));
+        assert_eq!(cache.inner.fetches.load(Ordering::Acquire), 1);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tower::Service;
 use crate::claims::Claims;
 use crate::future::ResponseFuture;
 use crate::layer::{BearerAuthLayer, Challenge};
-use crate::policy::{Denial, Policy};
+use crate::policy::{Denial, Policy, PolicyId};
 use crate::rejection::{BearerRejection, DefaultRejection, RejectionResponse};
 use crate::validate::{Step, Validator};
 
@@ -43,6 +43,8 @@ pub struct BearerAuth<S, R = DefaultRejection> {
 struct Shared {
     validator: Validator,
     policy: Arc<Policy>,
+    /// Lets cached claims skip this policy's scope and MFA checks on their next request.
+    policy_id: PolicyId,
     challenge: Arc<Challenge>,
 }
 
@@ -79,6 +81,7 @@ impl<S, R> BearerAuth<S, R> {
             shared: Arc::new(Shared {
                 validator: layer.validator.clone(),
                 policy: layer.policy.clone(),
+                policy_id: PolicyId::next(),
                 challenge: layer.challenge.clone(),
             }),
             rejection: layer.rejection.clone(),
@@ -145,7 +148,7 @@ impl Shared {
         req: &mut Request<B>,
         now: u64,
     ) -> Result<(), BearerRejection> {
-        match self.policy.evaluate(&claims, now) {
+        match self.policy.evaluate_as(&claims, now, self.policy_id) {
             Ok(()) => {
                 req.extensions_mut().insert(claims);
                 Ok(())

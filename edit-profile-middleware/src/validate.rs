@@ -747,7 +747,7 @@ impl Validator {
         let (generation, key_issuer) = match lookup {
             Ok(found) => found,
             Err(missing_in) => {
-                return match inner.jwks.on_unknown_kid() {
+                return match inner.jwks.on_unknown_kid(missing_in) {
                     Lookup::Refreshable => Ok(Verified::NeedKeys(missing_in)),
                     Lookup::Unknown if inner.jwks.key_count() == 0 => {
                         Err(TokenError::KeysUnavailable)

@@ -36,22 +36,26 @@ end
 "#;
 
 pub(crate) fn load(args: &[String]) -> Result<(), String> {
-    let rounds: usize = match args.iter().position(|a| a == "--rounds") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|n| n.parse().ok())
-            .filter(|n| *n > 0)
-            .ok_or("--rounds takes a positive number")?,
-        None => 3,
-    };
+    if args
+        .iter()
+        .any(|a| a == "--update-user-info" || a == "--scaling")
+    {
+        return crate::load_user_info::load(args);
+    }
+    let rounds = count_arg(args, "--rounds", 3)?;
     let root = workspace_root()?;
     let wrk = ensure_wrk()?;
     let out = root.join("target/load");
     std::fs::create_dir_all(&out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+    let server = build_server(&root)?;
+    run_load(rounds, &wrk, &out, &server)
+}
 
+/// Builds `bench-server` in release; returns the binary's path.
+pub(crate) fn build_server(root: &Path) -> Result<PathBuf, String> {
     println!("xtask: building bench-server (release)");
     let status = Command::new(cargo())
-        .current_dir(&root)
+        .current_dir(root)
         .args([
             "build",
             "--release",
@@ -65,13 +69,32 @@ pub(crate) fn load(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err(format!("building bench-server failed with {status}"));
     }
-    let server = root.join("target/release/bench-server");
+    Ok(target_dir(root).join("release/bench-server"))
+}
 
-    let token = output(Command::new(&server).arg("token"))?
-        .trim()
-        .to_owned();
+/// `--name N` (a positive number), or `default`.
+pub(crate) fn count_arg(args: &[String], name: &str, default: usize) -> Result<usize, String> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{name} takes a positive number")),
+        None => Ok(default),
+    }
+}
+
+/// Where cargo puts build output: `CARGO_TARGET_DIR` when set, else `<workspace>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn run_load(rounds: usize, wrk: &Path, out: &Path, server: &Path) -> Result<(), String> {
+    let token = output(Command::new(server).arg("token"))?.trim().to_owned();
     let tokens_file = out.join("tokens.txt");
-    let tokens = output(Command::new(&server).args(["tokens", &COLD_TOKENS.to_string()]))?;
+    let tokens = output(Command::new(server).args(["tokens", &COLD_TOKENS.to_string()]))?;
     std::fs::write(&tokens_file, tokens).map_err(|e| format!("write tokens: {e}"))?;
     let lua = out.join("cold.lua");
     std::fs::write(&lua, COLD_LUA).map_err(|e| format!("write {}: {e}", lua.display()))?;
@@ -90,8 +113,8 @@ pub(crate) fn load(args: &[String]) -> Result<(), String> {
             } else {
                 mode
             };
-            let mut child = Server::start(&server, server_mode, taskset.as_deref())?;
-            let mut wrk_cmd = pinned(&wrk, taskset.as_deref(), "1");
+            let mut child = Server::start(server, &[server_mode], taskset.as_deref(), "0")?;
+            let mut wrk_cmd = pinned(wrk, taskset.as_deref(), "1");
             wrk_cmd.args(["-t1", "-c", CONNECTIONS, "-d", &format!("{DURATION_SECS}s")]);
             if mode == "cold" {
                 wrk_cmd.arg("-s").arg(&lua).env("TOKENS_FILE", &tokens_file);
@@ -165,15 +188,22 @@ pub(crate) fn load(args: &[String]) -> Result<(), String> {
 }
 
 /// A running `bench-server`; stopped by closing its stdin, killed if it lingers.
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(binary: &Path, mode: &str, taskset: Option<&Path>) -> Result<Self, String> {
-        let mut cmd = pinned(binary, taskset, "0");
-        cmd.arg(mode)
+    /// Starts `binary args…`, pinned to `cores` (a `taskset -c` list) when `taskset` is given.
+    pub(crate) fn start(
+        binary: &Path,
+        args: &[&str],
+        taskset: Option<&Path>,
+        cores: &str,
+    ) -> Result<Self, String> {
+        let mode = args.join(" ");
+        let mut cmd = pinned(binary, taskset, cores);
+        cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -195,7 +225,7 @@ impl Server {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         drop(self.child.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
@@ -217,7 +247,7 @@ impl Drop for Server {
     }
 }
 
-fn pinned(program: &Path, taskset: Option<&Path>, core: &str) -> Command {
+pub(crate) fn pinned(program: &Path, taskset: Option<&Path>, core: &str) -> Command {
     match taskset {
         Some(taskset) => {
             let mut cmd = Command::new(taskset);
@@ -229,7 +259,7 @@ fn pinned(program: &Path, taskset: Option<&Path>, core: &str) -> Command {
 }
 
 /// Runs `cmd` to completion with a deadline; returns its stdout.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String, String> {
+pub(crate) fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String, String> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -267,14 +297,14 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<String, String> {
     }
 }
 
-fn requests_per_sec(report: &str) -> Option<f64> {
+pub(crate) fn requests_per_sec(report: &str) -> Option<f64> {
     report
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
@@ -284,7 +314,7 @@ fn output(cmd: &mut Command) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|_| format!("{cmd:?} printed non-UTF-8"))
 }
 
-fn ensure_wrk() -> Result<PathBuf, String> {
+pub(crate) fn ensure_wrk() -> Result<PathBuf, String> {
     if let Some(wrk) = crate::install::which("wrk") {
         return Ok(wrk);
     }
@@ -319,7 +349,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split(' ').next().map(str::to_owned))

@@ -13,6 +13,7 @@ mod cargo_tools;
 mod fuzz;
 mod install;
 mod load;
+mod load_user_info;
 mod peers;
 mod steps;
 
@@ -28,7 +29,10 @@ commands:
   install  only install what the tests need
   docs     build the API docs, and the book in docs/ when mdbook is installed
   load     the middleware and a bare handler under wrk on loopback (installs wrk as root);
-           `--rounds N` (default 3); about 30 s per round
+           `--rounds N` (default 3); about 30 s per round.
+           `load --update-user-info [--rounds N] [--workers N]`: issue 20's request shape
+           (POST with a JSON body, cache on / off, 10k distinct tokens) and the cold path's
+           ratio to the verify-bound limit; `load --scaling`: one worker against two
   fuzz     `fuzz [seconds]`: run every cargo-fuzz target for the given time (default 60 s) and
            print executions and crashes (needs cargo-fuzz)
   bench-report
