@@ -7,10 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+mod driver;
 mod peers;
 mod redis_server;
 mod tools;
 
+pub use driver::run_driver;
 pub use peers::{msal_node_or_skip, msal_python_or_skip};
 pub use redis_server::RedisServer;
 pub use tools::{find_tool, tool_or_skip};
