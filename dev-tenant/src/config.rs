@@ -263,6 +263,11 @@ pub struct AppRegistration {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub application_permissions: Vec<ApplicationPermission>,
+    /// Whether authorization requests must carry a PKCE `code_challenge` (RFC 7636). When absent,
+    /// as in Entra ("Microsoft identity platform and OAuth 2.0 authorization code flow"): required
+    /// for public clients, optional for confidential web apps. `S256` and `plain` are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pkce: Option<bool>,
 }
 
 impl AppRegistration {
@@ -280,12 +285,28 @@ impl AppRegistration {
             app_roles: Vec::new(),
             delegated_permissions: Vec::new(),
             application_permissions: Vec::new(),
+            require_pkce: None,
         }
     }
 
     /// Whether this app can authenticate as a confidential client.
     pub fn is_confidential(&self) -> bool {
         !self.client_secrets.is_empty() || !self.certificates.is_empty()
+    }
+
+    /// Whether its authorization requests need PKCE: [`require_pkce`](Self::require_pkce), else
+    /// Entra's default (public clients only).
+    ///
+    /// ```
+    /// let mut app = dev_tenant::AppRegistration::new("spa", "0d3f1c2b-aaaa-4bbb-8ccc-123456789abc");
+    /// assert!(app.pkce_required());
+    /// app.client_secrets.push(dev_tenant::Secret::new("s"));
+    /// assert!(!app.pkce_required());
+    /// app.require_pkce = Some(true);
+    /// assert!(app.pkce_required());
+    /// ```
+    pub fn pkce_required(&self) -> bool {
+        self.require_pkce.unwrap_or(!self.is_confidential())
     }
 }
 
@@ -393,7 +414,9 @@ impl UserConfig {
     }
 }
 
-/// A Conditional Access policy that requires MFA for the listed resources.
+/// A Conditional Access policy that requires MFA for the listed resources, or for the listed
+/// authentication contexts ("Conditional Access authentication context": an API asks for one
+/// with a claims challenge for `acrs`, and the token carries `acrs` once the policy is met).
 ///
 /// ```
 /// let mut config = dev_tenant::Config::quickstart();
@@ -401,19 +424,27 @@ impl UserConfig {
 ///     "0b0b0b0b-0000-4000-8000-000000000000",
 ///     ["https://graph.microsoft.com"],
 /// ));
+/// config.conditional_access.push(dev_tenant::ConditionalAccessPolicy::require_mfa_for_auth_context(
+///     "0c0c0c0c-0000-4000-8000-000000000000",
+///     ["c2"],
+/// ));
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConditionalAccessPolicy {
-    /// Policy id (named in the `claims` of the `interaction_required` error).
+    /// Policy id (named in `capolids` in the `claims` of the AADSTS50076 error).
     pub id: String,
     /// Display name.
     #[serde(default)]
     pub name: String,
     /// Resources (client id or identifier URI) the policy protects.
+    #[serde(default)]
     pub resources: Vec<String>,
+    /// Authentication context ids (`c1` … `c99`) the policy protects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authentication_contexts: Vec<String>,
     /// Require multifactor authentication.
     #[serde(default = "yes")]
     pub require_mfa: bool,
@@ -433,6 +464,21 @@ impl ConditionalAccessPolicy {
             id: id.into(),
             name: String::new(),
             resources: resources.into_iter().map(Into::into).collect(),
+            authentication_contexts: Vec::new(),
+            require_mfa: true,
+        }
+    }
+
+    /// A policy requiring MFA for the authentication contexts `contexts` (e.g. `c1`).
+    pub fn require_mfa_for_auth_context(
+        id: impl Into<String>,
+        contexts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: String::new(),
+            resources: Vec::new(),
+            authentication_contexts: contexts.into_iter().map(Into::into).collect(),
             require_mfa: true,
         }
     }
@@ -495,6 +541,12 @@ impl Config {
 
         let mut policy = ConditionalAccessPolicy::require_mfa(q::MFA_POLICY_ID, [q::API_CLIENT_ID]);
         policy.name = "Require MFA for EditProfileService".to_owned();
+        let mut context_policy = ConditionalAccessPolicy::require_mfa_for_auth_context(
+            q::AUTH_CONTEXT_POLICY_ID,
+            [q::AUTH_CONTEXT_ID],
+        );
+        context_policy.name =
+            "Require MFA for the profile-editing authentication context".to_owned();
 
         Self {
             tenant: TenantConfig {
@@ -507,7 +559,7 @@ impl Config {
             reject_replayed_assertions: false,
             apps: vec![graph, web, api, daemon],
             users: vec![alice, bob],
-            conditional_access: vec![policy],
+            conditional_access: vec![policy, context_policy],
         }
     }
 
@@ -642,6 +694,12 @@ impl Config {
             }
         }
         for p in &self.conditional_access {
+            if p.resources.is_empty() && p.authentication_contexts.is_empty() {
+                return bad(format!(
+                    "policy {}: it names neither resources nor authentication contexts",
+                    p.id
+                ));
+            }
             for r in &p.resources {
                 if self.resource(r).is_none() {
                     return bad(format!("policy {}: unknown resource {r:?}", p.id));

@@ -27,10 +27,14 @@ use crate::{Error, UserProfile};
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct TokenOptions {
-    /// The sign-in included MFA (`amr` gets `mfa`).
+    /// The sign-in included MFA. A v2.0 access token does not show it (no `amr`, as in Entra);
+    /// the on-behalf-of flow and the token's authentication contexts do.
     pub mfa: bool,
     /// Client capabilities put in `xms_cc` (e.g. `cp1`).
     pub client_capabilities: Vec<String>,
+    /// Authentication contexts the client asked for (`acrs`); those the sign-in satisfies (with
+    /// [`mfa`](Self::mfa), or under a policy that does not require MFA) appear in the token.
+    pub auth_contexts: Vec<String>,
     /// Token lifetime; the configured access token lifetime when `None`.
     pub lifetime: Option<Duration>,
 }
@@ -49,6 +53,12 @@ impl TokenOptions {
         caps: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         self.client_capabilities = caps.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the requested authentication contexts (`acrs`, e.g. `c1`).
+    #[must_use]
+    pub fn auth_contexts(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.auth_contexts = ids.into_iter().map(Into::into).collect();
         self
     }
     /// Sets the lifetime.
@@ -383,6 +393,11 @@ impl DevTenant {
                 mfa: options.mfa,
                 auth_time: crate::time::now(),
                 xms_cc: options.client_capabilities,
+                acrs: crate::scopes::satisfied_contexts(
+                    &t.config,
+                    &options.auth_contexts,
+                    options.mfa,
+                ),
                 nonce: None,
                 enforce_ca: false,
                 lifetime,

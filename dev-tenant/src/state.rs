@@ -54,12 +54,15 @@ pub(crate) struct CodeRecord {
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) scope: String,
-    pub(crate) code_challenge: String,
+    /// The PKCE challenge of the authorize request, if it sent one.
+    pub(crate) pkce: Option<crate::authorize::Pkce>,
     pub(crate) nonce: Option<String>,
     pub(crate) user_oid: String,
     pub(crate) auth_time: i64,
     pub(crate) mfa: bool,
     pub(crate) xms_cc: Vec<String>,
+    /// Authentication contexts the sign-in satisfied.
+    pub(crate) acrs: Vec<String>,
     pub(crate) expires_at: i64,
 }
 
@@ -72,6 +75,8 @@ pub(crate) struct RefreshRecord {
     pub(crate) auth_time: i64,
     pub(crate) mfa: bool,
     pub(crate) xms_cc: Vec<String>,
+    /// Authentication contexts the sign-in satisfied; tokens from this refresh token keep them.
+    pub(crate) acrs: Vec<String>,
     pub(crate) seq: u64,
     pub(crate) expires_at: i64,
 }

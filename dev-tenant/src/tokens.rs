@@ -34,6 +34,8 @@ pub(crate) struct UserToken<'a> {
     pub(crate) resource: &'a str,
     pub(crate) scp: &'a [String],
     pub(crate) mfa: bool,
+    /// Authentication contexts the sign-in satisfied (`acrs`).
+    pub(crate) acrs: &'a [String],
     pub(crate) xms_cc: &'a [String],
     pub(crate) lifetime: u64,
 }
@@ -58,6 +60,30 @@ fn pairwise_sub(oid: &str, audience: &str) -> String {
     sha256_b64(format!("{oid}|{}", audience.to_ascii_lowercase()).as_bytes())
 }
 
+/// The `aio` claim: opaque to clients ("An internal claim used by Microsoft Entra ID to record
+/// data for token reuse", access-token claims reference). This tenant records there what the
+/// on-behalf-of flow needs to know about the sign-in, the MFA state (first byte, bit 0), because
+/// a v2.0 access token has no `amr`.
+fn new_aio(mfa: bool) -> String {
+    let mut bytes = vec![u8::from(mfa)];
+    bytes.extend(
+        URL_SAFE_NO_PAD
+            .decode(random_string(30))
+            .unwrap_or_default(),
+    );
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The MFA state recorded in an `aio` this tenant minted (`None` for any other value).
+pub(crate) fn mfa_from_aio(aio: &str) -> Option<bool> {
+    let bytes = URL_SAFE_NO_PAD.decode(aio).ok()?;
+    match (bytes.len(), bytes.first()) {
+        (31, Some(0)) => Some(false),
+        (31, Some(1)) => Some(true),
+        _ => None,
+    }
+}
+
 fn amr(mfa: bool) -> Value {
     if mfa {
         json!(["pwd", "mfa"])
@@ -66,7 +92,9 @@ fn amr(mfa: bool) -> Value {
     }
 }
 
-/// A v2.0 delegated access token.
+/// A v2.0 delegated access token. It has no `amr`: the access-token claims reference lists
+/// `amr` as "only present in v1.0 tokens", so an API that checks it must refuse Entra's v2.0
+/// tokens here too. The MFA state stays in the session, the refresh token's record and `aio`.
 pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     let now = crate::time::now();
     let seq = t.next_seq();
@@ -77,8 +105,7 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
         "iat": now,
         "nbf": now,
         "exp": crate::time::after(now, p.lifetime),
-        "aio": random_string(42),
-        "amr": amr(p.mfa),
+        "aio": new_aio(p.mfa),
         "azp": p.client_id,
         "azpacr": p.client_auth.azpacr(),
         "idtyp": "user",
@@ -94,6 +121,9 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     });
     if !p.xms_cc.is_empty() {
         claims["xms_cc"] = json!(p.xms_cc);
+    }
+    if !p.acrs.is_empty() {
+        claims["acrs"] = json!(p.acrs);
     }
     t.sign(&t.jose_header(), &claims)
 }
@@ -185,6 +215,15 @@ mod tests {
         }
         assert_eq!(seq_from_uti("short"), None);
         assert_eq!(seq_from_uti("!!"), None);
+    }
+
+    #[test]
+    fn aio_records_mfa() {
+        assert_eq!(mfa_from_aio(&new_aio(true)), Some(true));
+        assert_eq!(mfa_from_aio(&new_aio(false)), Some(false));
+        for other in ["", "!!", "AQ", &URL_SAFE_NO_PAD.encode([2u8; 31])] {
+            assert_eq!(mfa_from_aio(other), None, "{other}");
+        }
     }
 
     #[test]
