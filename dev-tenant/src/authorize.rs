@@ -497,6 +497,7 @@ pub(crate) fn complete(
                     &request.claims.acrs,
                     session.mfa,
                 ),
+                sid: Some(session.sid()),
                 expires_at: crate::time::after(now, t.config.lifetimes.code_secs),
             },
         );

@@ -140,6 +140,12 @@ pub struct ServerConfig {
     /// Serve HTTPS with a generated self-signed certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https: Option<HttpsConfig>,
+    /// More host names for the generated certificate besides `localhost`, the loopback
+    /// addresses and `public_host`, e.g. `contoso.ciamlogin.com` when `public_host` is
+    /// `{tenant-id}.ciamlogin.com` (the issuer's host) and the app's authority uses the
+    /// subdomain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_hosts: Vec<String>,
 }
 
 /// HTTPS settings: a self-signed certificate for `127.0.0.1` and `localhost` is generated at start.
@@ -268,6 +274,67 @@ pub struct AppRegistration {
     /// for public clients, optional for confidential web apps. `S256` and `plain` are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pkce: Option<bool>,
+    /// Optional claims this app receives ("Provide optional claims to your app"): none unless
+    /// configured, as in Entra.
+    #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
+    pub optional_claims: OptionalClaims,
+}
+
+/// Optional claims of an app registration, by token type (the manifest's `optionalClaims`).
+///
+/// ID tokens accept [`OptionalClaims::ID_TOKEN`], access tokens [`OptionalClaims::ACCESS_TOKEN`]
+/// (no `amr`: v2.0 access tokens never carry it).
+///
+/// ```
+/// let mut app = dev_tenant::AppRegistration::new("web", "0d3f1c2b-aaaa-4bbb-8ccc-123456789abc");
+/// app.optional_claims.id_token = vec!["email".into(), "auth_time".into()];
+/// assert!(!app.optional_claims.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OptionalClaims {
+    /// Claims added to the ID tokens issued to this app (the audience).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token: Vec<String>,
+    /// Claims added to access tokens for this app as the resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_token: Vec<String>,
+}
+
+impl OptionalClaims {
+    /// The optional claims an ID token can carry here.
+    pub const ID_TOKEN: &'static [&'static str] = &[
+        "auth_time",
+        "email",
+        "amr",
+        "given_name",
+        "family_name",
+        "upn",
+        "acct",
+    ];
+    /// The optional claims an access token can carry here.
+    pub const ACCESS_TOKEN: &'static [&'static str] = &[
+        "auth_time",
+        "email",
+        "given_name",
+        "family_name",
+        "upn",
+        "acct",
+    ];
+
+    /// Whether no optional claim is configured.
+    pub fn is_empty(&self) -> bool {
+        self.id_token.is_empty() && self.access_token.is_empty()
+    }
+
+    pub(crate) fn id_token_has(&self, name: &str) -> bool {
+        self.id_token.iter().any(|c| c == name)
+    }
+
+    pub(crate) fn access_token_has(&self, name: &str) -> bool {
+        self.access_token.iter().any(|c| c == name)
+    }
 }
 
 impl AppRegistration {
@@ -286,6 +353,7 @@ impl AppRegistration {
             delegated_permissions: Vec::new(),
             application_permissions: Vec::new(),
             require_pkce: None,
+            optional_claims: OptionalClaims::default(),
         }
     }
 
@@ -678,6 +746,24 @@ impl Config {
                     return bad(format!(
                         "app {:?}: unreadable certificate or public key",
                         app.name
+                    ));
+                }
+            }
+        }
+        for a in &self.apps {
+            for (list, allowed, kind) in [
+                (&a.optional_claims.id_token, OptionalClaims::ID_TOKEN, "ID"),
+                (
+                    &a.optional_claims.access_token,
+                    OptionalClaims::ACCESS_TOKEN,
+                    "access",
+                ),
+            ] {
+                if let Some(c) = list.iter().find(|c| !allowed.contains(&c.as_str())) {
+                    return bad(format!(
+                        "app {}: {c:?} is not an optional claim of {kind} tokens here (known: {})",
+                        a.client_id,
+                        allowed.join(", ")
                     ));
                 }
             }

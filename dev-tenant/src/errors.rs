@@ -208,13 +208,29 @@ impl GraphError {
         }
     }
 
-    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
+    /// Graph's 401: `InvalidAuthenticationToken`, and a `WWW-Authenticate` naming where to get
+    /// a token and for which resource, as Microsoft Graph sends it (`authorization_uri`,
+    /// `client_id` = Graph's app id; Microsoft Graph error responses), plus RFC 6750's
+    /// `error="invalid_token"` when a token was presented (section 3.1: not for a missing one).
+    pub(crate) fn unauthenticated(authorization_uri: &str, message: impl Into<String>) -> Self {
         let mut e = Self::new(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             message,
         );
-        e.www_authenticate = Some("Bearer realm=\"\", error=\"invalid_token\"".to_owned());
+        e.www_authenticate = Some(format!(
+            "Bearer realm=\"\", authorization_uri=\"{authorization_uri}\", client_id=\"{}\", error=\"invalid_token\"",
+            crate::quickstart::GRAPH_APP_ID
+        ));
+        e
+    }
+
+    /// [`GraphError::unauthenticated`] for a request with no token: no `error` parameter.
+    pub(crate) fn no_token(authorization_uri: &str) -> Self {
+        let mut e = Self::unauthenticated(authorization_uri, "Access token is empty.");
+        e.www_authenticate = e
+            .www_authenticate
+            .map(|h| h.replace(", error=\"invalid_token\"", ""));
         e
     }
 

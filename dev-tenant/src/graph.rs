@@ -19,6 +19,7 @@ const MAX_PROPERTY_LEN: usize = 256;
 
 /// Verifies the bearer token for Graph and returns its claims, or Graph's 401.
 fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
+    let authorize_uri = format!("{}oauth2/v2.0/authorize", t.authority());
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -28,15 +29,20 @@ fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
                 .map(|(_, t)| t.trim())
         })
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+        .ok_or_else(|| GraphError::no_token(&authorize_uri))?;
     let jwt = t.verify_own(token).map_err(|e| {
-        GraphError::unauthenticated(match e {
-            VerifyError::Malformed => "IDX14100: JWT is not well formed.",
-            VerifyError::Signature => "Access token validation failure: invalid signature.",
-            VerifyError::Issuer => "Access token validation failure: invalid issuer.",
-            VerifyError::Expired => "Lifetime validation failed, the token is expired.",
-            VerifyError::NotYetValid => "Lifetime validation failed, the token is not yet valid.",
-        })
+        GraphError::unauthenticated(
+            &authorize_uri,
+            match e {
+                VerifyError::Malformed => "IDX14100: JWT is not well formed.",
+                VerifyError::Signature => "Access token validation failure: invalid signature.",
+                VerifyError::Issuer => "Access token validation failure: invalid issuer.",
+                VerifyError::Expired => "Lifetime validation failed, the token is expired.",
+                VerifyError::NotYetValid => {
+                    "Lifetime validation failed, the token is not yet valid."
+                }
+            },
+        )
     })?;
     let graph = t.config.resource(crate::quickstart::GRAPH_RESOURCE);
     let aud = jwt.str_claim("aud").unwrap_or_default();
@@ -45,6 +51,7 @@ fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
         || graph.is_some_and(|g| g.client_id.eq_ignore_ascii_case(aud));
     if !aud_ok {
         return Err(GraphError::unauthenticated(
+            &authorize_uri,
             "Access token validation failure. Invalid audience.",
         ));
     }
@@ -159,6 +166,50 @@ pub(crate) async fn get_me(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> 
         None => GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{oid}' does not exist or one of its queried reference-property objects are not present."))
             .into_response(),
     }
+}
+
+/// GET or POST `/oidc/userinfo`, the discovery document's `userinfo_endpoint` (Microsoft
+/// identity platform: "UserInfo endpoint"; OpenID Connect Core section 5.3). Like Entra's, it is
+/// served by Graph: it takes a delegated Graph access token and answers `sub` (the ID token's,
+/// pairwise for the client), `name`, `given_name`, `family_name` and `email`.
+pub(crate) async fn userinfo(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> Response {
+    let jwt = match authenticate(&t, &headers) {
+        Ok(jwt) => jwt,
+        Err(e) => return e.into_response(),
+    };
+    let oid = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    if jwt.str_claim("scp").is_none() || oid.is_empty() {
+        return GraphError::unauthenticated(
+            &format!("{}oauth2/v2.0/authorize", t.authority()),
+            "The UserInfo endpoint needs a delegated (user) access token.",
+        )
+        .into_response();
+    }
+    if let Some(challenge) = cae_challenge(&t, &jwt, &oid) {
+        return challenge.into_response();
+    }
+    let azp = jwt.str_claim("azp").unwrap_or_default().to_owned();
+    let Some(user) = t.store().user_by_oid(&oid).cloned() else {
+        return GraphError::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            format!("Resource '{oid}' does not exist."),
+        )
+        .into_response();
+    };
+    let p = &user.profile;
+    let mut body = json!({
+        "sub": crate::tokens::pairwise_sub(&p.id, &azp),
+        "name": p.display_name,
+        "email": p.mail,
+    });
+    if let Some(g) = &p.given_name {
+        body["given_name"] = json!(g);
+    }
+    if let Some(f) = &p.surname {
+        body["family_name"] = json!(f);
+    }
+    (StatusCode::OK, json_headers(), body.to_string()).into_response()
 }
 
 /// The validated changes of a `PATCH /v1.0/me` body.

@@ -110,13 +110,15 @@ impl DevTenant {
             (None, IpAddr::V6(ip)) => format!("[{ip}]"),
             (None, IpAddr::V4(ip)) => ip.to_string(),
         };
-        let base_url = format!("{scheme}://{host}:{}", addr.port());
+        let base_url = base_url(scheme, &host, addr.port());
+        let mut cert_hosts: Vec<String> = config.server.public_host.iter().cloned().collect();
+        cert_hosts.extend(config.server.certificate_hosts.iter().cloned());
         let https_on = https.is_some();
         let port = addr.port();
         // Key generation is CPU-bound (RSA 2048): keep it off the async worker.
         let (tenant, tls) = tokio::task::spawn_blocking(move || {
             let tls = https
-                .map(|h| crate::https::setup(h.cert_out.as_deref()))
+                .map(|h| crate::https::setup(h.cert_out.as_deref(), &cert_hosts))
                 .transpose()?;
             let tenant = Tenant::new(config, base_url, https_on, port)?;
             Ok::<_, Error>((tenant, tls))
@@ -143,7 +145,8 @@ impl DevTenant {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (or `https://`), without a trailing slash.
+    /// `http://127.0.0.1:PORT` (or `https://`, and the host `public_host` when set), without a
+    /// trailing slash; a default port (443 for HTTPS, 80 for HTTP) is left out, as in Entra's URLs.
     pub fn base_url(&self) -> &str {
         &self.tenant.base_url
     }
@@ -398,6 +401,7 @@ impl DevTenant {
                     &options.auth_contexts,
                     options.mfa,
                 ),
+                sid: None,
                 nonce: None,
                 enforce_ca: false,
                 lifetime,
@@ -440,6 +444,15 @@ impl DevTenant {
     }
 }
 
+/// `{scheme}://{host}[:{port}]`, without the port when it is the scheme's default (RFC 3986
+/// section 6.2.3), as Entra's URLs are written: `https://{tid}.ciamlogin.com/{tid}/v2.0`.
+pub(crate) fn base_url(scheme: &str, host: &str, port: u16) -> String {
+    match (scheme, port) {
+        ("https", 443) | ("http", 80) => format!("{scheme}://{host}"),
+        _ => format!("{scheme}://{host}:{port}"),
+    }
+}
+
 pub(crate) fn rotate(t: &Tenant, grace: Duration) -> Result<String, Error> {
     let next = SigningKey::generate(&t.issuer())?;
     let kid = next.kid().to_owned();
@@ -465,4 +478,21 @@ pub(crate) fn revoke(t: &Tenant, email: &str) -> Option<i64> {
         .retain(|_, s| !s.user_oid.eq_ignore_ascii_case(&oid));
     tracing::info!(user = %email, revoked_at = at, "user sessions revoked");
     Some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn default_ports_are_left_out() {
+        assert_eq!(
+            base_url("https", "a.ciamlogin.com", 443),
+            "https://a.ciamlogin.com"
+        );
+        assert_eq!(base_url("http", "localhost", 80), "http://localhost");
+        assert_eq!(base_url("https", "localhost", 80), "https://localhost:80");
+        assert_eq!(base_url("http", "127.0.0.1", 443), "http://127.0.0.1:443");
+        assert_eq!(base_url("http", "127.0.0.1", 8080), "http://127.0.0.1:8080");
+    }
 }

@@ -31,7 +31,7 @@ mod tokens;
 
 pub use config::{
     AppRegistration, ApplicationPermission, ConditionalAccessPolicy, Config, DelegatedPermission,
-    HttpsConfig, Lifetimes, Secret, ServerConfig, TenantConfig, UserConfig,
+    HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig, TenantConfig, UserConfig,
 };
 pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};
 pub use handle::{DevTenant, TokenOptions};

@@ -212,31 +212,44 @@ pub(crate) fn delegated_grant(
         .ok_or_else(|| invalid_scope(&first.resource))?;
     let mut scp: Vec<String> = Vec::new();
     let mut response: Vec<String> = Vec::new();
-    if first.default {
-        let is_graph = app
-            .identifier_uris
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(crate::quickstart::GRAPH_RESOURCE));
-        let prefix = app
-            .identifier_uris
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("api://{}", app.client_id));
-        for g in granted_delegated(config, client, &app.client_id) {
-            if !scp.iter().any(|s| s.eq_ignore_ascii_case(g)) {
-                scp.push(g.to_owned());
-                response.push(if is_graph {
-                    g.to_owned()
-                } else {
-                    format!("{prefix}/{g}")
-                });
-            }
-        }
-    }
     for (canonical, written) in &first.scopes {
         if !scp.iter().any(|s| s.eq_ignore_ascii_case(canonical)) {
             scp.push(canonical.clone());
             response.push(written.clone());
+        }
+    }
+    // Entra lists every consented scope of the resource in `scp` and the response's `scope`,
+    // not only the requested ones ("Scopes and permissions": consent is per resource, and the
+    // token carries all of it), as for `/.default`.
+    let is_graph = app
+        .identifier_uris
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(crate::quickstart::GRAPH_RESOURCE));
+    let prefix = app
+        .identifier_uris
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("api://{}", app.client_id));
+    let written_prefix = first
+        .scopes
+        .first()
+        .and_then(|(_, w)| w.rfind('/').map(|i| w[..i].to_owned()))
+        .or_else(|| {
+            first
+                .default_form
+                .as_deref()
+                .filter(|_| !is_graph)
+                .and_then(|w| w.rfind('/').map(|i| w[..i].to_owned()))
+        });
+    for g in granted_delegated(config, client, &app.client_id) {
+        if !scp.iter().any(|s| s.eq_ignore_ascii_case(g)) {
+            scp.push(g.to_owned());
+            // Written as the client wrote the resource (Graph scopes may be bare).
+            response.push(match &written_prefix {
+                Some(p) => format!("{p}/{g}"),
+                None if is_graph => g.to_owned(),
+                None => format!("{prefix}/{g}"),
+            });
         }
     }
     response.extend(oidc.iter().map(|s| (*s).to_owned()));

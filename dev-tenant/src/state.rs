@@ -63,6 +63,8 @@ pub(crate) struct CodeRecord {
     pub(crate) xms_cc: Vec<String>,
     /// Authentication contexts the sign-in satisfied.
     pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid`.
+    pub(crate) sid: Option<String>,
     pub(crate) expires_at: i64,
 }
 
@@ -77,6 +79,8 @@ pub(crate) struct RefreshRecord {
     pub(crate) xms_cc: Vec<String>,
     /// Authentication contexts the sign-in satisfied; tokens from this refresh token keep them.
     pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid`, for the ID tokens of refreshes.
+    pub(crate) sid: Option<String>,
     pub(crate) seq: u64,
     pub(crate) expires_at: i64,
 }
@@ -112,6 +116,14 @@ impl std::fmt::Debug for Store {
             .field("refresh_tokens", &self.refresh_tokens.len())
             .field("revocations", &self.revocations.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The session's `sid` claim: a GUID stable for the session ("ID token claims reference":
+    /// "Session ID, used for per-session user sign-out").
+    pub(crate) fn sid(&self) -> String {
+        derived_guid(&format!("sid:{}", self.session_state))
     }
 }
 

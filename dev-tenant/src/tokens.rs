@@ -34,6 +34,7 @@ pub(crate) struct UserToken<'a> {
     pub(crate) resource: &'a str,
     pub(crate) scp: &'a [String],
     pub(crate) mfa: bool,
+    pub(crate) auth_time: i64,
     /// Authentication contexts the sign-in satisfied (`acrs`).
     pub(crate) acrs: &'a [String],
     pub(crate) xms_cc: &'a [String],
@@ -56,7 +57,7 @@ pub(crate) fn seq_from_uti(uti: &str) -> Option<u64> {
 }
 
 /// Pairwise `sub`: stable per user and audience, as Entra's.
-fn pairwise_sub(oid: &str, audience: &str) -> String {
+pub(crate) fn pairwise_sub(oid: &str, audience: &str) -> String {
     sha256_b64(format!("{oid}|{}", audience.to_ascii_lowercase()).as_bytes())
 }
 
@@ -125,7 +126,50 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     if !p.acrs.is_empty() {
         claims["acrs"] = json!(p.acrs);
     }
+    if let Some(app) = t.app(p.resource) {
+        add_optional(
+            &mut claims,
+            p.user,
+            p.auth_time,
+            |n| app.optional_claims.access_token_has(n),
+            None,
+        );
+    }
     t.sign(&t.jose_header(), &claims)
+}
+
+/// Adds the optional claims `wanted` says the app configured ("Provide optional claims to your
+/// app"; ID-token and access-token claims references).
+fn add_optional(
+    claims: &mut Value,
+    user: &UserRecord,
+    auth_time: i64,
+    wanted: impl Fn(&str) -> bool,
+    mfa: Option<bool>,
+) {
+    let profile = &user.profile;
+    if wanted("auth_time") {
+        claims["auth_time"] = json!(auth_time);
+    }
+    if wanted("email") {
+        claims["email"] = json!(profile.mail);
+    }
+    if let Some(mfa) = mfa.filter(|_| wanted("amr")) {
+        claims["amr"] = amr(mfa);
+    }
+    if wanted("upn") {
+        claims["upn"] = json!(profile.user_principal_name);
+    }
+    if wanted("acct") {
+        // 0: a member of the tenant (an external tenant's customers are its members).
+        claims["acct"] = json!(0);
+    }
+    if let Some(g) = profile.given_name.as_ref().filter(|_| wanted("given_name")) {
+        claims["given_name"] = json!(g);
+    }
+    if let Some(f) = profile.surname.as_ref().filter(|_| wanted("family_name")) {
+        claims["family_name"] = json!(f);
+    }
 }
 
 /// A v2.0 app-only access token (client credentials).
@@ -162,16 +206,30 @@ pub(crate) fn app_access_token(
     t.sign(&t.jose_header(), &claims)
 }
 
-/// A v2.0 ID token for `client_id`.
+/// What an ID token tells about the sign-in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignIn<'a> {
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) auth_time: i64,
+    pub(crate) mfa: bool,
+}
+
+/// A v2.0 ID token for `client_id`: `amr`, `auth_time` and `email` only when the app asks for
+/// them as optional claims (ID-token claims reference).
 pub(crate) fn id_token(
     t: &Tenant,
     user: &UserRecord,
     client_id: &str,
-    nonce: Option<&str>,
-    auth_time: i64,
-    mfa: bool,
+    sign_in: &SignIn<'_>,
     lifetime: u64,
 ) -> String {
+    let SignIn {
+        nonce,
+        sid,
+        auth_time,
+        mfa,
+    } = *sign_in;
     let now = crate::time::now();
     let profile = &user.profile;
     let mut claims = json!({
@@ -181,20 +239,29 @@ pub(crate) fn id_token(
         "nbf": now,
         "exp": crate::time::after(now, lifetime),
         "aio": random_string(42),
-        "amr": amr(mfa),
-        "auth_time": auth_time,
         "name": profile.display_name,
         "oid": profile.id,
         "preferred_username": profile.user_principal_name,
-        "email": profile.mail,
         "rh": format!("1.{}.", random_string(24)),
         "sub": pairwise_sub(&profile.id, client_id),
         "tid": t.tenant_id(),
         "uti": new_uti(t.next_seq()),
         "ver": "2.0",
     });
+    if let Some(app) = t.app(client_id) {
+        add_optional(
+            &mut claims,
+            user,
+            auth_time,
+            |n| app.optional_claims.id_token_has(n),
+            Some(mfa),
+        );
+    }
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
+    }
+    if let Some(sid) = sid {
+        claims["sid"] = json!(sid);
     }
     t.sign(&t.jose_header(), &claims)
 }

@@ -99,6 +99,7 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
                 &record.acrs,
                 &crate::scopes::satisfied_contexts(&t.config, &claims.acrs, record.mfa),
             ),
+            sid: record.sid.clone(),
             nonce: record.nonce.as_deref(),
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

@@ -25,6 +25,8 @@ pub(crate) struct UserIssue<'a> {
     pub(crate) xms_cc: Vec<String>,
     /// Authentication contexts the sign-in satisfied (the token's `acrs`).
     pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid` (ID tokens carry it).
+    pub(crate) sid: Option<String>,
     pub(crate) nonce: Option<&'a str>,
     /// Refuse with AADSTS50076 when a resource the scopes name needs MFA and the sign-in had
     /// none.
@@ -61,6 +63,7 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
             resource: &grant.resource,
             scp: &grant.scp,
             mfa: i.mfa,
+            auth_time: i.auth_time,
             acrs: &i.acrs,
             xms_cc: &i.xms_cc,
             lifetime: i.lifetime,
@@ -86,6 +89,7 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
                 mfa: i.mfa,
                 xms_cc: i.xms_cc.clone(),
                 acrs: i.acrs.clone(),
+                sid: i.sid.clone(),
                 seq: t.next_seq(),
                 expires_at: crate::time::after(crate::time::now(), lifetime),
             },
@@ -98,9 +102,12 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
             t,
             &user,
             &i.client.client_id,
-            i.nonce,
-            i.auth_time,
-            i.mfa,
+            &crate::tokens::SignIn {
+                nonce: i.nonce,
+                sid: i.sid.as_deref(),
+                auth_time: i.auth_time,
+                mfa: i.mfa,
+            },
             i.lifetime
         ));
     }

@@ -107,6 +107,7 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
             auth_time,
             xms_cc: claims.xms_cc.clone(),
             acrs: crate::scopes::satisfied_contexts(&t.config, &claims.acrs, mfa),
+            sid: None,
             nonce: None,
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

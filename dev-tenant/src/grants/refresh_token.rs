@@ -66,6 +66,7 @@ pub(crate) fn refresh(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Val
                 &record.acrs,
                 &crate::scopes::satisfied_contexts(&t.config, &claims.acrs, record.mfa),
             ),
+            sid: record.sid.clone(),
             nonce: None,
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

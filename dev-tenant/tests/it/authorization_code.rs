@@ -69,8 +69,50 @@ async fn login_form_post_and_redeem() {
     assert_eq!(id["nonce"], "nonce-123");
     assert_eq!(id["oid"], q::ALICE_OBJECT_ID);
     assert_eq!(id["tid"], q::TENANT_ID);
-    assert!(id["auth_time"].is_i64());
+    // Optional claims are absent unless the app configures them (ID-token claims reference).
+    for k in ["auth_time", "email", "amr"] {
+        assert!(id.get(k).is_none(), "{k} in {id}");
+    }
     assert_eq!(id["iss"], tenant.issuer());
+}
+
+#[tokio::test]
+async fn configured_optional_claims_appear() {
+    let mut config = Config::quickstart();
+    config
+        .app_mut(q::WEB_APP_CLIENT_ID)
+        .unwrap()
+        .optional_claims
+        .id_token = ["auth_time", "email", "amr", "given_name"]
+        .map(String::from)
+        .to_vec();
+    config
+        .app_mut(q::GRAPH_APP_ID)
+        .unwrap()
+        .optional_claims
+        .access_token = vec!["email".to_owned()];
+    let tenant = start_with(config).await;
+    let mut browser = Browser::default();
+    let fields = sign_in(&tenant, &mut browser, GRAPH_SCOPES, "s", q::ALICE_EMAIL).await;
+    let (_, body) = redeem(&tenant, field(&fields, "code").unwrap(), GRAPH_SCOPES).await;
+    let id = claims(body["id_token"].as_str().unwrap());
+    assert!(id["auth_time"].is_i64(), "{id}");
+    assert_eq!(id["email"], q::ALICE_EMAIL);
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["given_name"], "Alice");
+    let at = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(at["email"], q::ALICE_EMAIL);
+    assert!(at.get("amr").is_none(), "{at}");
+
+    let mut bad = Config::quickstart();
+    bad.app_mut(q::GRAPH_APP_ID)
+        .unwrap()
+        .optional_claims
+        .access_token = vec!["amr".to_owned()];
+    assert!(
+        bad.validate().is_err(),
+        "v2.0 access tokens never carry amr"
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod bad_input;
 mod client_credentials;
 mod common;
 mod discovery;
+mod entra_endpoints;
 mod entra_shapes;
 mod faults;
 mod graph;

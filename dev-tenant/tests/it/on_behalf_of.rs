@@ -48,7 +48,8 @@ async fn obo_exchanges_api_token_for_graph_token() {
     );
     let at = claims(b["access_token"].as_str().unwrap());
     assert_eq!(at["aud"], q::GRAPH_APP_ID);
-    assert_eq!(at["scp"], "User.ReadWrite");
+    // Every scope the API was consented on Graph, not only the requested one (as Entra).
+    assert_eq!(at["scp"], "User.ReadWrite User.Read");
     assert_eq!(at["oid"], q::ALICE_OBJECT_ID);
     assert_eq!(at["azp"], q::API_CLIENT_ID);
     // No `amr` in a v2.0 access token even after MFA (the MFA state stays with the tenant).
@@ -65,7 +66,10 @@ async fn obo_exchanges_api_token_for_graph_token() {
         b.get("refresh_token").is_none(),
         "no offline_access: no refresh token"
     );
-    assert_eq!(b["scope"], "https://graph.microsoft.com/User.ReadWrite");
+    assert_eq!(
+        b["scope"],
+        "https://graph.microsoft.com/User.ReadWrite https://graph.microsoft.com/User.Read"
+    );
 }
 
 #[tokio::test]
