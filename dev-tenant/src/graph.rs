@@ -134,11 +134,11 @@ fn profile_json(p: &crate::UserProfile) -> Value {
         "businessPhones": [],
         "displayName": p.display_name,
         "givenName": p.given_name,
-        "jobTitle": null,
+        "jobTitle": p.other.get("jobTitle"),
         "mail": p.mail,
         "mobilePhone": null,
         "officeLocation": null,
-        "preferredLanguage": null,
+        "preferredLanguage": p.other.get("preferredLanguage"),
         "surname": p.surname,
         "userPrincipalName": p.user_principal_name,
         "id": p.id,
@@ -218,10 +218,50 @@ pub(crate) struct ProfilePatch {
     pub(crate) display_name: Option<String>,
     pub(crate) given_name: Option<Option<String>>,
     pub(crate) surname: Option<Option<String>>,
+    /// The other editable properties (Graph name, new value or `None` to clear).
+    pub(crate) other: Vec<(&'static str, Option<String>)>,
+}
+
+/// Properties of the Graph user resource a user of an external tenant may edit besides the
+/// names ("Update user"; the user resource's writable properties).
+const OTHER_EDITABLE: [&str; 7] = [
+    "jobTitle",
+    "preferredLanguage",
+    "city",
+    "country",
+    "streetAddress",
+    "postalCode",
+    "state",
+];
+
+/// Properties Graph refuses to change (read-only or not the user's to change).
+const READ_ONLY: [&str; 9] = [
+    "id",
+    "mail",
+    "userPrincipalName",
+    "identities",
+    "creationType",
+    "userType",
+    "createdDateTime",
+    "accountEnabled",
+    "otherMails",
+];
+
+/// `preferredLanguage` is an ISO 639-1 code, optionally with a region (`en`, `en-US`).
+fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let lang_ok = parts
+        .next()
+        .is_some_and(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    let region_ok = parts
+        .next()
+        .is_none_or(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()));
+    lang_ok && region_ok && parts.next().is_none()
 }
 
 /// Validates a PATCH body: a JSON object with only `displayName` (non-empty string),
-/// `givenName` and `surname` (string or null), each at most 256 characters.
+/// `givenName`, `surname` and [`OTHER_EDITABLE`] (string or null), each at most 256
+/// characters; a [`READ_ONLY`] property gets Graph's 400 saying so.
 pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."))?;
@@ -254,7 +294,14 @@ pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
         }
     };
     for key in map.keys() {
-        if !matches!(key.as_str(), "displayName" | "givenName" | "surname") {
+        if READ_ONLY.contains(&key.as_str()) {
+            return Err(GraphError::bad_request(format!(
+                "Property '{key}' is read-only and cannot be set."
+            )));
+        }
+        if !matches!(key.as_str(), "displayName" | "givenName" | "surname")
+            && !OTHER_EDITABLE.contains(&key.as_str())
+        {
             return Err(GraphError::bad_request(format!(
                 "Property '{key}' does not exist as a declared property or extension property."
             )));
@@ -263,6 +310,16 @@ pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
     patch.display_name = text(&map, "displayName", false)?.flatten();
     patch.given_name = text(&map, "givenName", true)?;
     patch.surname = text(&map, "surname", true)?;
+    for key in OTHER_EDITABLE {
+        if let Some(v) = text(&map, key, true)? {
+            if key == "preferredLanguage" && v.as_deref().is_some_and(|l| !is_language_tag(l)) {
+                return Err(GraphError::bad_request(format!(
+                    "Invalid value specified for property '{key}' of resource 'User'."
+                )));
+            }
+            patch.other.push((key, v));
+        }
+    }
     Ok(patch)
 }
 
@@ -302,6 +359,12 @@ pub(crate) async fn patch_me(
     if let Some(v) = patch.surname {
         user.profile.surname = v;
     }
+    for (key, v) in patch.other {
+        match v {
+            Some(v) => user.profile.other.insert(key.to_owned(), v),
+            None => user.profile.other.remove(key),
+        };
+    }
     tracing::info!(user = %user.profile.mail, "Graph profile updated");
     StatusCode::NO_CONTENT.into_response()
 }
@@ -320,6 +383,14 @@ mod tests {
         );
         assert_eq!(ok(r#"{"givenName":null}"#).given_name, Some(None));
         assert_eq!(ok("{}"), ProfilePatch::default());
+        assert_eq!(
+            ok(r#"{"jobTitle":"Chef","preferredLanguage":"en-GB","city":null}"#).other,
+            [
+                ("jobTitle", Some("Chef".to_owned())),
+                ("preferredLanguage", Some("en-GB".to_owned())),
+                ("city", None),
+            ]
+        );
         let long = "x".repeat(257);
         for body in [
             "",
@@ -330,7 +401,11 @@ mod tests {
             r#"{"displayName":null}"#,
             r#"{"displayName":5}"#,
             r#"{"surname":["a"]}"#,
-            r#"{"jobTitle":"x"}"#,
+            r#"{"mail":"x@y"}"#,
+            r#"{"id":"x"}"#,
+            r#"{"mobilePhone":"1"}"#,
+            r#"{"preferredLanguage":"english"}"#,
+            r#"{"city":7}"#,
             &format!(r#"{{"surname":"{long}"}}"#),
         ] {
             assert_eq!(bad(body), StatusCode::BAD_REQUEST, "{body}");

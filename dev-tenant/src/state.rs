@@ -203,6 +203,7 @@ impl Tenant {
                     display_name: u.display_name.clone(),
                     given_name: u.given_name.clone(),
                     surname: u.surname.clone(),
+                    other: std::collections::BTreeMap::new(),
                 },
                 password: u.password.clone(),
             })
