@@ -146,6 +146,11 @@ pub struct ServerConfig {
     /// subdomain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_hosts: Vec<String>,
+    /// When set, the admin API (`/_admin/`) answers any client that sends
+    /// `Authorization: Bearer {admin_token}` and no other, loopback or not (for a tenant in a
+    /// container bound to `0.0.0.0`); when absent it answers loopback clients only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<Secret>,
 }
 
 /// HTTPS settings: a self-signed certificate for `127.0.0.1` and `localhost` is generated at start.
@@ -749,6 +754,14 @@ impl Config {
                     ));
                 }
             }
+        }
+        if self
+            .server
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.secret().trim().is_empty())
+        {
+            return bad("server.admin_token must not be empty".to_owned());
         }
         for a in &self.apps {
             for (list, allowed, kind) in [

@@ -367,51 +367,12 @@ impl DevTenant {
         scopes: impl IntoIterator<Item = impl AsRef<str>>,
         options: TokenOptions,
     ) -> Result<String, Error> {
-        let t = &self.tenant;
-        let oid = t
-            .store()
-            .user_by_email(user)
-            .map(|u| u.profile.id.clone())
-            .ok_or(Error::UnknownUser)?;
-        let client = t.app(client_id).ok_or(Error::UnknownClient)?;
         let scope = scopes
             .into_iter()
             .map(|s| s.as_ref().to_owned())
             .collect::<Vec<_>>()
             .join(" ");
-        let lifetime = options
-            .lifetime
-            .map_or(t.config.lifetimes.access_token_secs, |d| d.as_secs().max(1));
-        let body = issue_user_tokens(
-            t,
-            &UserIssue {
-                client,
-                client_auth: if client.is_confidential() {
-                    ClientAuth::Secret
-                } else {
-                    ClientAuth::Public
-                },
-                user_oid: &oid,
-                scope: &scope,
-                mfa: options.mfa,
-                auth_time: crate::time::now(),
-                xms_cc: options.client_capabilities,
-                acrs: crate::scopes::satisfied_contexts(
-                    &t.config,
-                    &options.auth_contexts,
-                    options.mfa,
-                ),
-                sid: None,
-                nonce: None,
-                enforce_ca: false,
-                lifetime,
-            },
-        )
-        .map_err(|e| Error::Rejected(format!("AADSTS{}: {}", e.code, e.message)))?;
-        body["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Rejected("no access token".to_owned()))
+        user_access_token_for(&self.tenant, user, client_id, &scope, options)
     }
 
     /// An app-only access token for `client_id` and a `{resource}/.default` scope, as the
@@ -442,6 +403,51 @@ impl DevTenant {
             t.config.lifetimes.access_token_secs,
         ))
     }
+}
+
+/// [`DevTenant::access_token_for`] for the admin API too.
+pub(crate) fn user_access_token_for(
+    t: &Tenant,
+    user: &str,
+    client_id: &str,
+    scope: &str,
+    options: TokenOptions,
+) -> Result<String, Error> {
+    let oid = t
+        .store()
+        .user_by_email(user)
+        .map(|u| u.profile.id.clone())
+        .ok_or(Error::UnknownUser)?;
+    let client = t.app(client_id).ok_or(Error::UnknownClient)?;
+    let lifetime = options
+        .lifetime
+        .map_or(t.config.lifetimes.access_token_secs, |d| d.as_secs().max(1));
+    let body = issue_user_tokens(
+        t,
+        &UserIssue {
+            client,
+            client_auth: if client.is_confidential() {
+                ClientAuth::Secret
+            } else {
+                ClientAuth::Public
+            },
+            user_oid: &oid,
+            scope,
+            mfa: options.mfa,
+            auth_time: crate::time::now(),
+            xms_cc: options.client_capabilities,
+            acrs: crate::scopes::satisfied_contexts(&t.config, &options.auth_contexts, options.mfa),
+            sid: None,
+            nonce: None,
+            enforce_ca: false,
+            lifetime,
+        },
+    )
+    .map_err(|e| Error::Rejected(format!("AADSTS{}: {}", e.code, e.message)))?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Rejected("no access token".to_owned()))
 }
 
 /// `{scheme}://{host}[:{port}]`, without the port when it is the scheme's default (RFC 3986
