@@ -217,6 +217,9 @@ pub(crate) async fn authorize(
         t.store().transactions.insert(tx_id.clone(), tx);
         return pages::mfa(&action, &tx_id, &email, &code, None);
     }
+    if let Some(auto) = t.config.auto_login.clone() {
+        return auto_login(&t, tx, tx_id, &auto);
+    }
     let email = tx.request.login_hint.clone().unwrap_or_default();
     let app_name = t
         .app(&tx.request.client_id)
@@ -225,6 +228,47 @@ pub(crate) async fn authorize(
     let action = format!("/{}/oauth2/v2.0/login", tx.request.tenant_segment);
     t.store().transactions.insert(tx_id.clone(), tx);
     pages::login(&action, &tx_id, &t.domain(), &app_name, &email, None)
+}
+
+/// Signs the configured user in without the login page (see [`crate::AutoLogin`]).
+fn auto_login(t: &Tenant, mut tx: Transaction, tx_id: String, auto: &crate::AutoLogin) -> Response {
+    let now = crate::time::now();
+    let Some((oid, mail)) = t
+        .store()
+        .user_by_email(&auto.user)
+        .map(|u| (u.profile.id.clone(), u.profile.mail.clone()))
+    else {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            50034,
+            "The auto-login user does not exist in this directory.",
+        );
+    };
+    let session_id = random_string(32);
+    let session = Session {
+        user_oid: oid.clone(),
+        auth_time: now,
+        mfa: auto.mfa,
+        session_state: uuid::Uuid::new_v4().to_string(),
+    };
+    t.store()
+        .sessions
+        .insert(session_id.clone(), session.clone());
+    tracing::info!(user = %mail, mfa = auto.mfa, "dev-tenant auto-login");
+    if tx.needs_mfa && !auto.mfa {
+        tx.user_oid = Some(oid);
+        tx.session_id = Some(session_id.clone());
+        tx.new_session = true;
+        let code = start_mfa(t, &mut tx, &mail);
+        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
+        t.store().transactions.insert(tx_id.clone(), tx);
+        let mut response = pages::mfa(&action, &tx_id, &mail, &code, None);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session_cookie(t, &session_id));
+        return response;
+    }
+    complete(t, &tx.request, &oid, &session, Some(&session_id))
 }
 
 enum Reject {

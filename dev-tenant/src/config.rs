@@ -80,6 +80,10 @@ pub struct Config {
     /// assertion until it nears expiry, so a strict check would break them.
     #[serde(default)]
     pub reject_replayed_assertions: bool,
+    /// Sign a configured user in without the login page (for tests that drive the flow with
+    /// an HTTP client rather than a browser). Absent by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_login: Option<AutoLogin>,
     /// App registrations, including resources such as Microsoft Graph.
     #[serde(default, rename = "app", skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppRegistration>,
@@ -93,6 +97,38 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditional_access: Vec<ConditionalAccessPolicy>,
+}
+
+/// Auto-login: an authorize request that would show the login page signs `user` in at once
+/// (an SSO session is set as usual); with `mfa` the sign-in counts as multifactor, otherwise
+/// the MFA page still appears when a policy asks for it. `prompt=none` still needs a session.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.auto_login = Some(dev_tenant::AutoLogin::new("alice@contoso.com", true));
+/// assert!(config.validate().is_ok());
+/// config.auto_login = Some(dev_tenant::AutoLogin::new("nobody@contoso.com", true));
+/// assert!(config.validate().is_err());
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AutoLogin {
+    /// The seeded user's email.
+    pub user: String,
+    /// Whether the sign-in includes MFA.
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+impl AutoLogin {
+    /// Signs `user` in automatically, with or without MFA.
+    pub fn new(user: impl Into<String>, mfa: bool) -> Self {
+        Self {
+            user: user.into(),
+            mfa,
+        }
+    }
 }
 
 /// The tenant's names.
@@ -630,6 +666,7 @@ impl Config {
             lifetimes: Lifetimes::default(),
             reject_multi_resource_scopes: false,
             reject_replayed_assertions: false,
+            auto_login: None,
             apps: vec![graph, web, api, daemon],
             users: vec![alice, bob],
             conditional_access: vec![policy, context_policy],
@@ -754,6 +791,14 @@ impl Config {
                     ));
                 }
             }
+        }
+        if let Some(a) = &self.auto_login
+            && !self
+                .users
+                .iter()
+                .any(|u| u.email.eq_ignore_ascii_case(a.user.trim()))
+        {
+            return bad(format!("auto_login: no user {:?}", a.user));
         }
         if self
             .server

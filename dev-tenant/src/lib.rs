@@ -30,8 +30,9 @@ mod token;
 mod tokens;
 
 pub use config::{
-    AppRegistration, ApplicationPermission, ConditionalAccessPolicy, Config, DelegatedPermission,
-    HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig, TenantConfig, UserConfig,
+    AppRegistration, ApplicationPermission, AutoLogin, ConditionalAccessPolicy, Config,
+    DelegatedPermission, HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig,
+    TenantConfig, UserConfig,
 };
 pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};
 pub use handle::{DevTenant, TokenOptions};

@@ -35,6 +35,12 @@ struct Args {
     /// Serve HTTPS and write the CA certificate (PEM) that clients must trust to this path.
     #[arg(long)]
     https_cert_out: Option<PathBuf>,
+    /// Sign this seeded user in without the login page (overrides `auto_login`).
+    #[arg(long, env = "DEV_TENANT_AUTO_LOGIN")]
+    auto_login: Option<String>,
+    /// With --auto-login: the sign-in counts as multifactor.
+    #[arg(long, requires = "auto_login")]
+    auto_login_mfa: bool,
     /// Print the quickstart configuration as TOML and exit.
     #[arg(long)]
     print_default_config: bool,
@@ -80,6 +86,10 @@ async fn run(args: Args) -> Result<(), dev_tenant::Error> {
     }
     if let Some(bind) = args.bind {
         config.server.bind = Some(bind);
+    }
+    if let Some(user) = args.auto_login {
+        config.auto_login = Some(dev_tenant::AutoLogin::new(user, args.auto_login_mfa));
+        config.validate()?;
     }
     if let Some(token) = args.admin_token {
         config.server.admin_token = Some(dev_tenant::Secret::new(token));

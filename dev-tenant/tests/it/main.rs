@@ -2,6 +2,7 @@
 
 mod admin;
 mod authorization_code;
+mod auto_login;
 mod bad_input;
 mod client_credentials;
 mod common;
