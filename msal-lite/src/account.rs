@@ -128,6 +128,22 @@ impl PartialEq for Account {
 
 impl Eq for Account {}
 
+/// The `home_account_id` of a token response without `client_info` (ADFS, a plain OpenID
+/// Connect provider), as MSAL builds it: the ID token's `sub` (msal-common
+/// `AccountEntity.generateHomeAccountId`: "default to sub claim"; MSAL Python `token_cache.py`
+/// `__parse_account`: `sub`, "always exists, per OIDC specs"). A refresh keeps the account it
+/// refreshes (`previous`), so an account never changes its id between refreshes.
+pub(crate) fn home_account_id_without_client_info(
+    sub: Option<&str>,
+    previous: Option<&Account>,
+) -> Option<String> {
+    match (previous, sub) {
+        (Some(account), _) => Some(account.home_account_id().to_owned()),
+        (None, Some(sub)) if !sub.is_empty() => Some(sub.to_owned()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +167,35 @@ mod tests {
             "{debug}"
         );
         assert_eq!(a, a.clone());
+    }
+
+    /// Vectors: msal-common `AccountEntity.generateHomeAccountId` and MSAL Python
+    /// `token_cache.py` `__parse_account` use `sub` without `client_info` (not `oid.tid`).
+    #[test]
+    fn without_client_info_the_home_account_id_is_sub() {
+        assert_eq!(
+            home_account_id_without_client_info(
+                Some("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ"),
+                None
+            )
+            .as_deref(),
+            Some("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ")
+        );
+        assert_eq!(home_account_id_without_client_info(None, None), None);
+        assert_eq!(home_account_id_without_client_info(Some(""), None), None);
+        let previous = Account {
+            home_account_id: "sub-1".into(),
+            environment: "e".into(),
+            tenant_id: "t".into(),
+            local_account_id: None,
+            username: None,
+            name: None,
+            claims: Arc::new(Map::new()),
+        };
+        assert_eq!(
+            home_account_id_without_client_info(Some("sub-1"), Some(&previous)).as_deref(),
+            Some("sub-1"),
+            "a refresh keeps its account"
+        );
     }
 }

@@ -63,10 +63,16 @@ pub(crate) struct ClientInner {
     pub(crate) client_capabilities: Arc<[String]>,
     /// Where user and on-behalf-of partitions are persisted (none: memory only).
     pub(crate) cache_store: Option<Arc<dyn CacheStore>>,
+    /// The fleet-wide acquisition lease's duration (none: single flight per instance only).
+    pub(crate) lease_ttl: Option<std::time::Duration>,
     /// On-behalf-of tokens, partitioned by the hash of the incoming assertion.
     pub(crate) obo: crate::cache::obo::OboCache,
     /// Signed-in users: their token partitions, single flights and the ID-token keys.
     pub(crate) users: crate::request::UserState,
+    /// At most one background refresh per token, with a back-off after failures.
+    pub(crate) background: crate::request::BackgroundRefresh,
+    /// The Azure region for client-credentials requests (none: global only).
+    pub(crate) azure_region: Option<crate::region::ResolvedRegion>,
 }
 
 impl ConfidentialClient {

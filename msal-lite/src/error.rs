@@ -109,7 +109,8 @@ pub enum Error {
     /// passed), so no downstream token is acquired for it: not from the OBO refresh token and
     /// not from the token endpoint (which refuses an expired assertion). The API should answer
     /// its caller 401. MSAL Node never redeems OBO refresh tokens; MSAL.NET only in its
-    /// long-running OBO API, which msal-lite does not have yet.
+    /// long-running OBO API, which msal-lite has as
+    /// [`initiate_long_running_on_behalf_of`](crate::ConfidentialClient::initiate_long_running_on_behalf_of).
     ///
     /// ```
     /// # fn demo(e: msal_lite::Error) {
@@ -118,6 +119,18 @@ pub enum Error {
     /// ```
     #[error("the user assertion has expired")]
     AssertionExpired,
+    /// [`acquire_token_in_long_running_process`](crate::ConfidentialClient::acquire_token_in_long_running_process)
+    /// found neither a valid token nor a refresh token for the session key: it was never
+    /// initiated (on this instance or in the cache store), was stopped, or its refresh token
+    /// was lost. Nothing was sent. MSAL.NET: `obo_cache_key_not_in_cache_error`.
+    ///
+    /// ```
+    /// # fn demo(e: msal_lite::Error) {
+    /// if matches!(e, msal_lite::Error::SessionNotFound) { /* start a new session */ }
+    /// # }
+    /// ```
+    #[error("no long-running on-behalf-of session with this key")]
+    SessionNotFound,
     /// The response was meant to be JSON but did not parse, or lacked a required field.
     #[error("malformed response: {reason}")]
     #[non_exhaustive]

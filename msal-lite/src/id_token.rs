@@ -1,7 +1,8 @@
 //! ID-token validation (OpenID Connect Core 1.0 §3.1.3.7) with a JWKS cache.
 //!
-//! The ID token comes from the token endpoint over TLS, but it is still checked in full: RS256
-//! signature against the authority's JWKS, `iss` equal to the discovered issuer byte for byte
+//! The ID token comes from the token endpoint over TLS, but it is still checked in full: the
+//! signature against the authority's JWKS (RS256, what Entra signs with; also RS384, PS256,
+//! PS384, ES256 and ES384 for generic OpenID Connect hosts, RFC 7518 §3), `iss` equal to the discovered issuer byte for byte
 //! (External ID issuers carry the tenant GUID as host, so a hand-built string would be wrong),
 //! `aud` containing the client id (and `azp` equal to it when there are several audiences),
 //! `exp` and `nbf` with a bounded clock skew, `iat` not in the future, and `nonce` equal to the
@@ -11,11 +12,21 @@
 //! its keys) triggers one refresh; further unknown-`kid` refreshes are allowed only after a
 //! cooldown, and concurrent ones share a single fetch, so invented key ids cannot make the client
 //! hammer the JWKS endpoint. A failed refresh keeps the keys already known.
+//!
+//! **App-specific keys.** An Entra app with a custom signing key (claims mapping) has its ID
+//! tokens signed with a key that is published only at `{jwks_uri}?appid={client_id}`
+//! (Microsoft identity platform: "Access tokens", validating the signature, and "Claims mapping
+//! policy": "append an appid query parameter ... to get a jwks_uri that points to your app's
+//! signing key information"). When a token's `kid` is not in the authority's key set even after
+//! the refresh, an Entra authority (not a plain OpenID Connect issuer, which knows no `appid`)
+//! tries that app-specific set, under the same one-refresh-per-cooldown rule. The MSAL sources
+//! (MSAL.NET, msal-node, MSAL Python) do not validate ID-token signatures at all, so there is no
+//! MSAL behaviour to compare with; this follows the documented Entra behaviour.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use foldhash::fast::RandomState;
@@ -53,20 +64,114 @@ pub(crate) struct Expected<'a> {
     pub(crate) nonce: Option<&'a str>,
     /// Unix seconds.
     pub(crate) now: u64,
+    /// Whether a `kid` unknown in the authority's key set may be looked up in the app-specific
+    /// set `{jwks_uri}?appid={client_id}` (Entra authorities; see the module docs).
+    pub(crate) app_keys: bool,
+}
+
+/// The signature algorithms accepted (RFC 7518 §3.1). `none` and the HMAC algorithms (whose
+/// "key" would be public) are never accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Algorithm {
+    Rs256,
+    Rs384,
+    Ps256,
+    Ps384,
+    Es256,
+    Es384,
+}
+
+impl Algorithm {
+    fn parse(alg: &str) -> Option<Self> {
+        Some(match alg {
+            "RS256" => Self::Rs256,
+            "RS384" => Self::Rs384,
+            "PS256" => Self::Ps256,
+            "PS384" => Self::Ps384,
+            "ES256" => Self::Es256,
+            "ES384" => Self::Es384,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Rs384 => "RS384",
+            Self::Ps256 => "PS256",
+            Self::Ps384 => "PS384",
+            Self::Es256 => "ES256",
+            Self::Es384 => "ES384",
+        }
+    }
+}
+
+/// A public key from a JWK.
+enum PublicKey {
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+    /// An uncompressed SEC1 point (`0x04 || x || y`) on P-256.
+    P256(Vec<u8>),
+    /// The same on P-384.
+    P384(Vec<u8>),
+}
+
+/// A signing key and the algorithm its JWK restricts it to (`alg`, RFC 7517 §4.4), if any.
+pub(crate) struct SigningKey {
+    public: PublicKey,
+    alg: Option<Algorithm>,
+}
+
+impl SigningKey {
+    /// Whether `signature` over `message` is valid for `alg` with this key. A key is used only
+    /// with an algorithm of its own type (and its JWK's `alg`, when it names one).
+    fn verify(&self, alg: Algorithm, message: &[u8], signature_bytes: &[u8]) -> bool {
+        if self.alg.is_some_and(|own| own != alg) {
+            return false;
+        }
+        let rsa = |params: &'static signature::RsaParameters,
+                   key: &RsaPublicKeyComponents<Vec<u8>>| {
+            key.verify(params, message, signature_bytes).is_ok()
+        };
+        let ec = |params: &'static signature::EcdsaVerificationAlgorithm, point: &[u8]| {
+            UnparsedPublicKey::new(params, point)
+                .verify(message, signature_bytes)
+                .is_ok()
+        };
+        match (alg, &self.public) {
+            (Algorithm::Rs256, PublicKey::Rsa(k)) => rsa(&signature::RSA_PKCS1_2048_8192_SHA256, k),
+            (Algorithm::Rs384, PublicKey::Rsa(k)) => rsa(&signature::RSA_PKCS1_2048_8192_SHA384, k),
+            (Algorithm::Ps256, PublicKey::Rsa(k)) => rsa(&signature::RSA_PSS_2048_8192_SHA256, k),
+            (Algorithm::Ps384, PublicKey::Rsa(k)) => rsa(&signature::RSA_PSS_2048_8192_SHA384, k),
+            (Algorithm::Es256, PublicKey::P256(p)) => ec(&signature::ECDSA_P256_SHA256_FIXED, p),
+            (Algorithm::Es384, PublicKey::P384(p)) => ec(&signature::ECDSA_P384_SHA384_FIXED, p),
+            _ => false,
+        }
+    }
 }
 
 /// The signing keys of one JWKS document.
 struct KeySet {
     uri: Box<str>,
-    keys: HashMap<Box<str>, Arc<RsaPublicKeyComponents<Vec<u8>>>, RandomState>,
+    keys: HashMap<Box<str>, Arc<SigningKey>, RandomState>,
 }
 
-/// Signing keys per client (one authority, so one JWKS URI).
-pub(crate) struct JwksCache {
+/// One JWKS document's keys, and when an unknown `kid` last made us fetch it.
+struct Slot {
     keys: RwLock<Option<Arc<KeySet>>>,
-    /// Serialises fetches; holds when the last unknown-`kid` refresh happened.
+    /// Serialises fetches; holds when the last rate-limited refresh happened.
     refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// Minimum time between two rate-limited fetches.
     cooldown: Duration,
+    /// Whether the first fetch is rate-limited too (the app-specific set is only ever fetched
+    /// because of an unknown `kid`).
+    limit_first: bool,
+}
+
+/// Signing keys per client (one authority, so one JWKS URI), and the app-specific set.
+pub(crate) struct JwksCache {
+    authority: Slot,
+    /// `{jwks_uri}?appid={client_id}`, fetched only for a `kid` the authority's set lacks.
+    app: Slot,
 }
 
 impl Default for JwksCache {
@@ -76,19 +181,24 @@ impl Default for JwksCache {
 }
 
 enum Found {
-    Key(Arc<RsaPublicKeyComponents<Vec<u8>>>),
+    Key(Arc<SigningKey>),
     /// No key set yet for this URI.
     NoKeys,
     /// A key set, without this `kid`.
     Unknown,
 }
 
-impl JwksCache {
-    pub(crate) fn with_cooldown(cooldown: Duration) -> Self {
+fn unknown_key() -> Error {
+    invalid("the id token is signed with an unknown key")
+}
+
+impl Slot {
+    fn new(cooldown: Duration, limit_first: bool) -> Self {
         Self {
             keys: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(None),
             cooldown,
+            limit_first,
         }
     }
 
@@ -103,8 +213,8 @@ impl JwksCache {
         }
     }
 
-    /// The key for `kid`, fetching the JWKS when there is none yet or (rate-limited) when the
-    /// `kid` is unknown.
+    /// The key for `kid` (`None`: not in this set), fetching the set when there is none yet or
+    /// (at most once per cooldown) when the `kid` is unknown.
     async fn key(
         &self,
         http: &dyn HttpClient,
@@ -112,34 +222,88 @@ impl JwksCache {
         uri: &str,
         kid: &str,
         correlation_id: CorrelationId,
-    ) -> Result<Arc<RsaPublicKeyComponents<Vec<u8>>>, Error> {
+    ) -> Result<Option<Arc<SigningKey>>, Error> {
+        let (cooldown, limit_first) = (self.cooldown, self.limit_first);
         if let Found::Key(key) = self.find(uri, kid) {
-            return Ok(key);
+            return Ok(Some(key));
         }
         let mut last_forced = self.refresh.lock().await;
+        let cooling = last_forced.is_some_and(|at| at.elapsed() < cooldown);
         // Another task may have fetched while we waited.
         let forced = match self.find(uri, kid) {
-            Found::Key(key) => return Ok(key),
-            Found::NoKeys => false,
-            Found::Unknown => {
-                if last_forced.is_some_and(|at| at.elapsed() < self.cooldown) {
-                    return Err(Error::InvalidIdToken {
-                        reason: "the id token is signed with an unknown key".into(),
-                    });
-                }
-                true
-            }
+            Found::Key(key) => return Ok(Some(key)),
+            Found::NoKeys if limit_first && cooling => return Ok(None),
+            Found::NoKeys => limit_first,
+            Found::Unknown if cooling => return Ok(None),
+            Found::Unknown => true,
         };
+        // The app-specific set counts an attempt even when it fails (it may not exist at all);
+        // the authority's set only a successful refresh, so a transient failure does not delay
+        // picking up rotated keys.
+        if forced && limit_first {
+            *last_forced = Some(Instant::now());
+        }
         let set = fetch_jwks(http, retry, uri, correlation_id).await?;
-        if forced {
+        if forced && !limit_first {
             *last_forced = Some(Instant::now());
         }
         let key = set.keys.get(kid).cloned();
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(set));
-        key.ok_or_else(|| Error::InvalidIdToken {
-            reason: "the id token is signed with an unknown key".into(),
-        })
+        Ok(key)
     }
+}
+
+impl JwksCache {
+    pub(crate) fn with_cooldown(cooldown: Duration) -> Self {
+        Self {
+            authority: Slot::new(cooldown, false),
+            app: Slot::new(cooldown, true),
+        }
+    }
+
+    /// The key for `kid`: from the authority's set, else (when `app_uri` is given) from the
+    /// app-specific set.
+    async fn key(
+        &self,
+        http: &dyn HttpClient,
+        retry: &RetryPolicy,
+        uri: &str,
+        app_uri: Option<&str>,
+        kid: &str,
+        correlation_id: CorrelationId,
+    ) -> Result<Arc<SigningKey>, Error> {
+        let found = self
+            .authority
+            .key(http, retry, uri, kid, correlation_id)
+            .await?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        let Some(app_uri) = app_uri else {
+            return Err(unknown_key());
+        };
+        match self
+            .app
+            .key(http, retry, app_uri, kid, correlation_id)
+            .await
+        {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Err(unknown_key()),
+            Err(e) => {
+                // An app without custom keys, or a host that does not know `appid`: the token's
+                // key is unknown, which is what the caller needs to hear.
+                tracing::warn!(%correlation_id, error = %e, "fetching the app-specific signing keys failed");
+                Err(unknown_key())
+            }
+        }
+    }
+}
+
+/// `{jwks_uri}?appid={client_id}` (or `&appid=` when the URI has a query already).
+pub(crate) fn app_specific_jwks_uri(jwks_uri: &str, client_id: &str) -> Option<String> {
+    let mut url = url::Url::parse(jwks_uri).ok()?;
+    url.query_pairs_mut().append_pair("appid", client_id);
+    Some(url.into())
 }
 
 #[derive(Deserialize)]
@@ -156,8 +320,71 @@ struct Jwk {
     #[serde(default)]
     alg: Option<String>,
     kid: String,
-    n: String,
-    e: String,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+}
+
+impl Jwk {
+    /// The usable signing key, or `None` for a key msal-lite cannot or will not use (another
+    /// key type, an encryption key, an unknown `alg`, an RSA key under 2048 bits, a point of
+    /// the wrong size).
+    fn signing_key(&self) -> Option<SigningKey> {
+        if self.use_.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
+        let alg = match self.alg.as_deref() {
+            Some(alg) => Some(Algorithm::parse(alg)?),
+            None => None,
+        };
+        let public = match self.kty.as_str() {
+            "RSA" => {
+                let n = B64URL.decode(self.n.as_deref()?).ok()?;
+                let e = B64URL.decode(self.e.as_deref()?).ok()?;
+                let e_start = e.iter().position(|b| *b != 0).unwrap_or(e.len());
+                let n_start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+                // RFC 8725 §3.5 / NIST: no RSA keys under 2048 bits.
+                if n.len() - n_start < 256 || e_start == e.len() {
+                    return None;
+                }
+                PublicKey::Rsa(RsaPublicKeyComponents {
+                    n: n[n_start..].to_vec(),
+                    e: e[e_start..].to_vec(),
+                })
+            }
+            // RFC 7518 §6.2.1: x and y are the full coordinate size, left-padded.
+            "EC" => {
+                let size = match self.crv.as_deref()? {
+                    "P-256" => 32,
+                    "P-384" => 48,
+                    _ => return None,
+                };
+                let x = B64URL.decode(self.x.as_deref()?).ok()?;
+                let y = B64URL.decode(self.y.as_deref()?).ok()?;
+                if x.len() != size || y.len() != size {
+                    return None;
+                }
+                let mut point = Vec::with_capacity(1 + 2 * size);
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                if size == 32 {
+                    PublicKey::P256(point)
+                } else {
+                    PublicKey::P384(point)
+                }
+            }
+            _ => return None,
+        };
+        Some(SigningKey { public, alg })
+    }
 }
 
 async fn fetch_jwks(
@@ -185,28 +412,9 @@ async fn fetch_jwks(
         let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
             continue;
         };
-        if jwk.kty != "RSA"
-            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
-            || jwk.alg.as_deref().is_some_and(|a| a != "RS256")
-        {
-            continue;
+        if let Some(key) = jwk.signing_key() {
+            keys.insert(jwk.kid.into_boxed_str(), Arc::new(key));
         }
-        let (Ok(n), Ok(e)) = (B64URL.decode(&jwk.n), B64URL.decode(&jwk.e)) else {
-            continue;
-        };
-        let e_start = e.iter().position(|b| *b != 0).unwrap_or(e.len());
-        let n_start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
-        // RFC 8725 §3.5 / NIST: no RSA keys under 2048 bits.
-        if n.len() - n_start < 256 {
-            continue;
-        }
-        keys.insert(
-            jwk.kid.into_boxed_str(),
-            Arc::new(RsaPublicKeyComponents {
-                n: n[n_start..].to_vec(),
-                e: e[e_start..].to_vec(),
-            }),
-        );
     }
     Ok(KeySet {
         uri: uri.into(),
@@ -251,11 +459,11 @@ pub(crate) async fn validate(
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| invalid("the id token header does not decode"))?;
-    // Deliberately only RS256: what Entra signs with. `none` and HMAC algorithms (whose "key"
-    // would be public) are refused before any key lookup.
-    if header.alg != "RS256" {
-        return Err(invalid("the id token is not signed with RS256"));
-    }
+    // Only asymmetric algorithms: `none` and HMAC (whose "key" would be public) are refused
+    // before any key lookup.
+    let alg = Algorithm::parse(&header.alg).ok_or_else(|| {
+        invalid("the id token is not signed with RS256, RS384, PS256, PS384, ES256 or ES384")
+    })?;
     let kid = header
         .kid
         .ok_or_else(|| invalid("the id token header has no kid"))?;
@@ -263,14 +471,18 @@ pub(crate) async fn validate(
         .decode(signature_b64)
         .map_err(|_| invalid("the id token signature does not decode"))?;
     let uri = jwks_uri.ok_or_else(|| invalid("the authority publishes no jwks_uri"))?;
-    let key = jwks.key(http, retry, uri, &kid, correlation_id).await?;
+    let app_uri = expected
+        .app_keys
+        .then(|| app_specific_jwks_uri(uri, expected.client_id))
+        .flatten();
+    let key = jwks
+        .key(http, retry, uri, app_uri.as_deref(), &kid, correlation_id)
+        .await?;
     let signed = &raw[..header_b64.len() + 1 + payload_b64.len()];
-    key.verify(
-        &signature::RSA_PKCS1_2048_8192_SHA256,
-        signed.as_bytes(),
-        &signature_bytes,
-    )
-    .map_err(|_| invalid("the id token signature is not valid"))?;
+    if !key.verify(alg, signed.as_bytes(), &signature_bytes) {
+        return Err(invalid("the id token signature is not valid"));
+    }
+    tracing::trace!(alg = alg.as_str(), "id token signature verified");
     let claims =
         decode_claims(payload_b64).ok_or_else(|| invalid("the id token claims do not decode"))?;
     check_claims(&claims, expected)?;
@@ -390,6 +602,7 @@ mod tests {
             client_id: q::WEB_APP_CLIENT_ID,
             nonce: Some("n-1"),
             now,
+            app_keys: false,
         }
     }
 
@@ -604,6 +817,51 @@ mod tests {
             proptest::prop_assert!(outcome.is_err());
             let _ = unverified_claims(&raw);
         }
+    }
+
+    proptest::proptest! {
+        /// Any JWK-shaped JSON (wrong types, short or over-long coordinates, junk base64)
+        /// yields a key or `None`, never a panic.
+        #[test]
+        fn jwk_parsing_never_panics(
+            kty in "RSA|EC|[A-Z]{0,3}",
+            crv in proptest::option::of("P-256|P-384|.{0,6}"),
+            alg in proptest::option::of("[A-Z]{2}[0-9]{3}|.{0,6}"),
+            parts in proptest::collection::vec(proptest::option::of("[A-Za-z0-9_=-]{0,400}"), 4),
+        ) {
+            let mut jwk = json!({"kty": kty, "kid": "k"});
+            for (name, value) in ["n", "e", "x", "y"].iter().zip(&parts) {
+                if let Some(v) = value {
+                    jwk[*name] = json!(v);
+                }
+            }
+            if let Some(crv) = crv { jwk["crv"] = json!(crv); }
+            if let Some(alg) = alg { jwk["alg"] = json!(alg); }
+            if let Ok(jwk) = serde_json::from_value::<Jwk>(jwk)
+                && let Some(key) = jwk.signing_key()
+            {
+                for alg in ["RS256", "PS384", "ES256", "ES384"] {
+                    proptest::prop_assert!(!key.verify(Algorithm::parse(alg).unwrap(), b"m", b"sig"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn app_specific_jwks_uri_appends_appid() {
+        assert_eq!(
+            app_specific_jwks_uri(
+                "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+                "c-1"
+            )
+            .unwrap(),
+            "https://login.microsoftonline.com/t/discovery/v2.0/keys?appid=c-1"
+        );
+        assert_eq!(
+            app_specific_jwks_uri("https://h/keys?x=1", "c-1").unwrap(),
+            "https://h/keys?x=1&appid=c-1"
+        );
+        assert!(app_specific_jwks_uri("not a url", "c").is_none());
     }
 
     #[test]

@@ -15,8 +15,10 @@ mod credential;
 mod error;
 pub mod http;
 mod id_token;
+mod instance_discovery;
 mod metadata;
 pub mod persistence;
+mod region;
 mod request;
 mod response;
 mod result;
@@ -35,10 +37,11 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, ServerError};
 pub use http::RetryPolicy;
+pub use region::AzureRegion;
 pub use request::{
     AuthCodeFlow, AuthCodeRequest, PkceVerifier, Prompt, ResponseMode, SilentRequest,
 };
-pub use request::{ClientCredentialsRequest, OboRequest};
+pub use request::{ClientCredentialsRequest, OboRequest, RefreshToken, SessionKey};
 pub use result::{AccessToken, AuthenticationResult, TokenSource};
 pub use scopes::{IntoScopes, Scopes};
 pub use time::{Clock, SystemClock};

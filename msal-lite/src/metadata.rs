@@ -15,6 +15,9 @@
 //!   document is used ([`check_issuer`]), following MSAL.NET
 //!   `Instance/Oidc/OidcRetrieverWithCache.cs` (`ValidateIssuer`), and stricter where the
 //!   authority names a tenant id: see [`check_issuer`].
+//! - **Instance discovery.** For an Entra-shaped host the built-in cloud table does not know,
+//!   each metadata fetch first asks `/common/discovery/instance` for the host's aliases
+//!   (`instance_discovery.rs`), unless the client turned it off.
 
 use std::sync::{Arc, RwLock};
 
@@ -83,6 +86,11 @@ pub(crate) struct MetadataCache {
     /// Held only to find or add a slot, never across a fetch.
     slots: RwLock<HashMap<Box<str>, Arc<Slot>, RandomState>>,
     clock: SharedClock,
+    /// Whether metadata fetches run instance discovery first (clients: on by default).
+    instance_discovery: bool,
+    /// When each host was last discovered (unix seconds): per-tenant authorities on one host
+    /// share one discovery per metadata lifetime.
+    discovered_hosts: std::sync::Mutex<HashMap<Box<str>, u64, RandomState>>,
 }
 
 impl Default for MetadataCache {
@@ -96,7 +104,34 @@ impl MetadataCache {
         Self {
             slots: RwLock::default(),
             clock,
+            instance_discovery: false,
+            discovered_hosts: std::sync::Mutex::default(),
         }
+    }
+
+    /// Whether `authority`'s host is due for instance discovery (and marks it discovered).
+    fn discovery_due(&self, authority: &Authority) -> bool {
+        if !self.instance_discovery || !crate::instance_discovery::applies(authority) {
+            return false;
+        }
+        let now = self.clock.unix_seconds();
+        let mut hosts = self
+            .discovered_hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match hosts.get(authority.environment()) {
+            Some(at) if now < at.saturating_add(METADATA_LIFETIME_SECS) => false,
+            _ => {
+                hosts.insert(authority.environment().into(), now);
+                true
+            }
+        }
+    }
+
+    /// Runs instance discovery with each metadata fetch of an authority it applies to.
+    pub(crate) fn with_instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
     }
 
     fn slot(&self, authority: &Authority) -> Arc<Slot> {
@@ -133,6 +168,9 @@ impl MetadataCache {
         let _guard = slot.refreshing.lock().await;
         if let Some(found) = slot.fresh(self.clock.unix_seconds()) {
             return Ok(found);
+        }
+        if self.discovery_due(authority) {
+            crate::instance_discovery::discover(http, retry, authority, correlation_id).await;
         }
         match fetch(http, retry, authority, correlation_id).await {
             Ok(metadata) => {

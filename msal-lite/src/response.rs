@@ -25,7 +25,7 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     #[serde(default = "bearer")]
     pub(crate) token_type: String,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(default = "missing_expires_in", deserialize_with = "lenient_u64")]
     pub(crate) expires_in: u64,
     #[serde(default, deserialize_with = "lenient_opt_u64")]
     pub(crate) ext_expires_in: Option<u64>,
@@ -39,6 +39,19 @@ pub(crate) struct TokenResponse {
 
 fn bearer() -> String {
     "Bearer".to_owned()
+}
+
+/// The lifetime assumed when a token response has no `expires_in` (RFC 6749 §5.1 makes it
+/// RECOMMENDED, not required): 600 s, as MSAL Python assumes (`token_cache.py`,
+/// `default_expires_in`), rather than failing a call that did get a token.
+const DEFAULT_EXPIRES_IN: u64 = 600;
+
+fn missing_expires_in() -> u64 {
+    tracing::warn!(
+        expires_in = DEFAULT_EXPIRES_IN,
+        "the token response has no expires_in; assuming the default lifetime"
+    );
+    DEFAULT_EXPIRES_IN
 }
 
 impl fmt::Debug for TokenResponse {

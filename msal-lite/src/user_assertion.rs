@@ -89,15 +89,20 @@ impl UserAssertion {
     /// (the API validated the token before asking for an exchange). `None` for anything that
     /// is not a JWT with a JSON payload; never panics.
     pub(crate) fn identity(&self) -> Option<AssertionIdentity> {
-        let mut parts = self.assertion.split('.');
-        let payload = parts.nth(1)?;
-        if parts.next().is_none() || payload.len() > MAX_PAYLOAD {
-            return None;
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-        let claims: AssertionIdentity = serde_json::from_slice(&bytes).ok()?;
-        Some(claims)
+        jwt_identity(&self.assertion)
     }
+}
+
+/// `tid`, `oid` and `exp` of any JWT (an assertion, or a downstream access token), read
+/// without verifying it; `None` for anything that is not a JWT with a JSON payload.
+pub(crate) fn jwt_identity(jwt: &str) -> Option<AssertionIdentity> {
+    let mut parts = jwt.split('.');
+    let payload = parts.nth(1)?;
+    if parts.next().is_none() || payload.len() > MAX_PAYLOAD {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// What msal-lite reads from an assertion: the tenant (for routing a `common` authority) and

@@ -346,3 +346,59 @@ async fn an_imported_app_token_serves_client_credentials() {
     assert_eq!(at.realm.as_deref(), Some(TENANT));
     assert_eq!(at.environment, "login.windows.net");
 }
+
+/// Importing into memory only (users read where they were parsed, no per-user documents) and
+/// importing through a store give the same report and serve the same users.
+#[tokio::test]
+async fn memory_only_and_store_imports_agree() {
+    let now = now();
+    let mut doc = merge(&[
+        python_document("alice", "at-alice"),
+        python_document("bob", "at-bob"),
+    ]);
+    // An app token and an OBO token next to the users.
+    doc["AccessToken"]
+        [format!("-{ENV}-accesstoken-{CLIENT_ID}-{TENANT}-https://graph.microsoft.com/.default")] = serde_json::json!({
+        "credential_type": "AccessToken", "secret": "app-at", "home_account_id": null,
+        "environment": ENV, "client_id": CLIENT_ID, "target": "https://graph.microsoft.com/.default",
+        "realm": TENANT, "token_type": "Bearer", "cached_at": now.to_string(),
+        "expires_on": (now + 3600).to_string()
+    });
+    doc["AccessToken"]["obo-key"] = serde_json::json!({
+        "credential_type": "AccessToken", "secret": "obo-at", "home_account_id": "carol.t",
+        "user_assertion_hash": "h", "environment": ENV, "client_id": CLIENT_ID,
+        "target": "User.Read", "realm": TENANT, "cached_at": now.to_string(),
+        "expires_on": (now + 3600).to_string()
+    });
+    let json = doc.to_string();
+    let (memory, memory_calls) = offline_client(None);
+    let (stored, _) = offline_client(Some(Arc::new(MemoryStore::new())));
+    let a = memory.import_msal_cache(json.as_bytes()).await.unwrap();
+    let b = stored.import_msal_cache(json.as_bytes()).await.unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.partitions, 4, "alice, bob, the app, the OBO assertion");
+    let names = |c: &ConfidentialClient| {
+        let mut n: Vec<String> = c
+            .accounts()
+            .iter()
+            .filter_map(|a| a.username().map(str::to_owned))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&memory), ["alice@contoso.com", "bob@contoso.com"]);
+    assert_eq!(names(&memory), names(&stored));
+    for account in memory.accounts() {
+        let hit = memory
+            .acquire_token_silent(["User.Read"], &account)
+            .await
+            .unwrap();
+        assert_eq!(hit.source(), TokenSource::Cache);
+    }
+    let app = memory
+        .acquire_token_for_client(["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
+    assert_eq!(app.access_token().secret(), "app-at");
+    assert_eq!(memory_calls.load(Ordering::SeqCst), 0);
+}

@@ -23,7 +23,6 @@ async fn app_token_cached_by_msal_node_is_served_by_msal_lite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open (issue 16): the app token msal-lite exports (export_msal_cache includes app partitions) is not found by MSAL Node 7.2.3 (app_source identity_provider); the entry's realm/environment/key as Node looks it up still differ"]
 async fn app_token_written_by_msal_lite_is_served_by_msal_node() {
     let Some(peer) = Peer::node() else { return };
     interop_support::app_token_from_msal_lite(&peer).await;

@@ -261,3 +261,92 @@ async fn an_invalid_client_refresh_leaves_the_cached_token_served() {
         );
     }
 }
+
+/// Runs the tasks the calls spawned (the test runtime is single-threaded, so a spawned
+/// background refresh runs only when the test awaits), until `entered` reaches `want`.
+async fn poll_until_entered(entered: &AtomicUsize, want: usize) {
+    settle().await;
+    for _ in 0..2000 {
+        if entered.load(Ordering::SeqCst) >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    settle().await;
+}
+
+/// Lets every task already spawned run (the scripted transport never waits on a timer), so an
+/// extra request would show without sleeping.
+async fn settle() {
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Issue 17: after a failed background refresh (`invalid_client`, which no throttle window
+/// covers), calls past `refresh_in` do not start a new one each: the next waits 60 s, then
+/// 120 s (`background_refresh.rs`; MSAL Python answers an identical HTTP 400 from its cache for
+/// 60 s, `throttled_http_client.py`). Without the back-off, each of the 50 calls below made a
+/// token request. Once the token is really due, the caller's own request goes out and its
+/// error is returned.
+#[tokio::test]
+async fn a_failed_background_refresh_backs_off_instead_of_retrying_on_every_call() {
+    let (client, offset, gate, entered) = gated_client((
+        400,
+        r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret."}"#,
+    ));
+    gate.add_permits(1000);
+    client.acquire_token_for_client(SCOPE).await.unwrap();
+    offset.store(1900, Ordering::SeqCst);
+    client.acquire_token_for_client(SCOPE).await.unwrap();
+    poll_until_entered(&entered, 2).await;
+    assert_eq!(entered.load(Ordering::SeqCst), 2, "one background refresh");
+
+    let serve_50 = || async {
+        for _ in 0..50 {
+            let served = client.acquire_token_for_client(SCOPE).await.unwrap();
+            assert_eq!(
+                (served.source(), served.access_token().secret()),
+                (TokenSource::Cache, "at-1")
+            );
+        }
+    };
+    // Within the first 60 s: no new attempt.
+    offset.store(1959, Ordering::SeqCst);
+    serve_50().await;
+    settle().await;
+    assert_eq!(entered.load(Ordering::SeqCst), 2, "backing off for 60 s");
+
+    // After 60 s: one attempt (it fails too), then 120 s of quiet.
+    offset.store(1961, Ordering::SeqCst);
+    serve_50().await;
+    poll_until_entered(&entered, 3).await;
+    assert_eq!(
+        entered.load(Ordering::SeqCst),
+        3,
+        "one attempt after the back-off"
+    );
+    offset.store(2080, Ordering::SeqCst);
+    serve_50().await;
+    settle().await;
+    assert_eq!(
+        entered.load(Ordering::SeqCst),
+        3,
+        "the back-off doubled to 120 s"
+    );
+    offset.store(2082, Ordering::SeqCst);
+    serve_50().await;
+    poll_until_entered(&entered, 4).await;
+    assert_eq!(entered.load(Ordering::SeqCst), 4);
+
+    // Inside the refresh margin (the token expires at 3600): the caller's request goes out
+    // whatever the back-off says, and the error is the caller's.
+    offset.store(3400, Ordering::SeqCst);
+    let e = client.acquire_token_for_client(SCOPE).await.unwrap_err();
+    assert_eq!(
+        e.server_error().map(|s| s.error()),
+        Some("invalid_client"),
+        "{e:?}"
+    );
+    assert_eq!(entered.load(Ordering::SeqCst), 5);
+}

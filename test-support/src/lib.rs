@@ -9,10 +9,12 @@
 
 mod driver;
 mod peers;
+mod port_lock;
 mod redis_server;
 mod tools;
 
 pub use driver::run_driver;
 pub use peers::{msal_node_or_skip, msal_python_or_skip};
+pub use port_lock::{INTEROP_443_LOCK, PortLock};
 pub use redis_server::RedisServer;
 pub use tools::{find_tool, tool_or_skip};

@@ -56,32 +56,89 @@ pub(crate) fn store_key(client_id: &str, authority: &Authority) -> crate::schema
     crate::schema::PartitionKey::app(client_id, authority.tenant().unwrap_or(""))
 }
 
-/// The MSAL schema entry of an app token: no `home_account_id`, `realm` the tenant, the
-/// cloud's preferred cache host as `environment`.
+/// The MSAL schema entries of an app token: one for each convention the MSALs look app tokens
+/// up by, as they disagree.
+///
+/// - **MSAL Node** (and MSAL.NET): `home_account_id: ""` and `realm` = the authority's tenant
+///   segment as configured (msal-node `ClientCredentialClient.readAccessTokenFromCache` filters
+///   on `homeAccountId: ""` and `authority.tenant`); keyed in msal-js style.
+/// - **MSAL Python**: `home_account_id: null` and `realm` = the tenant of the discovered token
+///   endpoint, which is the tenant id the token was issued in (msal `authority.py`:
+///   `self.tenant` from `token_endpoint`, "usually a GUID"). Its client-credentials lookup
+///   matches `{"home_account_id": None, "realm": ..}` as a sub-dictionary (msal
+///   `token_cache.py` `is_subdict_of`), so neither `""` nor a missing field is found. Keyed in
+///   MSAL Python's style, so the two entries never share a key.
+///
+/// Each MSAL finds exactly one of them (Node's filter refuses `null`, Python's refuses `""`).
+/// The cloud's preferred cache host is the `environment` of both.
 pub(crate) fn to_schema(
     token: &super::CachedToken,
     client_id: &str,
     authority: &Authority,
     now: u64,
-) -> crate::schema::AccessToken {
-    use crate::schema::{CacheSecret, UnixTime};
+) -> [(crate::schema::KeyStyle, crate::schema::AccessToken); 2] {
+    use crate::schema::{CacheSecret, KeyStyle, UnixTime};
     let unix = |t: u64| UnixTime::from_secs(i64::try_from(t).unwrap_or(i64::MAX));
-    let mut at = crate::schema::AccessToken::new(
-        crate::cloud::known().cache_host(authority.environment()),
-        client_id,
-        CacheSecret::new(token.access_token.secret()),
-        unix(token.expires_on),
-    );
-    at.realm = token
-        .tenant_id
-        .as_deref()
-        .or(authority.tenant())
-        .map(str::to_owned);
-    at.target = Some(token.scopes.as_str().to_owned());
-    at.cached_at = Some(unix(now));
-    at.extended_expires_on = token.ext_expires_on.get().map(unix);
-    at.refresh_on = token.refresh_on.get().map(unix);
-    at
+    let entry = |realm: Option<&str>, home: serde_json::Value| {
+        let mut at = crate::schema::AccessToken::new(
+            crate::cloud::known().cache_host(authority.environment()),
+            client_id,
+            CacheSecret::new(token.access_token.secret()),
+            unix(token.expires_on),
+        );
+        at.realm = realm.map(str::to_owned);
+        at.target = Some(token.scopes.as_str().to_owned());
+        at.cached_at = Some(unix(now));
+        at.extended_expires_on = token.ext_expires_on.get().map(unix);
+        at.refresh_on = token.refresh_on.get().map(unix);
+        match home {
+            serde_json::Value::String(h) => at.home_account_id = Some(h),
+            other => {
+                at.extra.0.insert("home_account_id".to_owned(), other);
+            }
+        }
+        at
+    };
+    let configured = authority.tenant();
+    let issued = token.tenant_id.as_deref();
+    [
+        (
+            KeyStyle::MsalJs,
+            entry(
+                configured.or(issued),
+                serde_json::Value::String(String::new()),
+            ),
+        ),
+        (
+            KeyStyle::MsalPython,
+            entry(issued.or(configured), serde_json::Value::Null),
+        ),
+    ]
+}
+
+/// Writes an app token's entries ([`to_schema`]) into a stored partition, dropping the
+/// client's expired access tokens.
+pub(crate) fn apply(
+    doc: &mut crate::schema::CacheDocument,
+    entries: [(crate::schema::KeyStyle, crate::schema::AccessToken); 2],
+    client_id: &str,
+    now: u64,
+) {
+    let now = crate::schema::UnixTime::from_secs(i64::try_from(now).unwrap_or(i64::MAX));
+    doc.access_tokens
+        .retain(|_, t| !t.client_id.eq_ignore_ascii_case(client_id) || t.expires_on > now);
+    for (style, entry) in entries {
+        doc.access_tokens.insert(entry.cache_key(style), entry);
+    }
+}
+
+/// The tenant segment of a token endpoint URL (`https://host/{tenant}/oauth2/v2.0/token`), as
+/// MSAL Python takes its `realm` from it (msal `authority.py` `canonicalize(token_endpoint)`).
+pub(crate) fn endpoint_tenant(token_endpoint: &str) -> Option<&str> {
+    let rest = token_endpoint.split_once("://")?.1;
+    let mut segments = rest.split('/');
+    segments.next()?;
+    segments.next().filter(|t| !t.is_empty())
 }
 
 /// This client's usable app tokens in a stored partition.
@@ -107,6 +164,76 @@ pub(crate) fn from_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn app_token(tenant_id: &str) -> super::super::CachedToken {
+        super::super::CachedToken {
+            access_token: crate::result::AccessToken::new("at"),
+            token_type: "Bearer".into(),
+            scopes: crate::scopes::Scopes::new(["https://graph.microsoft.com/.default"]).unwrap(),
+            expires_on: 2000,
+            ext_expires_on: None.into(),
+            refresh_on: None.into(),
+            tenant_id: Some(tenant_id.into()),
+        }
+    }
+
+    /// MSAL Node looks app tokens up by `homeAccountId: ""` and the configured tenant
+    /// (msal-node `ClientCredentialClient.readAccessTokenFromCache`), MSAL Python by
+    /// `home_account_id: None` and the token endpoint's tenant as a sub-dictionary (msal
+    /// `application.py` `_acquire_token_silent_from_cache_and_possibly_refresh_it`,
+    /// `token_cache.py` `is_subdict_of`): one entry for each, under distinct keys.
+    #[test]
+    fn app_entries_follow_both_lookup_conventions() {
+        let tid = "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c";
+        let by_domain =
+            Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com").unwrap();
+        let [(_, node), (_, python)] = to_schema(&app_token(tid), "cid", &by_domain, 1000);
+        let node = node.to_value();
+        let python = python.to_value();
+        assert_eq!(node["home_account_id"], "");
+        assert_eq!(node["realm"], "contoso.onmicrosoft.com");
+        assert_eq!(
+            python.get("home_account_id"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(python["realm"], tid);
+        assert_eq!(node["environment"], "login.windows.net");
+        assert_eq!(python["environment"], "login.windows.net");
+
+        // The same realm for an authority named by tenant id: still two distinct keys.
+        let by_id = Authority::parse(&format!("https://login.microsoftonline.com/{tid}")).unwrap();
+        let mut doc = crate::schema::CacheDocument::new();
+        apply(
+            &mut doc,
+            to_schema(&app_token(tid), "cid", &by_id, 1000),
+            "cid",
+            1000,
+        );
+        let keys: Vec<_> = doc.access_tokens.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                format!(
+                    "-login.windows.net-accesstoken-cid-{tid}-https://graph.microsoft.com/.default"
+                ),
+                format!(
+                    "-login.windows.net-accesstoken-cid-{tid}-https://graph.microsoft.com/.default--"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoint_tenant_is_the_first_path_segment() {
+        assert_eq!(
+            endpoint_tenant(
+                "https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/oauth2/v2.0/token"
+            ),
+            Some("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c")
+        );
+        assert_eq!(endpoint_tenant("https://host//oauth2"), None);
+        assert_eq!(endpoint_tenant("not a url"), None);
+    }
 
     #[test]
     fn key_separates_tenants_and_clients() {

@@ -91,6 +91,33 @@ impl OboCache {
         }
     }
 
+    /// The tenant of the partition's tokens (a long-running session renews in it).
+    pub(crate) fn tenant_of(&self, partition: &str) -> Option<Arc<str>> {
+        let partitions = self
+            .tokens
+            .partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        partitions
+            .get(partition)?
+            .by_scopes
+            .values()
+            .find_map(|t| t.tenant_id.clone())
+    }
+
+    /// Drops a partition: its tokens and its refresh token (a long-running session ends).
+    /// Whether there was anything to drop.
+    pub(crate) fn remove(&self, partition: &str) -> bool {
+        let mut meta = self.meta.write().unwrap_or_else(|p| p.into_inner());
+        let mut tokens = self
+            .tokens
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let had_meta = meta.remove(partition).is_some();
+        tokens.remove(partition).is_some() || had_meta
+    }
+
     /// Stores a newly acquired token (and refresh token, when one came back; otherwise the
     /// current one is kept). `deadline`: see [`PartitionMeta::deadline`].
     pub(crate) fn store(
@@ -437,6 +464,33 @@ mod tests {
         assert_eq!(cache.partition_count(), 1);
         assert!(cache.refresh_token("dead").is_none());
         assert_eq!(hit(&cache, "live", "a", 2000).as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn sweep_keeps_long_running_sessions_and_remove_drops_them() {
+        let cache = OboCache::default();
+        let s = Scopes::new(["a"]).unwrap();
+        // A long-running session (deadline u64::MAX) whose token expired long ago.
+        cache.store(
+            "session",
+            &s,
+            token("a", "x", 1000),
+            Some(RefreshSecret::new("r")),
+            u64::MAX,
+            0,
+        );
+        for i in 0..SWEEP_EVERY {
+            cache.store(&format!("p{i}"), &s, token("a", "z", 1100), None, 0, 5000);
+        }
+        assert_eq!(
+            cache.refresh_token("session"),
+            Some(RefreshSecret::new("r"))
+        );
+        assert_eq!(cache.tenant_of("session").as_deref(), Some("tid"));
+        assert!(cache.remove("session"));
+        assert!(!cache.remove("session"));
+        assert!(cache.refresh_token("session").is_none());
+        assert!(cache.tenant_of("session").is_none());
     }
 
     #[test]

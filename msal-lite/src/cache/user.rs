@@ -383,6 +383,37 @@ impl UserCache {
 pub(crate) struct Owner<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) environment: &'a str,
+    /// The account entry's `authority_type` ([`authority_type`]).
+    pub(crate) authority_type: &'static str,
+}
+
+impl<'a> Owner<'a> {
+    /// The owner for `client_id` at `authority`.
+    pub(crate) fn of(client_id: &'a str, authority: &'a crate::Authority) -> Self {
+        Self {
+            client_id,
+            environment: authority.environment(),
+            authority_type: authority_type(authority),
+        }
+    }
+}
+
+/// The `authority_type` MSAL writes on an account for `authority`: `"ADFS"` for an ADFS
+/// authority (tenant segment `adfs`, as MSAL Python tells it: msal `token_cache.py`), `"MSSTS"`
+/// for the Entra protocol (workforce, CIAM, hosts with Entra's layout) and `"Generic"` for a
+/// plain OpenID Connect issuer (msal-common `AccountEntity.createAccount`: `ADFS`, else
+/// `MSSTS` in the AAD protocol mode, else `Generic`).
+pub(crate) fn authority_type(authority: &crate::Authority) -> &'static str {
+    if authority
+        .tenant()
+        .is_some_and(|t| t.eq_ignore_ascii_case("adfs"))
+    {
+        "ADFS"
+    } else if authority.kind() == crate::authority::AuthorityKind::Oidc {
+        "Generic"
+    } else {
+        "MSSTS"
+    }
 }
 
 /// Applies an acquisition to a stored (MSAL schema) partition: the account, the ID token, the
@@ -399,7 +430,7 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
     entry.local_account_id = account.local_account_id().map(str::to_owned);
     entry.username = account.username().map(str::to_owned);
     entry.name = account.name().map(str::to_owned);
-    entry.authority_type = Some("MSSTS".to_owned());
+    entry.authority_type = Some(owner.authority_type.to_owned());
     entry.client_info = client_info_for(home);
     // Keep what another MSAL stored about the account (tenant profiles, ...).
     let key = entry.cache_key(doc.key_style());
@@ -465,6 +496,9 @@ pub(crate) fn apply_to_document(doc: &mut CacheDocument, owner: &Owner<'_>, acqu
         let mut entry =
             schema::RefreshToken::new(environment, owner.client_id, CacheSecret::new(rt.secret()));
         entry.home_account_id = Some(home.to_owned());
+        // MSAL Python writes it and tries the newest refresh token first (msal
+        // `application.py`, sorted by `last_modification_time`); so does msal-lite.
+        entry.last_modification_time = Some(acquired.now.to_string());
         doc.insert_refresh_token(entry);
     }
 
@@ -494,6 +528,40 @@ pub(crate) fn partition_from_document(
     home: &str,
     now: u64,
 ) -> Option<UserPartition> {
+    partition_from_entries(&UserEntries::of(doc), owner, home, now)
+}
+
+/// A user's entries, borrowed from a parsed document: what [`partition_from_entries`] reads.
+/// An import groups a whole document's entries by user into these (a few pointers per entry)
+/// instead of building one `CacheDocument` of `BTreeMap`s per user, whose first insert each
+/// allocates a whole node (about 9 KB per user).
+#[derive(Default)]
+pub(crate) struct UserEntries<'d> {
+    pub(crate) access_tokens: Vec<&'d schema::AccessToken>,
+    pub(crate) refresh_tokens: Vec<&'d schema::RefreshToken>,
+    pub(crate) id_tokens: Vec<&'d schema::IdToken>,
+    pub(crate) accounts: Vec<&'d schema::Account>,
+}
+
+impl<'d> UserEntries<'d> {
+    /// Every entry of `doc`.
+    pub(crate) fn of(doc: &'d CacheDocument) -> Self {
+        Self {
+            access_tokens: doc.access_tokens.values().collect(),
+            refresh_tokens: doc.refresh_tokens.values().collect(),
+            id_tokens: doc.id_tokens.values().collect(),
+            accounts: doc.accounts.values().collect(),
+        }
+    }
+}
+
+/// [`partition_from_document`] over borrowed entries.
+pub(crate) fn partition_from_entries(
+    doc: &UserEntries<'_>,
+    owner: &Owner<'_>,
+    home: &str,
+    now: u64,
+) -> Option<UserPartition> {
     let mine = |client_id: &str, env: &str, h: Option<&str>| {
         client_id == owner.client_id
             && crate::cloud::known().same_cloud(env, owner.environment)
@@ -501,7 +569,8 @@ pub(crate) fn partition_from_document(
     };
     let id_token = doc
         .id_tokens
-        .values()
+        .iter()
+        .copied()
         .find(|t| mine(&t.client_id, &t.environment, t.home_account_id.as_deref()))
         .map(|t| Arc::<str>::from(t.secret.secret()));
     let claims = id_token
@@ -510,7 +579,8 @@ pub(crate) fn partition_from_document(
         .unwrap_or_default();
     let account = doc
         .accounts
-        .values()
+        .iter()
+        .copied()
         .find(|a| {
             a.home_account_id == home
                 && crate::cloud::known().same_cloud(&a.environment, owner.environment)
@@ -526,16 +596,26 @@ pub(crate) fn partition_from_document(
                 claims: Arc::new(claims),
             })
         });
+    // Several may match (written by different MSALs or under alias hosts): the newest wins, as
+    // MSAL Python tries them newest first (msal `application.py`: sorted by
+    // `last_modification_time`, descending; a missing time counts as 0).
     let refresh_token = doc
         .refresh_tokens
-        .values()
-        .find(|t| {
+        .iter()
+        .copied()
+        .filter(|t| {
             mine(&t.client_id, &t.environment, t.home_account_id.as_deref())
                 && t.user_assertion_hash.is_none()
         })
+        .max_by_key(|t| {
+            t.last_modification_time
+                .as_deref()
+                .and_then(|m| m.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
         .map(|t| Arc::new(RefreshSecret::new(t.secret.secret())));
     let mut tokens = HashMap::default();
-    for at in doc.access_tokens.values() {
+    for &at in &doc.access_tokens {
         let usable = mine(
             &at.client_id,
             &at.environment,
@@ -573,6 +653,30 @@ pub(crate) fn partition_from_document(
         bytes: 0,
         last_used: AtomicU64::new(0),
     })
+}
+
+#[cfg(test)]
+mod authority_type_tests {
+    use super::authority_type;
+    use crate::Authority;
+
+    /// Vectors: msal-common `AccountEntity.createAccount` (`ADFS` / `MSSTS` in the AAD protocol
+    /// mode / `Generic`), MSAL Python `token_cache.py` (`ADFS` when the realm is `adfs`).
+    #[test]
+    fn authority_type_per_kind() {
+        let of = |a: &str| authority_type(&Authority::parse(a).unwrap());
+        assert_eq!(
+            of("https://login.microsoftonline.com/contoso.onmicrosoft.com"),
+            "MSSTS"
+        );
+        assert_eq!(
+            of("https://contoso.ciamlogin.com/contoso.onmicrosoft.com"),
+            "MSSTS"
+        );
+        assert_eq!(of("https://fs.contoso.com/adfs"), "ADFS");
+        let oidc = Authority::from_oidc_issuer("https://accounts.example.com").unwrap();
+        assert_eq!(authority_type(&oidc), "Generic");
+    }
 }
 
 #[cfg(test)]
@@ -683,6 +787,7 @@ mod tests {
         let owner = Owner {
             client_id: "cid",
             environment: "login.example.com",
+            authority_type: "MSSTS",
         };
         let mut doc = CacheDocument::new();
         for (requested, granted) in [
@@ -803,6 +908,7 @@ mod tests {
         let owner = Owner {
             client_id: "cid",
             environment: "login.example.com",
+            authority_type: "MSSTS",
         };
         let mut doc = CacheDocument::new();
         apply_to_document(
@@ -837,6 +943,7 @@ mod tests {
         let other = Owner {
             client_id: "other",
             environment: "login.example.com",
+            authority_type: "MSSTS",
         };
         assert!(
             partition_from_document(&back, &other, "u.t", 0)
@@ -844,5 +951,40 @@ mod tests {
                 .refresh_token
                 .is_none()
         );
+    }
+
+    /// Several matching refresh tokens (another MSAL wrote one under an alias host, MSAL Python
+    /// keys one per target): the newest `last_modification_time` wins, as MSAL Python tries
+    /// them newest first (msal `application.py` `_acquire_token_silent_by_finding_specific_refresh_token`).
+    #[test]
+    fn the_newest_refresh_token_wins() {
+        let owner = Owner {
+            client_id: "cid",
+            environment: "login.microsoftonline.com",
+            authority_type: "MSSTS",
+        };
+        let mut doc = CacheDocument::new();
+        for (env, secret, modified) in [
+            ("login.windows.net", "old", Some("1700000000")),
+            ("login.microsoftonline.com", "newest", Some("1700000500")),
+            ("login.microsoft.com", "undated", None),
+            ("sts.windows.net", "middle", Some("1700000100")),
+        ] {
+            let mut rt = schema::RefreshToken::new(env, "cid", CacheSecret::new(secret));
+            rt.home_account_id = Some("u.t".into());
+            rt.last_modification_time = modified.map(str::to_owned);
+            doc.insert_refresh_token(rt);
+        }
+        let p = partition_from_document(&doc, &owner, "u.t", 0).unwrap();
+        assert_eq!(p.refresh_token.unwrap().secret(), "newest");
+        // msal-lite stamps the ones it writes, so the next reader can tell.
+        let mut written = CacheDocument::new();
+        apply_to_document(
+            &mut written,
+            &owner,
+            &acquired_at("u.t", "a", "a", "rt", 1234),
+        );
+        let rt = written.refresh_tokens.values().next().unwrap();
+        assert_eq!(rt.last_modification_time.as_deref(), Some("1234"));
     }
 }

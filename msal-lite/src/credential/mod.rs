@@ -10,6 +10,7 @@ mod assertion;
 mod certificate;
 mod secret;
 
+pub(crate) use assertion::JWT_BEARER_ASSERTION_TYPE;
 pub use assertion::{AssertionCallback, AssertionRequest, ClientAssertion, SigningAlgorithm};
 pub use certificate::Certificate;
 pub use secret::ClientSecret;

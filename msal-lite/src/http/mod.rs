@@ -12,12 +12,16 @@ use crate::{CorrelationId, Error};
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod retry;
+mod telemetry;
 mod throttle;
 
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{retry_after as retry_after_header, send_with_retry};
+pub(crate) use telemetry::{
+    CacheOutcome, RegionTelemetry, RequestTelemetry, TelemetryHttp, api_id,
+};
 pub(crate) use throttle::ThrottledHttp;
 
 /// An HTTP request as msal-lite sends it (the body is a complete form or empty).

@@ -106,6 +106,8 @@ fn clone_request(request: &HttpRequest) -> HttpRequest {
     *copy.uri_mut() = request.uri().clone();
     *copy.headers_mut() = request.headers().clone();
     *copy.version_mut() = request.version();
+    // Carries the token request's telemetry to the telemetry layer.
+    *copy.extensions_mut() = request.extensions().clone();
     copy
 }
 

@@ -37,6 +37,13 @@ pub enum PersistenceError {
         /// How many save attempts were made.
         attempts: u32,
     },
+    /// The store does not support this operation (e.g. [`CacheStore::list`](super::CacheStore::list) on a store that
+    /// cannot enumerate its partitions).
+    #[error("cache store does not support {operation}")]
+    Unsupported {
+        /// The operation, e.g. `"list"`.
+        operation: &'static str,
+    },
     /// Any other failure of a store (a Redis error reply, a custom backend's error).
     #[error("cache store failed")]
     Backend(#[source] Box<dyn StdError + Send + Sync + 'static>),

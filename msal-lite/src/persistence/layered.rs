@@ -508,6 +508,16 @@ impl<L2: CacheStore> CacheStore for Layered<L2> {
         })
     }
 
+    /// The L2's lease (bounded by the L2 timeout): the lease is for the fleet sharing L2.
+    fn acquisition_lease<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+        flight: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<super::LeaseOutcome, PersistenceError>> {
+        Box::pin(self.l2_call(self.inner.l2.acquisition_lease(partition, flight, ttl)))
+    }
+
     fn save<'a>(
         &'a self,
         partition: &'a PartitionKey,
@@ -522,6 +532,25 @@ impl<L2: CacheStore> CacheStore for Layered<L2> {
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<(), PersistenceError>> {
         Box::pin(self.remove_impl(partition))
+    }
+
+    /// The shared layer's partitions, plus any only L1 holds (writes not flushed yet); when L2
+    /// fails, L1's alone.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        Box::pin(async move {
+            let mut keys = match self.l2_call(self.inner.l2.list()).await {
+                Ok(keys) => keys,
+                Err(e @ PersistenceError::Unsupported { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "token cache L2 listing failed; listing L1");
+                    Vec::new()
+                }
+            };
+            let l1 = self.inner.l1.list().await?;
+            let seen: std::collections::HashSet<PartitionKey> = keys.iter().cloned().collect();
+            keys.extend(l1.into_iter().filter(|k| !seen.contains(k)));
+            Ok(keys)
+        })
     }
 }
 

@@ -165,6 +165,18 @@ impl CacheStore for MemoryStore {
         self.remove_now(partition);
         Box::pin(std::future::ready(Ok(())))
     }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        let keys = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .partitions
+            .keys()
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(Ok(keys)))
+    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::schema::{CacheDocument, PartitionKey};
 
@@ -65,6 +66,7 @@ mod codec;
 mod error;
 mod import;
 mod layered;
+mod lease;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -74,6 +76,7 @@ pub use error::PersistenceError;
 pub use import::{CacheImport, ImportError, import_document};
 pub(crate) use import::{read_partitions, save_partitions};
 pub use layered::{DEFAULT_L2_TIMEOUT, FlushTask, Layered};
+pub use lease::{Lease, LeaseOutcome};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -323,6 +326,61 @@ pub trait CacheStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
         self.load(partition)
     }
+
+    /// Tries to take the lease of one network acquisition (`flight`: which token of
+    /// `partition`) for `ttl`, so that a fleet sharing this store sends one token request
+    /// instead of one per instance. Returns the partition as stored too (read atomically with
+    /// the lease where the store can), which is what waiters poll.
+    ///
+    /// The default is [`LeaseOutcome::Unsupported`]: each instance keeps its own single
+    /// flight, right for stores that are not shared ([`MemoryStore`]). `RedisStore` takes
+    /// `SET NX PX` leases; [`Layered`] asks its L2.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use msal_lite::persistence::{CacheStore, LeaseOutcome, MemoryStore};
+    /// use msal_lite::schema::PartitionKey;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let outcome = MemoryStore::new()
+    ///     .acquisition_lease(&PartitionKey::app("cid", "tid"), "scopes", Duration::from_secs(30))
+    ///     .await?;
+    /// assert!(matches!(outcome, LeaseOutcome::Unsupported));
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
+    fn acquisition_lease<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+        flight: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LeaseOutcome, PersistenceError>> {
+        let _ = (partition, flight, ttl);
+        Box::pin(async { Ok(LeaseOutcome::Unsupported) })
+    }
+
+    /// The keys of every partition the store holds (in no particular order), so that
+    /// [`ConfidentialClient::all_accounts`](crate::ConfidentialClient::all_accounts) and
+    /// [`export_msal_cache`](crate::ConfidentialClient::export_msal_cache) see partitions this
+    /// process never loaded. The default is [`PersistenceError::Unsupported`]: a store that
+    /// cannot enumerate (a plain key-value service) still works for everything else.
+    /// [`MemoryStore`], [`Layered`] (its shared layer) and `RedisStore` (`SCAN` over its key
+    /// prefix, never `KEYS`) implement it.
+    ///
+    /// ```
+    /// use msal_lite::persistence::{CacheStore, MemoryStore};
+    /// use msal_lite::schema::{CacheDocument, PartitionKey};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.save(&PartitionKey::user("u.t"), std::sync::Arc::new(CacheDocument::new()), Some(0)).await?;
+    /// assert_eq!(store.list().await?, [PartitionKey::user("u.t")]);
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// # }).unwrap();
+    /// ```
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        Box::pin(std::future::ready(Err(PersistenceError::Unsupported {
+            operation: "list",
+        })))
+    }
 }
 
 impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
@@ -338,6 +396,19 @@ impl<S: CacheStore + ?Sized> CacheStore for Arc<S> {
         partition: &'a PartitionKey,
     ) -> BoxFuture<'a, Result<Option<Partition>, PersistenceError>> {
         (**self).reload(partition)
+    }
+
+    fn acquisition_lease<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+        flight: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LeaseOutcome, PersistenceError>> {
+        (**self).acquisition_lease(partition, flight, ttl)
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        (**self).list()
     }
 
     fn save<'a>(

@@ -10,7 +10,8 @@ use redis::aio::MultiplexedConnection;
 use crate::schema::{CacheDocument, PartitionKey, UnixTime};
 
 use super::{
-    BoxFuture, CacheStore, Codec, IdentityCodec, Partition, PersistenceError, SaveOutcome,
+    BoxFuture, CacheStore, Codec, IdentityCodec, Lease, LeaseOutcome, Partition, PersistenceError,
+    SaveOutcome,
 };
 
 /// Default bound on each Redis operation (connect included).
@@ -409,6 +410,41 @@ impl RedisStore {
         Ok(SaveOutcome::Conflict { current })
     }
 
+    async fn list_impl(&self) -> Result<Vec<PartitionKey>, PersistenceError> {
+        let prefix = self.inner.prefix.clone();
+        let pattern = format!("{}*", glob_escape(&prefix));
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .run(async {
+                    let mut conn = self.connection().await?;
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(classify)
+                })
+                .await?;
+            keys.extend(batch.iter().filter_map(|k| {
+                k.strip_prefix(&prefix)
+                    .and_then(PartitionKey::from_storage_name)
+            }));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // SCAN may return a key more than once.
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
+    }
+
     async fn remove_impl(&self, partition: &PartitionKey) -> Result<(), PersistenceError> {
         let key = self.redis_key(partition);
         self.run(async {
@@ -442,4 +478,146 @@ impl CacheStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), PersistenceError>> {
         Box::pin(self.remove_impl(partition))
     }
+
+    /// `SCAN` with `MATCH <prefix>*` (cursor by cursor, never `KEYS`, which blocks the
+    /// server), keeping the keys that name a partition (not the version counter).
+    fn list(&self) -> BoxFuture<'_, Result<Vec<PartitionKey>, PersistenceError>> {
+        Box::pin(self.list_impl())
+    }
+
+    fn acquisition_lease<'a>(
+        &'a self,
+        partition: &'a PartitionKey,
+        flight: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LeaseOutcome, PersistenceError>> {
+        Box::pin(self.lease_impl(partition, flight, ttl))
+    }
+}
+
+/// Takes a lease and reads the partition in one round trip. KEYS[1] = the lease, KEYS[2] =
+/// the partition's hash; ARGV = this holder's random token, the lease in milliseconds.
+/// Returns {1, 0, data, version} when taken, else {0, remaining ms, data, version}.
+const LEASE_SCRIPT: &str = r"
+local got = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[2]))
+local p = redis.call('HMGET', KEYS[2], 'data', 'version')
+if got then
+  return {1, 0, p[1], p[2]}
+end
+return {0, redis.call('PTTL', KEYS[1]), p[1], p[2]}
+";
+
+/// Releases a lease only if it still holds this holder's token (it may have expired and been
+/// taken by another instance meanwhile). KEYS[1] = the lease, ARGV[1] = the token.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Acquisition leases (the distributed single flight): `<prefix>__lease/<partition>|<flight>`
+/// holds the holder's random token for the lease's duration.
+impl RedisStore {
+    /// The Redis key of the lease of one acquisition.
+    ///
+    /// ```
+    /// use msal_lite::persistence::RedisStore;
+    /// use msal_lite::schema::PartitionKey;
+    /// let store = RedisStore::open("redis://127.0.0.1/")?;
+    /// assert_eq!(
+    ///     store.lease_key(&PartitionKey::app("c", "t"), "api://x/.default"),
+    ///     "msal-lite:__lease/app/c/t|api://x/.default"
+    /// );
+    /// # Ok::<(), msal_lite::persistence::PersistenceError>(())
+    /// ```
+    pub fn lease_key(&self, partition: &PartitionKey, flight: &str) -> String {
+        format!(
+            "{}__lease/{}|{flight}",
+            self.inner.prefix,
+            partition.storage_name()
+        )
+    }
+
+    async fn lease_impl(
+        &self,
+        partition: &PartitionKey,
+        flight: &str,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, PersistenceError> {
+        let lease_key = self.lease_key(partition, flight);
+        let key = self.redis_key(partition);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let (taken, remaining_ms, data, version): (i64, i64, Option<Vec<u8>>, Option<u64>) = self
+            .run(async {
+                let mut conn = self.connection().await?;
+                redis::cmd("EVAL")
+                    .arg(LEASE_SCRIPT)
+                    .arg(2)
+                    .arg(&lease_key)
+                    .arg(&key)
+                    .arg(&token)
+                    .arg(ttl_ms)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(classify)
+            })
+            .await?;
+        let current = match data {
+            None => None,
+            // Unreadable: read as absent, so the lease (already taken) is not lost to an
+            // error; the acquisition that follows replaces the value.
+            Some(bytes) => match self.decode(partition, bytes) {
+                Ok(doc) => Some(Partition::new(version.unwrap_or(0), doc)),
+                Err(e) => {
+                    tracing::warn!(
+                        partition = partition.kind(),
+                        error = %e,
+                        "unreadable token cache partition next to an acquisition lease"
+                    );
+                    None
+                }
+            },
+        };
+        if taken != 1 {
+            let expires_in = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or(0));
+            return Ok(LeaseOutcome::Held {
+                expires_in,
+                current,
+            });
+        }
+        let store = self.clone();
+        let lease = Lease::new(move || {
+            Box::pin(async move {
+                store
+                    .run(async {
+                        let mut conn = store.connection().await?;
+                        redis::cmd("EVAL")
+                            .arg(RELEASE_SCRIPT)
+                            .arg(1)
+                            .arg(&lease_key)
+                            .arg(&token)
+                            .query_async::<i64>(&mut conn)
+                            .await
+                            .map(drop)
+                            .map_err(classify)
+                    })
+                    .await
+            })
+        });
+        Ok(LeaseOutcome::Acquired { lease, current })
+    }
+}
+
+/// `prefix` with Redis glob metacharacters escaped, for `SCAN ... MATCH`.
+fn glob_escape(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -97,6 +97,7 @@ impl Prompt {
 ///     .response_mode(ResponseMode::FormPost)
 ///     .prompt(Prompt::SelectAccount)
 ///     .login_hint("alice@contoso.com")
+///     .extra_scopes_to_consent(["https://graph.microsoft.com/Mail.Read"])
 ///     .extra_query_parameter("ui_locales", "fr-FR");
 /// # let _ = request;
 /// ```
@@ -111,7 +112,27 @@ pub struct AuthCodeRequest {
     domain_hint: Option<String>,
     claims: Option<String>,
     extra: Vec<(String, String)>,
+    state: Option<String>,
+    sid: Option<String>,
+    account: Option<AccountHint>,
+    extra_scopes: Option<Result<Scopes, Error>>,
 }
+
+/// What an [`Account`] contributes to a sign-in's hints (msal-common
+/// `AuthorizationCodeClient.createAuthCodeUrlQueryString`).
+#[derive(Debug)]
+struct AccountHint {
+    /// Entra's opaque `login_hint` ID-token claim.
+    login_hint_claim: Option<String>,
+    /// The session id (`sid` claim).
+    sid: Option<String>,
+    username: Option<String>,
+    /// `Oid:{uid}@{utid}` from the home account id.
+    anchor: Option<String>,
+}
+
+/// Longest caller-chosen `state` accepted (it travels in a URL and back).
+const MAX_STATE_LEN: usize = 2048;
 
 impl AuthCodeRequest {
     /// A sign-in asking for `scopes` (plus `openid profile offline_access`, always added) that
@@ -127,7 +148,97 @@ impl AuthCodeRequest {
             domain_hint: None,
             claims: None,
             extra: Vec::new(),
+            state: None,
+            sid: None,
+            account: None,
+            extra_scopes: None,
         }
+    }
+
+    /// OPTIONAL. Sends this `state` instead of a random one (as MSAL's `state` option), e.g. to
+    /// carry where to return after sign-in. It comes back on the redirect and is compared in
+    /// constant time by [`ConfidentialClient::acquire_token_by_code`].
+    ///
+    /// # Security Warning
+    ///
+    /// `state` is one of the sign-in's CSRF defences (PKCE, always on, is the other, RFC 9700
+    /// §2.1): make it unguessable (e.g. a random value plus your data), never a constant. An
+    /// empty or over-long (2048 bytes) state is refused by `auth_code_url`.
+    ///
+    /// ```
+    /// let request = msal_lite::AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///     .state("Zq3k9X2vT0b1mN7c.return=/profile");
+    /// # let _ = request;
+    /// ```
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// OPTIONAL. The session to reuse (`sid`, with [`Prompt::None`]: Entra's front-channel
+    /// session id), as MSAL's `sid` option. Sent only with `prompt=none`, as msal-common does.
+    ///
+    /// ```
+    /// use msal_lite::{AuthCodeRequest, Prompt};
+    /// let request = AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///     .prompt(Prompt::None)
+    ///     .sid("a-session-id");
+    /// # let _ = request;
+    /// ```
+    pub fn sid(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into()).filter(|s| !s.trim().is_empty());
+        self
+    }
+
+    /// OPTIONAL. Signs in (again) as this account, as MSAL's `account` option: the authorize
+    /// URL gets the account's `login_hint` claim (unless a [`domain_hint`](Self::domain_hint)
+    /// is set), else with [`Prompt::None`] its `sid` claim, else the request's
+    /// [`login_hint`](Self::login_hint), else its username; plus the `X-AnchorMailbox` routing
+    /// hint `Oid:{uid}@{utid}`. With [`Prompt::SelectAccount`] the account is ignored (Entra
+    /// refuses an account hint with the account picker).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: msal_lite::ConfidentialClient, account: msal_lite::Account) -> Result<(), msal_lite::Error> {
+    /// use msal_lite::{AuthCodeRequest, Prompt};
+    /// let (url, flow) = client
+    ///     .auth_code_url(
+    ///         AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///             .prompt(Prompt::None)
+    ///             .account(&account),
+    ///     )
+    ///     .await?;
+    /// # let _ = (url, flow); Ok(()) }
+    /// ```
+    pub fn account(mut self, account: &Account) -> Self {
+        let claim = |name: &str| {
+            account
+                .id_token_claims()
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        self.account = Some(AccountHint {
+            login_hint_claim: claim("login_hint"),
+            sid: claim("sid"),
+            username: account.username().map(str::to_owned),
+            anchor: super::anchor_mailbox::for_home_account(account.home_account_id()),
+        });
+        self
+    }
+
+    /// OPTIONAL. Scopes of other resources to consent to now (MSAL's `extraScopesToConsent`):
+    /// added to the authorize URL's `scope` only, so the user consents up front, while the
+    /// code is redeemed (and cached) for the request's own scopes.
+    ///
+    /// ```
+    /// let request = msal_lite::AuthCodeRequest::new(["User.Read"], "https://app.example.com/auth/redirect")
+    ///     .extra_scopes_to_consent(["api://my-api/Data.Read"]);
+    /// # let _ = request;
+    /// ```
+    pub fn extra_scopes_to_consent(mut self, scopes: impl IntoScopes) -> Self {
+        self.extra_scopes = Some(scopes.into_scopes());
+        self
     }
 
     /// How the code comes back (default [`ResponseMode::FormPost`]).
@@ -156,9 +267,9 @@ impl AuthCodeRequest {
 
     /// A claims request (JSON), e.g. the `claims` of an `interaction_required` error or of a
     /// `WWW-Authenticate` claims challenge. The client's capabilities are merged in. The same
-    /// claims are sent again when the code is redeemed.
+    /// claims are sent again when the code is redeemed. Empty claims (`{}`) are none, as in MSAL.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 
@@ -312,6 +423,9 @@ pub struct AuthCodeFlow {
     scopes: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claims: Option<String>,
+    /// The `X-AnchorMailbox` routing hint for the code redemption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    anchor: Option<String>,
 }
 
 impl AuthCodeFlow {
@@ -338,6 +452,28 @@ impl AuthCodeFlow {
     /// The PKCE verifier.
     pub fn code_verifier(&self) -> &PkceVerifier {
         &self.code_verifier
+    }
+
+    /// Takes the `client_info` that came back with the code (Entra returns it because the
+    /// authorize URL asks `client_info=1`) as the code redemption's `X-AnchorMailbox` routing
+    /// hint, `Oid:{uid}@{utid}`, as MSAL Python's `obtain_token_by_auth_code_flow` does. A
+    /// `client_info` that does not decode is ignored (the hint chosen at sign-in start stays).
+    ///
+    /// ```
+    /// # let flow: msal_lite::AuthCodeFlow = serde_json::from_str(r#"{"state":"s","nonce":"n","code_verifier":"v","redirect_uri":"https://a/r","scopes":"openid"}"#).unwrap();
+    /// // base64url of {"uid":"u-1","utid":"t-1"}, from the redirect's form or query
+    /// let flow = flow.client_info("eyJ1aWQiOiJ1LTEiLCJ1dGlkIjoidC0xIn0");
+    /// # let _ = flow;
+    /// ```
+    #[must_use]
+    pub fn client_info(mut self, returned_client_info: &str) -> Self {
+        match crate::schema::ClientInfo::decode(returned_client_info) {
+            Ok(info) if !info.uid.is_empty() && !info.utid.is_empty() => {
+                self.anchor = Some(format!("Oid:{}@{}", info.uid, info.utid));
+            }
+            _ => tracing::debug!("the returned client_info does not decode; ignored"),
+        }
+        self
     }
 }
 
@@ -368,6 +504,8 @@ const RESERVED: &[&str] = &[
     "login_hint",
     "domain_hint",
     "client_info",
+    "sid",
+    "x-anchormailbox",
 ];
 
 impl ConfidentialClient {
@@ -395,7 +533,20 @@ impl ConfidentialClient {
         request: AuthCodeRequest,
     ) -> Result<(Url, AuthCodeFlow), Error> {
         let inner = &self.inner;
+        let hints = Hints::choose(&request);
         let scopes = with_oidc_scopes(&request.scopes?)?;
+        // Consent-only scopes go on the URL, never into the flow (the redemption's scopes).
+        let url_scopes = match request.extra_scopes {
+            Some(extra) => Scopes::new([scopes.as_str(), extra?.as_str()])?,
+            None => scopes.clone(),
+        };
+        if let Some(state) = &request.state
+            && (state.is_empty() || state.len() > MAX_STATE_LEN)
+        {
+            return Err(Error::config(
+                "the state must be non-empty and at most 2048 bytes",
+            ));
+        }
         let redirect = Url::parse(&request.redirect_uri)
             .map_err(|_| Error::config("the redirect URI is not an absolute URL"))?;
         if let Some((name, _)) = request
@@ -430,12 +581,15 @@ impl ConfidentialClient {
         })?;
         let verifier = PkceVerifier::random();
         let flow = AuthCodeFlow {
-            state: URL_SAFE_NO_PAD.encode(random_bytes()),
+            state: request
+                .state
+                .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(random_bytes())),
             nonce: URL_SAFE_NO_PAD.encode(random_bytes()),
             code_verifier: verifier,
             redirect_uri: redirect.to_string(),
             scopes: scopes.as_str().to_owned(),
             claims: request.claims,
+            anchor: hints.anchor.clone(),
         };
         {
             let mut query = url.query_pairs_mut();
@@ -443,7 +597,7 @@ impl ConfidentialClient {
                 .append_pair("client_id", &inner.client_id)
                 .append_pair("response_type", "code")
                 .append_pair("redirect_uri", &flow.redirect_uri)
-                .append_pair("scope", &flow.scopes)
+                .append_pair("scope", url_scopes.as_str())
                 .append_pair("response_mode", request.response_mode.as_str())
                 .append_pair("state", &flow.state)
                 .append_pair("nonce", &flow.nonce)
@@ -456,8 +610,15 @@ impl ConfidentialClient {
             if let Some(prompt) = request.prompt {
                 query.append_pair("prompt", prompt.as_str());
             }
-            if let Some(hint) = &request.login_hint {
+            if let Some(hint) = &hints.login_hint {
                 query.append_pair("login_hint", hint);
+            }
+            if let Some(sid) = &hints.sid {
+                query.append_pair("sid", sid);
+            }
+            // msal-common puts the routing hint on the authorize URL too (`addCcsOid`/`addCcsUpn`).
+            if let Some(anchor) = &hints.anchor {
+                query.append_pair(super::anchor_mailbox::NAME, anchor);
             }
             if let Some(hint) = &request.domain_hint {
                 query.append_pair("domain_hint", hint);
@@ -512,6 +673,7 @@ impl ConfidentialClient {
             redirect_uri: &flow.redirect_uri,
             code_verifier: flow.code_verifier.secret(),
             nonce: &flow.nonce,
+            anchor: flow.anchor.as_deref(),
         };
         redeem(
             &self.inner,
@@ -577,6 +739,68 @@ impl ConfidentialClient {
     }
 }
 
+/// The account hints of one sign-in: which of `login_hint` / `sid` go on the authorize URL and
+/// the `X-AnchorMailbox` routing hint, chosen as msal-common
+/// `lib/msal-common/src/client/AuthorizationCodeClient.ts` (`createAuthCodeUrlQueryString`) does.
+#[derive(Debug, Default, PartialEq)]
+struct Hints {
+    login_hint: Option<String>,
+    sid: Option<String>,
+    anchor: Option<String>,
+}
+
+impl Hints {
+    fn choose(request: &AuthCodeRequest) -> Self {
+        use super::anchor_mailbox::for_login_hint;
+        let prompt_none = request.prompt == Some(Prompt::None);
+        let from_login_hint = || Hints {
+            login_hint: request.login_hint.clone(),
+            sid: None,
+            anchor: request.login_hint.as_deref().and_then(for_login_hint),
+        };
+        if request.prompt == Some(Prompt::SelectAccount) {
+            // Entra refuses account hints with the account picker; an explicit login_hint is
+            // still sent as before (msal-common drops it too).
+            return from_login_hint();
+        }
+        if let (Some(sid), true) = (&request.sid, prompt_none) {
+            return Hints {
+                sid: Some(sid.clone()),
+                ..Hints::default()
+            };
+        }
+        let Some(account) = &request.account else {
+            return from_login_hint();
+        };
+        let anchor = account.anchor.clone();
+        if let Some(claim) = account
+            .login_hint_claim
+            .as_ref()
+            .filter(|_| request.domain_hint.is_none())
+        {
+            Hints {
+                login_hint: Some(claim.clone()),
+                sid: None,
+                anchor,
+            }
+        } else if let (Some(sid), true) = (&account.sid, prompt_none) {
+            Hints {
+                login_hint: None,
+                sid: Some(sid.clone()),
+                anchor,
+            }
+        } else if request.login_hint.is_some() {
+            from_login_hint()
+        } else {
+            Hints {
+                login_hint: account.username.clone(),
+                sid: None,
+                anchor,
+            }
+        }
+    }
+}
+
 /// The request's scopes followed by `openid profile offline_access` (de-duplicated).
 pub(crate) fn with_oidc_scopes(scopes: &Scopes) -> Result<Scopes, Error> {
     Scopes::new([scopes.as_str(), OIDC_SCOPES])
@@ -626,6 +850,7 @@ mod tests {
             redirect_uri: "https://a/r".into(),
             scopes: "User.Read openid profile offline_access".into(),
             claims: None,
+            anchor: Some("Oid:a@b".into()),
         };
         let json = serde_json::to_string(&flow).unwrap();
         let back: AuthCodeFlow = serde_json::from_str(&json).unwrap();
@@ -652,6 +877,88 @@ mod tests {
         .unwrap_err();
         let request = AuthCodeRequest::new(["a"], "https://a/r").claims_from_error(&server);
         assert_eq!(request.claims.as_deref(), Some(r#"{"access_token":{}}"#));
+    }
+
+    /// The precedence of msal-common `AuthorizationCodeClient.createAuthCodeUrlQueryString`:
+    /// the login_hint claim (not with a domain_hint), then the sid claim (prompt=none), then the
+    /// request's login_hint, then the username; an explicit sid with prompt=none wins over all;
+    /// select_account drops account hints.
+    #[test]
+    fn account_hint_precedence() {
+        let account = || AccountHint {
+            login_hint_claim: Some("opaque-hint".into()),
+            sid: Some("sid-claim".into()),
+            username: Some("alice@contoso.com".into()),
+            anchor: Some("Oid:u@t".into()),
+        };
+        let base = || AuthCodeRequest::new(["a"], "https://a/r");
+        let with = |mut r: AuthCodeRequest, a: AccountHint| {
+            r.account = Some(a);
+            r
+        };
+        let hints = |login: Option<&str>, sid: Option<&str>, anchor: Option<&str>| Hints {
+            login_hint: login.map(Into::into),
+            sid: sid.map(Into::into),
+            anchor: anchor.map(Into::into),
+        };
+        let oid = Some("Oid:u@t");
+        assert_eq!(
+            Hints::choose(&with(base(), account())),
+            hints(Some("opaque-hint"), None, oid)
+        );
+        let no_claim = || AccountHint {
+            login_hint_claim: None,
+            ..account()
+        };
+        assert_eq!(
+            Hints::choose(&with(base().domain_hint("contoso.com"), account()).prompt(Prompt::None)),
+            hints(None, Some("sid-claim"), oid)
+        );
+        assert_eq!(
+            Hints::choose(&with(base().prompt(Prompt::None), no_claim())),
+            hints(None, Some("sid-claim"), oid)
+        );
+        assert_eq!(
+            Hints::choose(&with(base().login_hint("bob@contoso.com"), no_claim())),
+            hints(Some("bob@contoso.com"), None, Some("UPN:bob@contoso.com"))
+        );
+        assert_eq!(
+            Hints::choose(&with(base(), no_claim())),
+            hints(Some("alice@contoso.com"), None, oid)
+        );
+        assert_eq!(
+            Hints::choose(&with(base().prompt(Prompt::None).sid("s-1"), account())),
+            hints(None, Some("s-1"), None)
+        );
+        // An explicit sid without prompt=none is not sent.
+        assert_eq!(Hints::choose(&base().sid("s-1")), Hints::default());
+        assert_eq!(
+            Hints::choose(&with(base().prompt(Prompt::SelectAccount), account())),
+            Hints::default()
+        );
+    }
+
+    #[test]
+    fn returned_client_info_becomes_the_routing_hint() {
+        let flow = || AuthCodeFlow {
+            state: "s".into(),
+            nonce: "n".into(),
+            code_verifier: PkceVerifier("v".into()),
+            redirect_uri: "https://a/r".into(),
+            scopes: "openid".into(),
+            claims: None,
+            anchor: Some("UPN:a@b".into()),
+        };
+        // base64url of {"uid":"u-1","utid":"t-1"}
+        let f = flow().client_info("eyJ1aWQiOiJ1LTEiLCJ1dGlkIjoidC0xIn0");
+        assert_eq!(f.anchor.as_deref(), Some("Oid:u-1@t-1"));
+        for junk in ["", "!!!", "e30"] {
+            assert_eq!(
+                flow().client_info(junk).anchor.as_deref(),
+                Some("UPN:a@b"),
+                "{junk}"
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,11 @@ use tracing::Instrument as _;
 
 use crate::cache::{CachedToken, Lookup, app, persist};
 use crate::client::ClientInner;
+use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::request::{TokenRequest, execute};
 use crate::{
-    AuthenticationResult, Authority, CorrelationId, Error, IntoAuthority, IntoScopes, Scopes,
-    TokenSource,
+    AuthenticationResult, Authority, ClientAssertion, CorrelationId, Error, IntoAuthority,
+    IntoScopes, Scopes, TokenSource,
 };
 
 /// Options for [`ConfidentialClient::acquire_token_for_client_with`](crate::ConfidentialClient::acquire_token_for_client_with).
@@ -35,6 +36,7 @@ pub struct ClientCredentialsRequest {
     authority: Option<Result<Authority, Error>>,
     tenant: Option<Arc<str>>,
     correlation_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
 }
 
 impl ClientCredentialsRequest {
@@ -48,7 +50,22 @@ impl ClientCredentialsRequest {
             authority: None,
             tenant: None,
             correlation_id: None,
+            client_assertion: None,
         }
+    }
+
+    /// Authenticates this request with `assertion` (a signed JWT, e.g. a federated credential
+    /// fetched for this call) instead of the client's credential: msal-node's per-request
+    /// `clientAssertion`, MSAL.NET `WithClientAssertion`. The token is cached as any other.
+    ///
+    /// ```
+    /// let request = msal_lite::ClientCredentialsRequest::new(["api://x/.default"])
+    ///     .client_assertion(msal_lite::ClientAssertion::new("eyJ..."));
+    /// # let _ = request;
+    /// ```
+    pub fn client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.client_assertion = Some(assertion);
+        self
     }
 
     /// Skips the cache lookup and fetches a new token (which then replaces the cached one).
@@ -58,9 +75,10 @@ impl ClientCredentialsRequest {
     }
 
     /// Sends a `claims` request parameter (a claims challenge, OpenID Connect Core §5.5). A
-    /// request with claims always goes to the network.
+    /// request with claims always goes to the network. Empty claims (`""`, whitespace, `{}`)
+    /// are no claims, as in MSAL: the cache is used and nothing is sent.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 
@@ -153,13 +171,21 @@ pub(crate) async fn acquire(
                 // Past `refresh_in`, still valid: serve it now and refresh once in the
                 // background (MSAL.NET and MSAL Node do the same). Without a Tokio runtime to
                 // spawn on, the caller waits for the refresh as before.
+                // After a failed background refresh, none starts again until its back-off
+                // has passed (`background_refresh.rs`).
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(refresh_in_background(
-                        inner.clone(),
-                        authority,
-                        partition.as_ref().into(),
-                        scopes,
-                    ));
+                    let key = format!("app|{partition}|{}", scopes.key());
+                    match Attempt::start(inner, &key) {
+                        Ok(attempt) => {
+                            runtime.spawn(refresh_in_background(
+                                attempt,
+                                authority,
+                                partition.as_ref().into(),
+                                scopes,
+                            ));
+                        }
+                        Err(why) => trace_skipped(why),
+                    }
                     return Ok(AuthenticationResult::new(
                         token,
                         TokenSource::Cache,
@@ -181,6 +207,7 @@ pub(crate) async fn acquire(
             partition.into(),
             scopes,
             Some(claims),
+            request.client_assertion,
             correlation_id,
         )
         .await
@@ -200,6 +227,7 @@ pub(crate) async fn acquire(
                 partition.as_ref().into(),
                 scopes.clone(),
                 None,
+                request.client_assertion,
                 correlation_id,
             )
         };
@@ -243,16 +271,16 @@ fn cached_fresh(
 }
 
 /// The proactive refresh after `refresh_in`: joins (or starts) the single flight for this
-/// token, so however many callers pass `refresh_in` at once one request goes out; a token
-/// another flight already renewed is not fetched again. A failure is traced and the cached
-/// token keeps being served until it is really due.
+/// token, so a foreground caller whose token is really due shares its request; a token
+/// another flight already renewed is not fetched again. A failure is traced, starts the
+/// back-off, and the cached token keeps being served until it is really due.
 async fn refresh_in_background(
-    inner: Arc<ClientInner>,
+    attempt: Attempt,
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
 ) {
-    let key = format!("app|{partition}|{}", scopes.key());
+    let inner = attempt.inner().clone();
     let recheck = || cached_fresh(&inner, &partition, &scopes, None);
     let start = || {
         fetch(
@@ -261,15 +289,13 @@ async fn refresh_in_background(
             partition.clone(),
             scopes.clone(),
             None,
+            // The client's own credential: a per-request assertion may have expired by now.
+            None,
             CorrelationId::random(),
         )
     };
-    if let Err(e) = inner.app_flights.run(&key, recheck, start).await {
-        tracing::warn!(
-            error = %e,
-            "background token refresh after refresh_in failed; the cached token is still served"
-        );
-    }
+    let outcome = inner.app_flights.run(attempt.key(), recheck, start).await;
+    attempt.finish(outcome.as_ref().map(|_| ()));
 }
 
 /// One network acquisition, traced in its own span.
@@ -279,6 +305,7 @@ async fn fetch(
     partition: Box<str>,
     scopes: Scopes,
     claims: Option<String>,
+    assertion: Option<ClientAssertion>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
     let span = tracing::debug_span!(
@@ -287,42 +314,109 @@ async fn fetch(
         authority = authority.as_str(),
         %correlation_id,
     );
-    fetch_in_span(inner, authority, partition, scopes, claims, correlation_id)
+    // One acquisition per fleet sharing the store (claims requests are each their own).
+    if let (Some(store), Some(ttl), None) = (inner.cache_store.clone(), inner.lease_ttl, &claims) {
+        let key = app::store_key(&inner.client_id, &authority);
+        let take = |stored: &crate::persistence::Partition| {
+            take_stored(
+                &inner,
+                &authority,
+                &partition,
+                &scopes,
+                stored,
+                correlation_id,
+            )
+        };
+        let body = |store_read: bool| {
+            fetch_in_span(
+                inner.clone(),
+                authority.clone(),
+                partition.clone(),
+                scopes.clone(),
+                (None, assertion.clone()),
+                correlation_id,
+                !store_read,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &key,
+            scopes.key(),
+            take,
+            body,
+        )
         .instrument(span)
-        .await
+        .await;
+    }
+    fetch_in_span(
+        inner,
+        authority,
+        partition,
+        scopes,
+        (claims, assertion),
+        correlation_id,
+        true,
+    )
+    .instrument(span)
+    .await
 }
 
-/// One network acquisition; stores the token in the app cache.
+/// Takes the app tokens of a stored partition into memory; the result when the wanted token
+/// is among them and fresh.
+fn take_stored(
+    inner: &ClientInner,
+    authority: &Authority,
+    partition: &str,
+    scopes: &Scopes,
+    stored: &crate::persistence::Partition,
+    correlation_id: CorrelationId,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    for token in app::from_document(stored.document(), &inner.client_id, authority, now) {
+        let granted = token.scopes.clone();
+        inner.cache.app.insert(partition, &granted, token, now);
+    }
+    match inner
+        .cache
+        .app
+        .lookup(partition, scopes, now, inner.refresh_margin_secs)
+    {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            Some(correlation_id),
+        ))),
+        _ => None,
+    }
+}
+
+/// One network acquisition; stores the token in the app cache. `check_store`: false when the
+/// caller has just read the store (with the fleet's lease).
 async fn fetch_in_span(
     inner: Arc<ClientInner>,
     authority: Authority,
     partition: Box<str>,
     scopes: Scopes,
-    claims: Option<String>,
+    (claims, assertion): (Option<String>, Option<ClientAssertion>),
     correlation_id: CorrelationId,
+    check_store: bool,
 ) -> FlightResult {
     // Before the network, the shared store: another instance may hold a token (MSAL's "before
     // access"; Microsoft.Identity.Web's L2 for app tokens).
-    if let (Some(store), None) = (&inner.cache_store, &claims) {
+    if let (Some(store), None, true) = (&inner.cache_store, &claims, check_store) {
         let key = app::store_key(&inner.client_id, &authority);
-        if let Some(stored) = persist::load(&**store, &key).await {
-            let now = inner.clock.unix_seconds();
-            for token in app::from_document(stored.document(), &inner.client_id, &authority, now) {
-                let granted = token.scopes.clone();
-                inner.cache.app.insert(&partition, &granted, token, now);
-            }
-            if let Lookup::Fresh(token) =
-                inner
-                    .cache
-                    .app
-                    .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
-            {
-                return Ok(AuthenticationResult::new(
-                    token,
-                    TokenSource::Cache,
-                    Some(correlation_id),
-                ));
-            }
+        if let Some(stored) = persist::load(&**store, &key).await
+            && let Some(done) = take_stored(
+                &inner,
+                &authority,
+                &partition,
+                &scopes,
+                &stored,
+                correlation_id,
+            )
+        {
+            return done;
         }
     }
     let http = inner.http.as_ref();
@@ -330,20 +424,22 @@ async fn fetch_in_span(
         .metadata
         .get(http, &inner.retry, &authority, correlation_id)
         .await?;
-    let mut request = TokenRequest::new(metadata.token_endpoint.clone());
+    let (token_endpoint, telemetry) =
+        crate::region::client_credentials_endpoint(&inner, &authority, &metadata, claims.is_some());
+    let mut request = TokenRequest::new(token_endpoint.clone());
+    request.telemetry = Some(telemetry);
     request.form.push("client_id", &inner.client_id);
     request.form.push("scope", scopes.as_str());
     request.form.push("grant_type", "client_credentials");
     let requested_at = inner.clock.unix_seconds();
-    inner
-        .credential
-        .apply(
-            &inner.client_id,
-            &metadata.token_endpoint,
-            requested_at,
-            &mut request,
-        )
-        .await?;
+    super::apply_credential(
+        &inner,
+        assertion.as_ref(),
+        &token_endpoint,
+        requested_at,
+        &mut request,
+    )
+    .await?;
     if let Some(claims) = inner.merged_claims(claims.as_deref())? {
         request.form.push("claims", &claims);
     }
@@ -374,10 +470,10 @@ async fn fetch_in_span(
         .app
         .insert(&partition, &scopes, token.clone(), now);
     if let Some(store) = &inner.cache_store {
-        let entry = app::to_schema(&token, &inner.client_id, &authority, now);
+        let entries = app::to_schema(&token, &inner.client_id, &authority, now);
         let key = app::store_key(&inner.client_id, &authority);
         persist::save(&**store, &key, |doc| {
-            crate::cache::obo::apply(doc, &entry, None, now);
+            app::apply(doc, entries.clone(), &inner.client_id, now);
         })
         .await;
     }

@@ -24,8 +24,8 @@ use crate::request::{TokenRequest, execute};
 use crate::response::TokenResponse;
 use crate::schema::PartitionKey;
 use crate::{
-    AuthenticationResult, Authority, ConfidentialClient, CorrelationId, Error, IntoAuthority,
-    IntoScopes, Scopes, TokenSource, UserAssertion,
+    AuthenticationResult, Authority, ClientAssertion, ConfidentialClient, CorrelationId, Error,
+    IntoAuthority, IntoScopes, Scopes, TokenSource, UserAssertion,
 };
 
 /// The JWT bearer grant type (RFC 7523 §2.1), which the on-behalf-of flow uses.
@@ -33,7 +33,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Added to every OBO and OBO-refresh request, as MSAL Node and MSAL Python do: `offline_access`
 /// brings the refresh token that renews an expired OBO token without the assertion.
-const OIDC_SCOPES: &str = "openid profile offline_access";
+pub(super) const OIDC_SCOPES: &str = "openid profile offline_access";
 
 /// Options for [`ConfidentialClient::acquire_token_on_behalf_of_with`].
 ///
@@ -57,6 +57,7 @@ pub struct OboRequest {
     authority: Option<Result<Authority, Error>>,
     tenant: Option<String>,
     correlation_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
 }
 
 impl OboRequest {
@@ -77,7 +78,23 @@ impl OboRequest {
             authority: None,
             tenant: None,
             correlation_id: None,
+            client_assertion: None,
         }
+    }
+
+    /// Authenticates this request with `assertion` (a signed JWT, e.g. a federated credential
+    /// fetched for this call) instead of the client's credential: msal-node's per-request
+    /// `clientAssertion`, MSAL.NET `WithClientAssertion`. The token is cached as any other.
+    ///
+    /// ```
+    /// # let a = msal_lite::UserAssertion::new("eyJ...");
+    /// let request = msal_lite::OboRequest::new(a, ["User.Read"])
+    ///     .client_assertion(msal_lite::ClientAssertion::new("eyJ..."));
+    /// # let _ = request;
+    /// ```
+    pub fn client_assertion(mut self, assertion: ClientAssertion) -> Self {
+        self.client_assertion = Some(assertion);
+        self
     }
 
     /// Skips the cache and the refresh token: exchanges the assertion for a new token (which
@@ -96,7 +113,8 @@ impl OboRequest {
     /// Sends a `claims` request parameter: the JSON of a claims challenge from the downstream
     /// API (see [`ClaimsChallenge::claims`](crate::challenge::ClaimsChallenge::claims)) or from an
     /// `interaction_required` error. The client's capabilities are merged in. A request with
-    /// claims skips the cache and the refresh token; its result is cached.
+    /// claims skips the cache and the refresh token; its result is cached. Empty claims (`""`,
+    /// whitespace, `{}`) are no claims, as in MSAL.
     ///
     /// ```
     /// # let a = msal_lite::UserAssertion::new("eyJ...");
@@ -105,7 +123,7 @@ impl OboRequest {
     /// # let _ = request;
     /// ```
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 
@@ -228,20 +246,25 @@ impl ConfidentialClient {
     }
 }
 
-type FlightResult = Result<AuthenticationResult, Error>;
+pub(super) type FlightResult = Result<AuthenticationResult, Error>;
 
 /// Everything one network acquisition needs (owned: it may run in a shared flight).
-struct Acquisition {
-    inner: Arc<ClientInner>,
-    assertion: UserAssertion,
+pub(super) struct Acquisition {
+    pub(super) inner: Arc<ClientInner>,
+    pub(super) assertion: UserAssertion,
     /// A per-request authority, when one was given (memory-only partition).
-    authority_override: Option<Authority>,
-    partition: Box<str>,
-    scopes: Scopes,
-    claims: Option<String>,
+    pub(super) authority_override: Option<Authority>,
+    pub(super) partition: Box<str>,
+    pub(super) scopes: Scopes,
+    pub(super) claims: Option<String>,
     /// Skip the refresh token (force refresh, claims).
-    use_refresh_token: bool,
-    correlation_id: CorrelationId,
+    pub(super) use_refresh_token: bool,
+    /// Started by [`ConfidentialClient::initiate_long_running_on_behalf_of`]: the partition
+    /// (named by the session key) is kept past the assertion's expiry.
+    pub(super) long_running: bool,
+    /// The request's own client assertion, instead of the client's credential.
+    pub(super) client_assertion: Option<ClientAssertion>,
+    pub(super) correlation_id: CorrelationId,
 }
 
 /// Cache lookup, then the store, then (single-flight) network. The miss path is boxed so the
@@ -268,6 +291,7 @@ struct Miss {
     claims: Option<String>,
     force_refresh: bool,
     caller_id: Option<CorrelationId>,
+    client_assertion: Option<ClientAssertion>,
     /// A cached token past `refresh_in`, served if the refresh fails transiently.
     due: Option<Arc<CachedToken>>,
 }
@@ -326,6 +350,7 @@ fn lookup(inner: &Arc<ClientInner>, request: OboRequest) -> Step {
         claims: request.claims,
         force_refresh: request.force_refresh,
         caller_id,
+        client_assertion: request.client_assertion,
         due,
     }))
 }
@@ -341,6 +366,7 @@ impl Miss {
             claims,
             force_refresh,
             caller_id,
+            client_assertion,
             mut due,
         } = self;
         let inner = &inner;
@@ -392,6 +418,8 @@ impl Miss {
                 scopes,
                 claims: Some(claims),
                 use_refresh_token: false,
+                long_running: false,
+                client_assertion,
                 correlation_id,
             })
             .await
@@ -416,6 +444,8 @@ impl Miss {
                     scopes: scopes.clone(),
                     claims: None,
                     use_refresh_token: !force_refresh,
+                    long_running: false,
+                    client_assertion,
                     correlation_id,
                 })
             };
@@ -437,12 +467,56 @@ impl Miss {
 }
 
 /// One network acquisition, traced in its own span.
-async fn fetch(job: Acquisition) -> FlightResult {
+pub(super) async fn fetch(job: Acquisition) -> FlightResult {
     let span = tracing::debug_span!(
         "acquire_token_on_behalf_of",
         client_id = &*job.inner.client_id,
         %job.correlation_id,
     );
+    // One acquisition per fleet sharing the store (not for claims, forced refreshes or
+    // another authority's tokens, which are not stored).
+    let fleet = job.claims.is_none() && job.use_refresh_token && job.authority_override.is_none();
+    if let (true, Some(store), Some(ttl)) =
+        (fleet, job.inner.cache_store.clone(), job.inner.lease_ttl)
+    {
+        let inner = job.inner.clone();
+        let (assertion, partition, scopes) = (
+            job.assertion.clone(),
+            job.partition.clone(),
+            job.scopes.clone(),
+        );
+        let caller_id = job.correlation_id;
+        let take = |stored: &crate::persistence::Partition| {
+            let now = inner.clock.unix_seconds();
+            let stored = StoredPartition {
+                document: stored.document(),
+                client_id: &inner.client_id,
+                environment: inner.authority.environment(),
+                assertion_hash: assertion.hash(),
+                deadline: assertion.identity().and_then(|i| i.exp).unwrap_or(0),
+            };
+            inner.obo.import(&partition, &stored, now);
+            match inner
+                .obo
+                .tokens
+                .lookup(&partition, &scopes, now, inner.refresh_margin_secs)
+            {
+                Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+                    token,
+                    TokenSource::Cache,
+                    Some(caller_id),
+                ))),
+                _ => None,
+            }
+        };
+        let key = PartitionKey::obo(assertion.hash());
+        let flight = scopes.key().to_owned();
+        return crate::cache::single_flight::with_lease(&*store, ttl, &key, &flight, take, |_| {
+            fetch_in_span(job)
+        })
+        .instrument(span)
+        .await;
+    }
     fetch_in_span(job).instrument(span).await
 }
 
@@ -547,30 +621,43 @@ async fn send(
     job: &Acquisition,
     authority: &Authority,
     token_endpoint: &str,
+    request: TokenRequest,
+    claims: Option<&str>,
+) -> Result<TokenResponse, Error> {
+    send_for(
+        &job.inner,
+        job.client_assertion.as_ref(),
+        job.correlation_id,
+        authority,
+        token_endpoint,
+        request,
+        claims,
+    )
+    .await
+}
+
+/// [`send`] without an [`Acquisition`] (the long-running process has no assertion).
+pub(super) async fn send_for(
+    inner: &ClientInner,
+    client_assertion: Option<&ClientAssertion>,
+    correlation_id: CorrelationId,
+    authority: &Authority,
+    token_endpoint: &str,
     mut request: TokenRequest,
     claims: Option<&str>,
 ) -> Result<TokenResponse, Error> {
-    let inner = &job.inner;
-    inner
-        .credential
-        .apply(
-            &inner.client_id,
-            token_endpoint,
-            inner.clock.unix_seconds(),
-            &mut request,
-        )
-        .await?;
+    super::apply_credential(
+        inner,
+        client_assertion,
+        token_endpoint,
+        inner.clock.unix_seconds(),
+        &mut request,
+    )
+    .await?;
     if let Some(claims) = inner.merged_claims(claims)? {
         request.form.push("claims", &claims);
     }
-    match execute(
-        inner.http.as_ref(),
-        &inner.retry,
-        request,
-        job.correlation_id,
-    )
-    .await
-    {
+    match execute(inner.http.as_ref(), &inner.retry, request, correlation_id).await {
         Ok(response) => Ok(response),
         Err(e) => {
             if matches!(
@@ -589,15 +676,65 @@ async fn send(
 async fn store(
     job: &Acquisition,
     authority: &Authority,
-    mut response: TokenResponse,
+    response: TokenResponse,
     requested_at: u64,
 ) -> FlightResult {
-    let inner = &job.inner;
     let identity = job.assertion.identity().unwrap_or_default();
+    let target = StoreTarget {
+        partition: &job.partition,
+        scopes: &job.scopes,
+        tid: identity.tid.as_deref(),
+        home_account_id: identity.home_account_id(),
+        deadline: if job.long_running {
+            LONG_RUNNING
+        } else {
+            identity.exp.unwrap_or(0)
+        },
+        persist: job.authority_override.is_none(),
+    };
+    store_for(
+        &job.inner,
+        &target,
+        authority,
+        response,
+        requested_at,
+        job.correlation_id,
+    )
+    .await
+}
+
+/// The deadline of a long-running session's partition: never swept, since its refresh token
+/// outlives the assertion; [`ConfidentialClient::stop_long_running_process`] removes it.
+pub(super) const LONG_RUNNING: u64 = u64::MAX;
+
+/// Where a token response goes.
+pub(super) struct StoreTarget<'a> {
+    /// The memory partition, which is also the persisted partition's `user_assertion_hash`
+    /// (the assertion hash, or a long-running session key).
+    pub(super) partition: &'a str,
+    pub(super) scopes: &'a Scopes,
+    /// The user's tenant, when known (the token's `tid` claim wins).
+    pub(super) tid: Option<&'a str>,
+    pub(super) home_account_id: Option<String>,
+    /// See [`OboCache::store`](crate::cache::obo::OboCache::store).
+    pub(super) deadline: u64,
+    /// Whether to write through to the cache store (not for a per-request authority).
+    pub(super) persist: bool,
+}
+
+/// [`store`] without an [`Acquisition`].
+pub(super) async fn store_for(
+    inner: &ClientInner,
+    target: &StoreTarget<'_>,
+    authority: &Authority,
+    mut response: TokenResponse,
+    requested_at: u64,
+    correlation_id: CorrelationId,
+) -> FlightResult {
     let token = CachedToken::from_response(
         &mut response,
-        &job.scopes,
-        identity.tid.as_deref().or_else(|| authority.tenant()),
+        target.scopes,
+        target.tid.or_else(|| authority.tenant()),
         &inner.cache.tenant_ids,
         requested_at,
     );
@@ -607,28 +744,27 @@ async fn store(
         .map(RefreshSecret::new);
     let now = inner.clock.unix_seconds();
     inner.obo.store(
-        &job.partition,
-        &job.scopes,
+        target.partition,
+        target.scopes,
         token.clone(),
         refresh_token.clone(),
-        identity.exp.unwrap_or(0),
+        target.deadline,
         now,
     );
-    if let (Some(cache_store), None) = (&inner.cache_store, &job.authority_override) {
-        let home_account_id = identity.home_account_id();
+    if let (Some(cache_store), true) = (&inner.cache_store, target.persist) {
         let cx = EntryContext {
             client_id: &inner.client_id,
             environment: inner.authority.environment(),
-            assertion_hash: job.assertion.hash(),
-            home_account_id: home_account_id.as_deref(),
+            assertion_hash: target.partition,
+            home_account_id: target.home_account_id.as_deref(),
             cached_at: requested_at,
-            requested: Some(&job.scopes),
+            requested: Some(target.scopes),
         };
         let at = obo::to_schema(&token, &cx);
         let rt = refresh_token
             .as_ref()
             .map(|rt| obo::refresh_to_schema(rt, &cx));
-        let key = PartitionKey::obo(job.assertion.hash());
+        let key = PartitionKey::obo(target.partition);
         persist::save(cache_store.as_ref(), &key, |doc| {
             obo::apply(doc, &at, rt.as_ref(), now);
         })
@@ -637,7 +773,7 @@ async fn store(
     Ok(AuthenticationResult::new(
         token,
         TokenSource::Network,
-        Some(job.correlation_id),
+        Some(correlation_id),
     ))
 }
 

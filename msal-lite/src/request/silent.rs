@@ -15,9 +15,11 @@ use crate::cache::user::{
 };
 use crate::cache::{CachedToken, Lookup, persist};
 use crate::client::ClientInner;
+use crate::http::{CacheOutcome, RequestTelemetry, api_id};
 use crate::http::{HttpClient, RetryPolicy, send_with_retry};
 use crate::id_token::{self, Expected, JwksCache};
-use crate::request::{TokenRequest, common_headers};
+use crate::request::TokenRequest;
+use crate::request::background_refresh::{Attempt, trace_skipped};
 use crate::response::{TokenResponse, parse_json};
 use crate::schema::{ClientInfo, PartitionKey};
 use crate::{
@@ -81,9 +83,10 @@ impl SilentRequest {
     }
 
     /// Sends a claims request (e.g. from a `WWW-Authenticate` claims challenge); skips the
-    /// access-token cache, as MSAL does.
+    /// access-token cache, as MSAL does. Empty claims (`""`, whitespace, `{}`) are no claims,
+    /// as in MSAL: the cache is used and nothing is sent.
     pub fn claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into()).filter(|c| !c.trim().is_empty());
+        self.claims = super::meaningful_claims(claims.into());
         self
     }
 
@@ -181,17 +184,25 @@ impl ConfidentialClient {
                     // failure such as `invalid_client` after a secret rotation is traced and
                     // the cached token keeps being served). Without a Tokio runtime the
                     // caller waits for the refresh as before.
+                    // After a failed background refresh, none starts again until its
+                    // back-off has passed (`background_refresh.rs`).
                     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                        let owner = found
-                            .account
-                            .clone()
-                            .unwrap_or_else(|| Arc::new(account.clone()));
-                        runtime.spawn(refresh_user_in_background(
-                            inner.clone(),
-                            owner,
-                            scopes,
-                            found.in_memory,
-                        ));
+                        let key = format!("user|{home}|{}", scopes.key());
+                        match Attempt::start(inner, &key) {
+                            Ok(attempt) => {
+                                let owner = found
+                                    .account
+                                    .clone()
+                                    .unwrap_or_else(|| Arc::new(account.clone()));
+                                runtime.spawn(refresh_user_in_background(
+                                    attempt,
+                                    owner,
+                                    scopes,
+                                    found.in_memory,
+                                ));
+                            }
+                            Err(why) => trace_skipped(why),
+                        }
                         return Ok(
                             AuthenticationResult::new(token, TokenSource::Cache, caller_id)
                                 .with_account(found.account),
@@ -237,6 +248,7 @@ impl ConfidentialClient {
                     account,
                     scopes.clone(),
                     reread,
+                    !force,
                     caller_id,
                     correlation_id,
                 )
@@ -326,16 +338,17 @@ impl ConfidentialClient {
     }
 }
 
-/// The proactive refresh after `refresh_in`, in the user's single flight (one request however
-/// many callers pass `refresh_in` at once); a failure is traced, never returned.
+/// The proactive refresh after `refresh_in`, in the user's single flight (shared with a
+/// foreground caller whose token is really due); a failure is traced and starts the back-off,
+/// never returned.
 async fn refresh_user_in_background(
-    inner: Arc<ClientInner>,
+    attempt: Attempt,
     account: Arc<Account>,
     scopes: Scopes,
     in_memory: bool,
 ) {
+    let inner = attempt.inner().clone();
     let home = account.home_account_id().to_owned();
-    let key = format!("user|{home}|{}", scopes.key());
     let margin = inner.refresh_margin_secs;
     let recheck = || {
         let now = inner.clock.unix_seconds();
@@ -355,16 +368,13 @@ async fn refresh_user_in_background(
             account,
             scopes.clone(),
             reread,
+            true,
             None,
             CorrelationId::random(),
         )
     };
-    if let Err(e) = inner.users.flights.run(&key, recheck, start).await {
-        tracing::warn!(
-            error = %e,
-            "background token refresh after refresh_in failed; the cached token is still served"
-        );
-    }
+    let outcome = inner.users.flights.run(attempt.key(), recheck, start).await;
+    attempt.finish(outcome.as_ref().map(|_| ()));
 }
 
 /// Reads a user's partition from the cache store into memory ("before access"). True when it
@@ -410,17 +420,82 @@ fn stored_partition(
     document: &crate::schema::CacheDocument,
     home: &str,
 ) -> Option<crate::cache::user::UserPartition> {
-    let owner = Owner {
-        client_id: &inner.client_id,
-        environment: inner.authority.environment(),
-    };
+    let owner = Owner::of(&inner.client_id, &inner.authority);
     partition_from_document(document, &owner, home, inner.clock.unix_seconds())
 }
 
 /// [`refresh`], after taking newer tokens from the cache store when `reread` is set: a token
 /// another instance acquired is then served from the cache (under the caller's correlation
-/// id), and a refresh uses the newest refresh token.
+/// id), and a refresh uses the newest refresh token. With `fleet` (not a forced refresh) the
+/// refresh takes the fleet's acquisition lease first, whose read of the store replaces the
+/// re-read.
 async fn reread_then_refresh(
+    inner: Arc<ClientInner>,
+    account: Arc<Account>,
+    scopes: Scopes,
+    reread: bool,
+    fleet: bool,
+    caller_id: Option<CorrelationId>,
+    correlation_id: CorrelationId,
+) -> FlightResult {
+    if let (true, Some(store), Some(ttl)) = (fleet, inner.cache_store.clone(), inner.lease_ttl) {
+        let home = account.home_account_id();
+        let take = |stored: &crate::persistence::Partition| {
+            let partition = stored_partition(&inner, stored.document(), home)?;
+            let now = inner.clock.unix_seconds();
+            inner.users.cache.merge_loaded(home, partition, now);
+            fresh(&inner, &account, &scopes, caller_id)
+        };
+        let body = |store_read: bool| {
+            reread_or_refresh(
+                inner.clone(),
+                account.clone(),
+                scopes.clone(),
+                reread && !store_read,
+                caller_id,
+                correlation_id,
+            )
+        };
+        return crate::cache::single_flight::with_lease(
+            &*store,
+            ttl,
+            &PartitionKey::user(home),
+            scopes.key(),
+            take,
+            body,
+        )
+        .await;
+    }
+    reread_or_refresh(inner, account, scopes, reread, caller_id, correlation_id).await
+}
+
+/// The account's cached token for `scopes`, when fresh.
+fn fresh(
+    inner: &ClientInner,
+    account: &Account,
+    scopes: &Scopes,
+    caller_id: Option<CorrelationId>,
+) -> Option<FlightResult> {
+    let now = inner.clock.unix_seconds();
+    let found = inner.users.cache.lookup(
+        account.home_account_id(),
+        scopes,
+        now,
+        inner.refresh_margin_secs,
+    );
+    match found.token {
+        Lookup::Fresh(token) => Some(Ok(AuthenticationResult::new(
+            token,
+            TokenSource::Cache,
+            caller_id,
+        )
+        .with_account(found.account))),
+        _ => None,
+    }
+}
+
+/// [`refresh`], after [`reload_user`] when `reread` is set.
+async fn reread_or_refresh(
     inner: Arc<ClientInner>,
     account: Arc<Account>,
     scopes: Scopes,
@@ -428,20 +503,11 @@ async fn reread_then_refresh(
     caller_id: Option<CorrelationId>,
     correlation_id: CorrelationId,
 ) -> FlightResult {
-    if reread && reload_user(&inner, account.home_account_id()).await {
-        let now = inner.clock.unix_seconds();
-        let found = inner.users.cache.lookup(
-            account.home_account_id(),
-            &scopes,
-            now,
-            inner.refresh_margin_secs,
-        );
-        if let Lookup::Fresh(token) = found.token {
-            return Ok(
-                AuthenticationResult::new(token, TokenSource::Cache, caller_id)
-                    .with_account(found.account),
-            );
-        }
+    if reread
+        && reload_user(&inner, account.home_account_id()).await
+        && let Some(done) = fresh(&inner, &account, &scopes, caller_id)
+    {
+        return done;
     }
     refresh(inner, account, scopes, None, correlation_id).await
 }
@@ -492,12 +558,17 @@ pub(super) enum Grant<'a> {
         redirect_uri: &'a str,
         code_verifier: &'a str,
         nonce: &'a str,
+        /// The `X-AnchorMailbox` routing hint chosen when the sign-in started.
+        anchor: Option<&'a str>,
     },
     /// RFC 6749 §6.
     RefreshToken {
         refresh_token: &'a RefreshSecret,
         account: &'a Arc<Account>,
     },
+    /// RFC 6749 §6 with a refresh token from elsewhere (a migration): no account yet, so the
+    /// response must carry an ID token naming one, as a code redemption does.
+    ImportedRefreshToken { refresh_token: &'a str },
 }
 
 /// A token response with the OpenID Connect and Entra fields user flows need.
@@ -530,7 +601,7 @@ pub(super) async fn redeem(
 }
 
 /// One user token request: build, send, validate the ID token, cache, persist.
-async fn redeem_for(
+pub(super) async fn redeem_for(
     inner: &Arc<ClientInner>,
     grant: Grant<'_>,
     wire_scopes: &Scopes,
@@ -551,7 +622,13 @@ async fn redeem_for(
             redirect_uri,
             code_verifier,
             nonce,
+            anchor,
         } => {
+            super::anchor_mailbox::insert(&mut request.headers, *anchor);
+            request.telemetry = Some(RequestTelemetry::new(
+                api_id::BY_CODE,
+                CacheOutcome::NotApplicable,
+            ));
             request.form.push("redirect_uri", redirect_uri);
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("code", code);
@@ -563,10 +640,30 @@ async fn redeem_for(
             refresh_token,
             account,
         } => {
+            // Routing hint for Entra's backup authentication system (MSAL Python, msal-common
+            // RefreshTokenClient: `Oid:{uid}@{utid}` from the home account id).
+            let anchor = super::anchor_mailbox::for_home_account(account.home_account_id());
+            super::anchor_mailbox::insert(&mut request.headers, anchor.as_deref());
+            let outcome = if claims.is_some() {
+                CacheOutcome::ForceRefreshOrClaims
+            } else {
+                CacheOutcome::NoCachedToken
+            };
+            request.telemetry = Some(RequestTelemetry::new(api_id::SILENT, outcome));
             request.form.push("scope", wire_scopes.as_str());
             request.form.push("grant_type", "refresh_token");
             request.form.push("refresh_token", refresh_token.secret());
             (None, Some(*account))
+        }
+        Grant::ImportedRefreshToken { refresh_token } => {
+            request.telemetry = Some(RequestTelemetry::new(
+                api_id::BY_REFRESH_TOKEN,
+                CacheOutcome::NotApplicable,
+            ));
+            request.form.push("scope", wire_scopes.as_str());
+            request.form.push("grant_type", "refresh_token");
+            request.form.push("refresh_token", refresh_token);
+            (None, None)
         }
     };
     request.form.push("client_info", "1");
@@ -603,6 +700,8 @@ async fn redeem_for(
                 client_id: &inner.client_id,
                 nonce,
                 now: inner.clock.unix_seconds(),
+                // `?appid=` keys exist only on Entra (claims-mapping apps), see id_token.rs.
+                app_keys: inner.authority.kind() != crate::AuthorityKind::Oidc,
             };
             Some(
                 id_token::validate(
@@ -640,12 +739,14 @@ async fn redeem_for(
                 )
             })?
             .home_account_id(),
-        None => match (claim("oid"), claim("tid"), previous) {
-            (Some(oid), Some(tid), _) => format!("{oid}.{tid}"),
-            (_, _, Some(account)) => account.home_account_id().to_owned(),
-            _ => {
+        None => match crate::account::home_account_id_without_client_info(
+            claim("sub"),
+            previous.map(|a| &**a),
+        ) {
+            Some(home) => home,
+            None => {
                 return Err(Error::malformed(
-                    "the token response names no account (no client_info, oid or tid)",
+                    "the token response names no account (no client_info, no id token sub)",
                     Some(correlation_id),
                     None,
                 ));
@@ -697,10 +798,7 @@ async fn redeem_for(
     };
     inner.users.cache.store(&acquired);
     if let Some(store) = &inner.cache_store {
-        let owner = Owner {
-            client_id: &inner.client_id,
-            environment: inner.authority.environment(),
-        };
+        let owner = Owner::of(&inner.client_id, &inner.authority);
         persist::save(&**store, &PartitionKey::user(&*home), |doc| {
             apply_to_document(doc, &owner, &acquired);
         })
@@ -727,26 +825,7 @@ async fn send(
     request: TokenRequest,
     correlation_id: CorrelationId,
 ) -> Result<UserTokenResponse, Error> {
-    use http::HeaderValue;
-    use http::header::{ACCEPT, CONTENT_TYPE};
-
-    let mut http_request = http::Request::post(request.endpoint.as_str())
-        .body(bytes::Bytes::from(request.form.encode()))
-        .map_err(|_| {
-            Error::malformed(
-                "the token endpoint is not a valid URI",
-                Some(correlation_id),
-                None,
-            )
-        })?;
-    let headers = http_request.headers_mut();
-    *headers = request.headers;
-    common_headers(headers, correlation_id);
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded;charset=utf-8"),
-    );
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let http_request = request.into_http(correlation_id)?;
     let response = send_with_retry(http, retry, http_request)
         .await
         .map_err(|e| e.into_error(Some(correlation_id)))?;

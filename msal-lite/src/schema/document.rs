@@ -9,7 +9,7 @@ use super::{
     SchemaError, UnixTime,
 };
 
-const SECTIONS: [&str; 5] = [
+pub(super) const SECTIONS: [&str; 5] = [
     "AccessToken",
     "RefreshToken",
     "IdToken",
@@ -108,7 +108,12 @@ impl CacheDocument {
     /// ```
     pub fn from_slice_lenient(json: &[u8]) -> Result<(Self, Vec<String>), SchemaError> {
         let mut skipped = Vec::new();
-        let doc = Self::read_value(parse_json(json)?, Some(&mut skipped))?;
+        // Section by section, entry by entry: no `Value` tree of the whole document (for a
+        // large import that tree is as big as the typed entries it becomes).
+        let doc = match super::streaming::read(json, &mut skipped) {
+            Some(read) => read?,
+            None => Self::read_value(parse_json(json)?, Some(&mut skipped))?,
+        };
         Ok((doc, skipped))
     }
 
@@ -143,38 +148,68 @@ impl CacheDocument {
             };
             doc.present |= 1 << i;
             for (key, entry) in entries {
-                let read = match i {
-                    0 => AccessToken::from_value(entry).map(|e| {
-                        doc.access_tokens.insert(key.clone(), e);
-                    }),
-                    1 => RefreshToken::from_value(entry).map(|e| {
-                        doc.refresh_tokens.insert(key.clone(), e);
-                    }),
-                    2 => IdToken::from_value(entry).map(|e| {
-                        doc.id_tokens.insert(key.clone(), e);
-                    }),
-                    3 => Account::from_value(entry).map(|e| {
-                        doc.accounts.insert(key.clone(), e);
-                    }),
-                    _ => AppMetadata::from_value(entry).map(|e| {
-                        doc.app_metadata.insert(key.clone(), e);
-                    }),
-                };
-                match (read, skipped.as_deref_mut()) {
-                    (Ok(()), _) => {}
-                    (Err(error), Some(skipped)) => {
-                        // The key names the entry for whoever repairs the file; the error
-                        // never contains a secret.
-                        tracing::warn!(section = name, key = %key, %error, "skipping a malformed token cache entry");
-                        skipped.push(key);
-                    }
-                    (Err(error), None) => return Err(error),
-                }
+                doc.read_entry(i, key, entry, skipped.as_deref_mut())?;
             }
         }
         doc.extra = ExtraFields(root);
         doc.key_style = doc.detect_key_style();
         Ok(doc)
+    }
+
+    #[cfg(test)]
+    pub(super) fn read_value_for_tests(
+        value: Value,
+        skipped: &mut Vec<String>,
+    ) -> Result<Self, SchemaError> {
+        Self::read_value(value, Some(skipped))
+    }
+
+    /// Reads one entry of section `SECTIONS[i]` into the document; with `skipped`, a
+    /// malformed entry is recorded (and traced) instead of failing.
+    pub(super) fn read_entry(
+        &mut self,
+        i: usize,
+        key: String,
+        entry: Value,
+        skipped: Option<&mut Vec<String>>,
+    ) -> Result<(), SchemaError> {
+        let doc = self;
+        let name = SECTIONS[i];
+        let read = match i {
+            0 => AccessToken::from_value(entry).map(|e| {
+                doc.access_tokens.insert(key.clone(), e);
+            }),
+            1 => RefreshToken::from_value(entry).map(|e| {
+                doc.refresh_tokens.insert(key.clone(), e);
+            }),
+            2 => IdToken::from_value(entry).map(|e| {
+                doc.id_tokens.insert(key.clone(), e);
+            }),
+            3 => Account::from_value(entry).map(|e| {
+                doc.accounts.insert(key.clone(), e);
+            }),
+            _ => AppMetadata::from_value(entry).map(|e| {
+                doc.app_metadata.insert(key.clone(), e);
+            }),
+        };
+        match (read, skipped) {
+            (Ok(()), _) => {}
+            (Err(error), Some(skipped)) => {
+                // The key names the entry for whoever repairs the file; the error
+                // never contains a secret.
+                tracing::warn!(section = name, key = %key, %error, "skipping a malformed token cache entry");
+                skipped.push(key);
+            }
+            (Err(error), None) => return Err(error),
+        }
+        Ok(())
+    }
+
+    /// Finishes a document read section by section ([`super::streaming`]).
+    pub(super) fn finish_streamed(&mut self, present: u8, extra: Map<String, Value>) {
+        self.present = present;
+        self.extra = ExtraFields(extra);
+        self.key_style = self.detect_key_style();
     }
 
     /// The document as a JSON value.
@@ -813,7 +848,7 @@ fn merge3<T: Entry>(
 }
 
 /// Parses JSON text, naming the byte offset of a syntax error.
-fn parse_json(json: &[u8]) -> Result<Value, SchemaError> {
+pub(super) fn parse_json(json: &[u8]) -> Result<Value, SchemaError> {
     serde_json::from_slice(json).map_err(|source| SchemaError::Syntax {
         offset: byte_offset(json, source.line(), source.column()),
         source,
@@ -821,7 +856,7 @@ fn parse_json(json: &[u8]) -> Result<Value, SchemaError> {
 }
 
 /// The byte offset of serde_json's 1-based `line` and `column` (a column counts bytes).
-fn byte_offset(json: &[u8], line: usize, column: usize) -> usize {
+pub(super) fn byte_offset(json: &[u8], line: usize, column: usize) -> usize {
     let line_start = if line <= 1 {
         0
     } else {

@@ -40,6 +40,7 @@ mod fields;
 mod keys;
 mod partition;
 mod secret;
+mod streaming;
 mod time;
 
 pub use client_info::ClientInfo;

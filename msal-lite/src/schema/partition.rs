@@ -122,6 +122,28 @@ impl PartitionKey {
         out
     }
 
+    /// The key a [`storage_name`](Self::storage_name) names, or `None` for any other string.
+    ///
+    /// ```
+    /// # use msal_lite::schema::PartitionKey;
+    /// for key in [PartitionKey::user("u.t"), PartitionKey::obo("h"), PartitionKey::app("a/b", "t%")] {
+    ///     assert_eq!(PartitionKey::from_storage_name(&key.storage_name()), Some(key));
+    /// }
+    /// assert_eq!(PartitionKey::from_storage_name("__version"), None);
+    /// ```
+    pub fn from_storage_name(name: &str) -> Option<Self> {
+        let (kind, rest) = name.split_once('/')?;
+        match kind {
+            "user" => Some(Self::user(unescape(rest)?)),
+            "obo" => Some(Self::obo(unescape(rest)?)),
+            "app" => {
+                let (client, tenant) = rest.split_once('/')?;
+                Some(Self::app(unescape(client)?, unescape(tenant)?))
+            }
+            _ => None,
+        }
+    }
+
     /// `"user"`, `"obo"` or `"app"`: safe to log (the rest of the key identifies a person).
     ///
     /// ```
@@ -234,4 +256,25 @@ fn escape_into(out: &mut String, component: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// The inverse of [`escape_into`]; `None` for a stray `/` or a bad escape.
+fn unescape(component: &str) -> Option<String> {
+    let mut out = String::with_capacity(component.len());
+    let mut chars = component.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' => return None,
+            '%' => {
+                let hex: String = chars.by_ref().take(2).collect();
+                match u8::from_str_radix(&hex, 16).ok()? {
+                    b'%' => out.push('%'),
+                    b'/' => out.push('/'),
+                    _ => return None,
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }

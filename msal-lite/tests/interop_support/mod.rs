@@ -145,9 +145,10 @@ impl Drop for TempDir {
 /// An HTTPS dev tenant (real MSAL refuses `http://` authorities) whose CA is written to a file.
 pub(crate) struct Setup {
     pub(crate) tenant: DevTenant,
-    /// One tenant on port 443 at a time in this test binary (cargo runs test binaries one
-    /// after another).
-    _port: tokio::sync::MutexGuard<'static, ()>,
+    /// One tenant on port 443 at a time on this machine: an exclusive `flock` on
+    /// [`test_support::INTEROP_443_LOCK`], held for the test's life, so tests in one binary,
+    /// binaries run in parallel (nextest) and other engineers' runs never collide.
+    _port: test_support::PortLock,
     pub(crate) dir: TempDir,
     pub(crate) ca: PathBuf,
 }
@@ -158,15 +159,18 @@ impl Setup {
     /// while MSAL Node and msal-lite keep a non-default port, so on an ephemeral port the peers
     /// would disagree about a detail no real cloud has.
     pub(crate) async fn start() -> Self {
-        static PORT_443: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let port = PORT_443.lock().await;
+        // flock blocks until the holder releases it (the kernel wakes the waiter): run it on
+        // a blocking thread so the test's runtime keeps going.
+        let port = tokio::task::spawn_blocking(test_support::PortLock::interop_443)
+            .await
+            .expect("take the :443 lock");
         let dir = TempDir::new();
         let ca = dir.path("dev-tenant-ca.pem");
         let mut config = Config::quickstart();
         config.server.https = Some(HttpsConfig::new(Some(ca.clone())));
         config.server.bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 443)));
-        // The previous test's tenant frees the port when its runtime shuts down, just after
-        // the lock is released: poll for the port, bounded.
+        // The previous holder's tenant may free the port just after it released the lock
+        // (its runtime shuts down after the test's values drop): poll for the port, bounded.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let tenant = loop {
             match DevTenant::start(config.clone()).await {
@@ -492,4 +496,71 @@ pub(crate) async fn obo_round_trip(peer: &Peer) {
     let out = peer.run(&s.ca, request).await;
     assert_eq!(out["obo_source"], "cache", "{out}");
     assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls);
+}
+
+/// MSAL Python and on-behalf-of tokens, the deliberate difference (docs/migration.md): MSAL
+/// Python 1.39's `acquire_token_on_behalf_of` never reads its cache (msal `application.py`:
+/// it calls `obtain_token_by_assertion` straight away) and stores the result as an ordinary
+/// entry of the user's account, without `user_assertion_hash`. msal-lite serves OBO tokens
+/// only to the assertion they were obtained for, so it does not serve that entry to an OBO
+/// request (it goes to the tenant once), and MSAL Python does not use the OBO token
+/// msal-lite exports (it goes to the tenant too). What it imports stays usable as the user's
+/// token: the entry lands in the user's partition.
+pub(crate) async fn obo_with_msal_python(peer: &Peer) {
+    let s = Setup::start().await;
+    let (id, secret) = (q::API_CLIENT_ID, q::API_CLIENT_SECRET);
+    let assertion = api_assertion(&s);
+    let peer_cache = s.dir.path("written-by-peer.json");
+    let mut request = s.request("acquire", id, secret);
+    request["obo"] = json!({ "assertion": assertion, "scopes": [USER_SCOPE] });
+    request["cache_out"] = peer_cache.to_string_lossy().into_owned().into();
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "identity_provider", "{out}");
+    let peer_json = std::fs::read_to_string(&peer_cache).expect("the peer wrote its cache");
+    let written: Value = serde_json::from_str(&peer_json).expect("JSON");
+    let entries = written["AccessToken"].as_object().expect("an access token");
+    assert!(
+        entries
+            .values()
+            .all(|e| e.get("user_assertion_hash").is_none()
+                && e["home_account_id"] == home_of(q::ALICE_OBJECT_ID)),
+        "MSAL Python keys OBO tokens by user, not assertion: {peer_json}"
+    );
+
+    let client = s.client(id, secret, Arc::new(MemoryStore::new()));
+    import(&client, &peer_json).await;
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let obo = client
+        .acquire_token_on_behalf_of(
+            msal_lite::UserAssertion::new(assertion.clone()),
+            [USER_SCOPE],
+        )
+        .await
+        .expect("msal-lite: OBO");
+    assert_eq!(
+        obo.source(),
+        TokenSource::Network,
+        "an entry not bound to the assertion must not answer an OBO request"
+    );
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls + 1);
+
+    // msal-lite's export holds that OBO token (bound to the assertion); MSAL Python's OBO
+    // still goes to the tenant: it has no OBO cache lookup.
+    let lite_cache = s.dir.path("written-by-msal-lite.json");
+    std::fs::write(&lite_cache, export(&client).await).expect("write msal-lite's cache");
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&lite_cache).expect("read")).expect("JSON");
+    assert!(
+        exported["AccessToken"]
+            .as_object()
+            .is_some_and(|m| m.values().any(|e| e.get("user_assertion_hash").is_some())),
+        "msal-lite exports its OBO token with the assertion hash: {exported}"
+    );
+    let calls = s.tenant.requests(dev_tenant::Endpoint::Token);
+    let mut request = s.request("silent", id, secret);
+    request["cache_in"] = lite_cache.to_string_lossy().into_owned().into();
+    request["obo"] = json!({ "assertion": assertion, "scopes": [USER_SCOPE] });
+    let out = peer.run(&s.ca, request).await;
+    assert_eq!(out["obo_source"], "identity_provider", "{out}");
+    assert_eq!(s.tenant.requests(dev_tenant::Endpoint::Token), calls + 1);
 }

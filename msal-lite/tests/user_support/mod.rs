@@ -15,6 +15,8 @@ use msal_lite::http::{HttpClient, HttpRequest, ReqwestHttpClient};
 pub(crate) struct Returned {
     pub(crate) code: String,
     pub(crate) state: String,
+    /// The `client_info` Entra returns with the code (asked for with `client_info=1`).
+    pub(crate) client_info: Option<String>,
 }
 
 /// A browser: follows the login and MFA pages, keeps the tenant's SSO cookie.
@@ -178,6 +180,7 @@ impl Browser {
                     let returned = Returned {
                         code: hidden(&html, "code").expect("a code"),
                         state: hidden(&html, "state").expect("the state"),
+                        client_info: hidden(&html, "client_info"),
                     };
                     return (returned, mfa_pages);
                 }
@@ -191,6 +194,7 @@ impl Browser {
                     let returned = Returned {
                         code: get("code").unwrap_or_else(|| panic!("no code in {location}")),
                         state: get("state").expect("the state"),
+                        client_info: get("client_info"),
                     };
                     return (returned, mfa_pages);
                 }
