@@ -1,5 +1,6 @@
-//! The admin API under `/_admin/`, for loopback clients only: key rotation, revocation, fault
-//! injection, request counters, user profiles and the last MFA code.
+//! The admin API under `/_admin/`, for loopback clients only, or for holders of the configured
+//! `admin_token`: key rotation, revocation, fault injection, request counters, user profiles,
+//! the last MFA code, and minting tokens.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,10 +40,30 @@ pub(crate) fn router() -> Router<Arc<Tenant>> {
         )
         .route("/users/{email}", get(user))
         .route("/mfa-code", get(mfa_code))
-        .layer(middleware::from_fn(loopback_only))
+        .route("/tokens", post(mint))
 }
 
-async fn loopback_only(request: Request, next: Next) -> Response {
+/// The admin routes behind [`guard`].
+pub(crate) fn guarded(tenant: Arc<Tenant>) -> Router<Arc<Tenant>> {
+    router().layer(middleware::from_fn_with_state(tenant, guard))
+}
+
+async fn guard(State(t): State<Arc<Tenant>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &t.config.server.admin_token {
+        let presented = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|p| token.matches(p)) {
+            return bad(
+                StatusCode::UNAUTHORIZED,
+                "the admin API needs Authorization: Bearer {admin_token}",
+            );
+        }
+        return next.run(request).await;
+    }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -159,6 +180,66 @@ async fn user(State(t): State<Arc<Tenant>>, Path(email): Path<String>) -> Respon
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintBody {
+    /// Raw mode: these claims, signed with the current key.
+    claims: Option<Value>,
+    /// Raw mode: the JOSE header (the tenant's default when absent).
+    header: Option<Value>,
+    /// Issued mode: a delegated access token as the token endpoint would issue it.
+    user: Option<String>,
+    client_id: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    mfa: bool,
+    #[serde(default)]
+    auth_contexts: Vec<String>,
+    #[serde(default)]
+    client_capabilities: Vec<String>,
+}
+
+/// POST `/_admin/tokens`: `{"claims": {...}, "header"?: {...}}` signs exactly those claims (as
+/// `DevTenant::mint_token`); `{"user", "client_id", "scopes", "mfa"?, "auth_contexts"?,
+/// "client_capabilities"?}` issues a token as `DevTenant::access_token_for` does. Answers
+/// `{"access_token": "..."}`.
+async fn mint(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
+    let b: MintBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, &e),
+    };
+    let token = match (&b.claims, &b.user, &b.client_id) {
+        (Some(claims), None, None) => {
+            let header = b.header.clone().unwrap_or_else(|| t.jose_header());
+            t.sign(&header, claims)
+        }
+        (None, Some(user), Some(client_id)) => {
+            let options = crate::TokenOptions::default()
+                .mfa(b.mfa)
+                .auth_contexts(b.auth_contexts.clone())
+                .client_capabilities(b.client_capabilities.clone());
+            match crate::handle::user_access_token_for(
+                &t,
+                user,
+                client_id,
+                &b.scopes.join(" "),
+                options,
+            ) {
+                Ok(token) => token,
+                Err(e) => return bad(StatusCode::BAD_REQUEST, &e.to_string()),
+            }
+        }
+        _ => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "send either {\"claims\"} or {\"user\", \"client_id\", \"scopes\"}",
+            );
+        }
+    };
+    reply(StatusCode::OK, json!({"access_token": token}))
+}
+
 async fn mfa_code(State(t): State<Arc<Tenant>>) -> Response {
     match t.store().last_mfa_code.clone() {
         Some(code) => reply(StatusCode::OK, json!({"code": code})),
@@ -172,20 +253,23 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt as _;
 
-    async fn status_from(peer: &str) -> StatusCode {
-        let tenant = Arc::new(
-            Tenant::new(
-                crate::Config::quickstart(),
-                "http://127.0.0.1:1".to_owned(),
-                false,
-                1,
-            )
-            .unwrap(),
-        );
-        let app = Router::new().nest("/_admin", router()).with_state(tenant);
-        let mut req = axum::http::Request::get("/_admin/requests")
-            .body(Body::empty())
-            .unwrap();
+    async fn status_from(
+        peer: &str,
+        admin_token: Option<&str>,
+        bearer: Option<&str>,
+    ) -> StatusCode {
+        let mut config = crate::Config::quickstart();
+        config.server.admin_token = admin_token.map(crate::Secret::new);
+        let tenant =
+            Arc::new(Tenant::new(config, "http://127.0.0.1:1".to_owned(), false, 1).unwrap());
+        let app = Router::new()
+            .nest("/_admin", guarded(Arc::clone(&tenant)))
+            .with_state(tenant);
+        let mut req = axum::http::Request::get("/_admin/requests");
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
+        }
+        let mut req = req.body(Body::empty()).unwrap();
         req.extensions_mut()
             .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
         app.oneshot(req).await.unwrap().status()
@@ -193,15 +277,36 @@ mod tests {
 
     #[tokio::test]
     async fn admin_api_answers_loopback_only() {
-        assert_eq!(status_from("127.0.0.1:5000").await, StatusCode::OK);
-        assert_eq!(status_from("[::1]:5000").await, StatusCode::OK);
         assert_eq!(
-            status_from("192.168.1.20:5000").await,
+            status_from("127.0.0.1:5000", None, None).await,
+            StatusCode::OK
+        );
+        assert_eq!(status_from("[::1]:5000", None, None).await, StatusCode::OK);
+        assert_eq!(
+            status_from("192.168.1.20:5000", None, None).await,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            status_from("[2001:db8::1]:5000").await,
+            status_from("[2001:db8::1]:5000", None, Some("guess")).await,
             StatusCode::FORBIDDEN
         );
+    }
+
+    #[tokio::test]
+    async fn admin_token_replaces_the_loopback_rule() {
+        let t = Some("s3cret-admin");
+        assert_eq!(status_from("192.168.1.20:5000", t, t).await, StatusCode::OK);
+        for (peer, bearer) in [
+            ("192.168.1.20:5000", None),
+            ("192.168.1.20:5000", Some("wrong")),
+            // With a token configured, loopback alone is not enough either.
+            ("127.0.0.1:5000", None),
+        ] {
+            assert_eq!(
+                status_from(peer, t, bearer).await,
+                StatusCode::UNAUTHORIZED,
+                "{peer} {bearer:?}"
+            );
+        }
     }
 }

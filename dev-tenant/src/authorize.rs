@@ -34,7 +34,7 @@ pub(crate) struct AuthRequest {
     pub(crate) scope: String,
     pub(crate) state: Option<String>,
     pub(crate) nonce: Option<String>,
-    pub(crate) code_challenge: String,
+    pub(crate) pkce: Option<Pkce>,
     pub(crate) prompt: Option<String>,
     /// OpenID Connect `max_age`: re-authenticate when the session is older (0: always).
     pub(crate) max_age: Option<i64>,
@@ -42,6 +42,34 @@ pub(crate) struct AuthRequest {
     pub(crate) claims: ClaimsRequest,
     pub(crate) mfa_policies: Vec<String>,
     pub(crate) tenant_segment: String,
+}
+
+/// A PKCE `code_challenge` and its method (RFC 7636 section 4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pkce {
+    pub(crate) challenge: String,
+    /// `plain` (the verifier itself) rather than `S256`.
+    pub(crate) plain: bool,
+}
+
+impl Pkce {
+    /// Whether `verifier` answers this challenge (RFC 7636 section 4.6).
+    pub(crate) fn verifies(&self, verifier: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let derived = if self.plain {
+            verifier.to_owned()
+        } else {
+            crate::state::sha256_b64(verifier.as_bytes())
+        };
+        derived.as_bytes().ct_eq(self.challenge.as_bytes()).into()
+    }
+}
+
+/// RFC 7636 `unreserved` characters, 43 to 128 of them (a verifier, or a `plain` challenge).
+pub(crate) fn is_verifier_shaped(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 pub(crate) const TRANSACTION_SECS: i64 = 15 * 60;
@@ -126,7 +154,8 @@ pub(crate) async fn authorize(
             .map(|u| u.profile.mail.clone());
         (session, email)
     };
-    let needs_mfa_for_request = !request.mfa_policies.is_empty() || request.claims.demands_mfa();
+    let needs_mfa_for_request = !request.mfa_policies.is_empty()
+        || crate::scopes::claims_mfa_policies(&t.config, &request.claims).is_some();
     let session = session.filter(|(_, s)| {
         let fresh_enough = request.claims.nbf.is_none_or(|nbf| s.auth_time >= nbf)
             && request
@@ -188,6 +217,9 @@ pub(crate) async fn authorize(
         t.store().transactions.insert(tx_id.clone(), tx);
         return pages::mfa(&action, &tx_id, &email, &code, None);
     }
+    if let Some(auto) = t.config.auto_login.clone() {
+        return auto_login(&t, tx, tx_id, &auto);
+    }
     let email = tx.request.login_hint.clone().unwrap_or_default();
     let app_name = t
         .app(&tx.request.client_id)
@@ -196,6 +228,47 @@ pub(crate) async fn authorize(
     let action = format!("/{}/oauth2/v2.0/login", tx.request.tenant_segment);
     t.store().transactions.insert(tx_id.clone(), tx);
     pages::login(&action, &tx_id, &t.domain(), &app_name, &email, None)
+}
+
+/// Signs the configured user in without the login page (see [`crate::AutoLogin`]).
+fn auto_login(t: &Tenant, mut tx: Transaction, tx_id: String, auto: &crate::AutoLogin) -> Response {
+    let now = crate::time::now();
+    let Some((oid, mail)) = t
+        .store()
+        .user_by_email(&auto.user)
+        .map(|u| (u.profile.id.clone(), u.profile.mail.clone()))
+    else {
+        return bad_page(
+            StatusCode::BAD_REQUEST,
+            50034,
+            "The auto-login user does not exist in this directory.",
+        );
+    };
+    let session_id = random_string(32);
+    let session = Session {
+        user_oid: oid.clone(),
+        auth_time: now,
+        mfa: auto.mfa,
+        session_state: uuid::Uuid::new_v4().to_string(),
+    };
+    t.store()
+        .sessions
+        .insert(session_id.clone(), session.clone());
+    tracing::info!(user = %mail, mfa = auto.mfa, "dev-tenant auto-login");
+    if tx.needs_mfa && !auto.mfa {
+        tx.user_oid = Some(oid);
+        tx.session_id = Some(session_id.clone());
+        tx.new_session = true;
+        let code = start_mfa(t, &mut tx, &mail);
+        let action = format!("/{}/oauth2/v2.0/mfa", tx.request.tenant_segment);
+        t.store().transactions.insert(tx_id.clone(), tx);
+        let mut response = pages::mfa(&action, &tx_id, &mail, &code, None);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session_cookie(t, &session_id));
+        return response;
+    }
+    complete(t, &tx.request, &oid, &session, Some(&session_id))
 }
 
 enum Reject {
@@ -297,31 +370,57 @@ fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Box<Rej
         ));
     }
     check_consent(&t.config, app, &scopes).map_err(|e| redirect(response_mode, e))?;
-    let code_challenge = p.non_empty("code_challenge").ok_or_else(|| {
-        redirect(response_mode, EntraError::invalid_request(9002325, "Proof Key for Code Exchange is required: the request must contain 'code_challenge'."))
-    })?;
-    if p.get("code_challenge_method") != Some("S256") {
-        return Err(redirect(
-            response_mode,
-            EntraError::invalid_request(
-                501491,
-                "Only the 'S256' code_challenge_method is supported; 'plain' is not allowed.",
-            ),
-        ));
-    }
-    if code_challenge.len() != 43
-        || !code_challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(redirect(
-            response_mode,
-            EntraError::invalid_request(
-                501491,
-                "The code_challenge is not a base64url SHA-256 value.",
-            ),
-        ));
-    }
+    let pkce = match p.non_empty("code_challenge") {
+        None if app.pkce_required() => {
+            return Err(redirect(
+                response_mode,
+                EntraError::invalid_request(
+                    9002325,
+                    "Proof Key for Code Exchange is required for cross-origin authorization code redemption: the request must contain 'code_challenge'.",
+                ),
+            ));
+        }
+        None => None,
+        Some(challenge) => {
+            // RFC 7636 section 4.3: the method defaults to `plain`; Entra accepts both.
+            let plain = match p.non_empty("code_challenge_method") {
+                None | Some("plain") => true,
+                Some("S256") => false,
+                Some(other) => {
+                    return Err(redirect(
+                        response_mode,
+                        EntraError::invalid_request(
+                            501491,
+                            format!(
+                                "The code_challenge_method '{other}' is not supported; use 'S256' or 'plain'."
+                            ),
+                        ),
+                    ));
+                }
+            };
+            let well_formed = if plain {
+                is_verifier_shaped(challenge)
+            } else {
+                challenge.len() == 43
+                    && challenge
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            };
+            if !well_formed {
+                return Err(redirect(
+                    response_mode,
+                    EntraError::invalid_request(
+                        501491,
+                        "The code_challenge is malformed: an S256 challenge is a base64url SHA-256 value, a plain one 43 to 128 unreserved characters.",
+                    ),
+                ));
+            }
+            Some(Pkce {
+                challenge: challenge.to_owned(),
+                plain,
+            })
+        }
+    };
     let claims = match p.non_empty("claims") {
         Some(c) => parse_claims(c).map_err(|e| {
             redirect(
@@ -341,7 +440,7 @@ fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Box<Rej
         scope: scope.to_owned(),
         state,
         nonce: p.get("nonce").map(str::to_owned),
-        code_challenge: code_challenge.to_owned(),
+        pkce,
         prompt: p.non_empty("prompt").map(str::to_owned),
         max_age: p
             .non_empty("max_age")
@@ -431,12 +530,18 @@ pub(crate) fn complete(
                 client_id: request.client_id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 scope: request.scope.clone(),
-                code_challenge: request.code_challenge.clone(),
+                pkce: request.pkce.clone(),
                 nonce: request.nonce.clone(),
                 user_oid: user_oid.to_owned(),
                 auth_time: session.auth_time,
                 mfa: session.mfa,
                 xms_cc: request.claims.xms_cc.clone(),
+                acrs: crate::scopes::satisfied_contexts(
+                    &t.config,
+                    &request.claims.acrs,
+                    session.mfa,
+                ),
+                sid: Some(session.sid()),
                 expires_at: crate::time::after(now, t.config.lifetimes.code_secs),
             },
         );

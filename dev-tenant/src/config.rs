@@ -80,6 +80,10 @@ pub struct Config {
     /// assertion until it nears expiry, so a strict check would break them.
     #[serde(default)]
     pub reject_replayed_assertions: bool,
+    /// Sign a configured user in without the login page (for tests that drive the flow with
+    /// an HTTP client rather than a browser). Absent by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_login: Option<AutoLogin>,
     /// App registrations, including resources such as Microsoft Graph.
     #[serde(default, rename = "app", skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppRegistration>,
@@ -93,6 +97,38 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditional_access: Vec<ConditionalAccessPolicy>,
+}
+
+/// Auto-login: an authorize request that would show the login page signs `user` in at once
+/// (an SSO session is set as usual); with `mfa` the sign-in counts as multifactor, otherwise
+/// the MFA page still appears when a policy asks for it. `prompt=none` still needs a session.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.auto_login = Some(dev_tenant::AutoLogin::new("alice@contoso.com", true));
+/// assert!(config.validate().is_ok());
+/// config.auto_login = Some(dev_tenant::AutoLogin::new("nobody@contoso.com", true));
+/// assert!(config.validate().is_err());
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AutoLogin {
+    /// The seeded user's email.
+    pub user: String,
+    /// Whether the sign-in includes MFA.
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+impl AutoLogin {
+    /// Signs `user` in automatically, with or without MFA.
+    pub fn new(user: impl Into<String>, mfa: bool) -> Self {
+        Self {
+            user: user.into(),
+            mfa,
+        }
+    }
 }
 
 /// The tenant's names.
@@ -140,6 +176,17 @@ pub struct ServerConfig {
     /// Serve HTTPS with a generated self-signed certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https: Option<HttpsConfig>,
+    /// More host names for the generated certificate besides `localhost`, the loopback
+    /// addresses and `public_host`, e.g. `contoso.ciamlogin.com` when `public_host` is
+    /// `{tenant-id}.ciamlogin.com` (the issuer's host) and the app's authority uses the
+    /// subdomain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_hosts: Vec<String>,
+    /// When set, the admin API (`/_admin/`) answers any client that sends
+    /// `Authorization: Bearer {admin_token}` and no other, loopback or not (for a tenant in a
+    /// container bound to `0.0.0.0`); when absent it answers loopback clients only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<Secret>,
 }
 
 /// HTTPS settings: a self-signed certificate for `127.0.0.1` and `localhost` is generated at start.
@@ -263,6 +310,72 @@ pub struct AppRegistration {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub application_permissions: Vec<ApplicationPermission>,
+    /// Whether authorization requests must carry a PKCE `code_challenge` (RFC 7636). When absent,
+    /// as in Entra ("Microsoft identity platform and OAuth 2.0 authorization code flow"): required
+    /// for public clients, optional for confidential web apps. `S256` and `plain` are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pkce: Option<bool>,
+    /// Optional claims this app receives ("Provide optional claims to your app"): none unless
+    /// configured, as in Entra.
+    #[serde(default, skip_serializing_if = "OptionalClaims::is_empty")]
+    pub optional_claims: OptionalClaims,
+}
+
+/// Optional claims of an app registration, by token type (the manifest's `optionalClaims`).
+///
+/// ID tokens accept [`OptionalClaims::ID_TOKEN`], access tokens [`OptionalClaims::ACCESS_TOKEN`]
+/// (no `amr`: v2.0 access tokens never carry it).
+///
+/// ```
+/// let mut app = dev_tenant::AppRegistration::new("web", "0d3f1c2b-aaaa-4bbb-8ccc-123456789abc");
+/// app.optional_claims.id_token = vec!["email".into(), "auth_time".into()];
+/// assert!(!app.optional_claims.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OptionalClaims {
+    /// Claims added to the ID tokens issued to this app (the audience).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token: Vec<String>,
+    /// Claims added to access tokens for this app as the resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_token: Vec<String>,
+}
+
+impl OptionalClaims {
+    /// The optional claims an ID token can carry here.
+    pub const ID_TOKEN: &'static [&'static str] = &[
+        "auth_time",
+        "email",
+        "amr",
+        "given_name",
+        "family_name",
+        "upn",
+        "acct",
+    ];
+    /// The optional claims an access token can carry here.
+    pub const ACCESS_TOKEN: &'static [&'static str] = &[
+        "auth_time",
+        "email",
+        "given_name",
+        "family_name",
+        "upn",
+        "acct",
+    ];
+
+    /// Whether no optional claim is configured.
+    pub fn is_empty(&self) -> bool {
+        self.id_token.is_empty() && self.access_token.is_empty()
+    }
+
+    pub(crate) fn id_token_has(&self, name: &str) -> bool {
+        self.id_token.iter().any(|c| c == name)
+    }
+
+    pub(crate) fn access_token_has(&self, name: &str) -> bool {
+        self.access_token.iter().any(|c| c == name)
+    }
 }
 
 impl AppRegistration {
@@ -280,12 +393,29 @@ impl AppRegistration {
             app_roles: Vec::new(),
             delegated_permissions: Vec::new(),
             application_permissions: Vec::new(),
+            require_pkce: None,
+            optional_claims: OptionalClaims::default(),
         }
     }
 
     /// Whether this app can authenticate as a confidential client.
     pub fn is_confidential(&self) -> bool {
         !self.client_secrets.is_empty() || !self.certificates.is_empty()
+    }
+
+    /// Whether its authorization requests need PKCE: [`require_pkce`](Self::require_pkce), else
+    /// Entra's default (public clients only).
+    ///
+    /// ```
+    /// let mut app = dev_tenant::AppRegistration::new("spa", "0d3f1c2b-aaaa-4bbb-8ccc-123456789abc");
+    /// assert!(app.pkce_required());
+    /// app.client_secrets.push(dev_tenant::Secret::new("s"));
+    /// assert!(!app.pkce_required());
+    /// app.require_pkce = Some(true);
+    /// assert!(app.pkce_required());
+    /// ```
+    pub fn pkce_required(&self) -> bool {
+        self.require_pkce.unwrap_or(!self.is_confidential())
     }
 }
 
@@ -393,7 +523,9 @@ impl UserConfig {
     }
 }
 
-/// A Conditional Access policy that requires MFA for the listed resources.
+/// A Conditional Access policy that requires MFA for the listed resources, or for the listed
+/// authentication contexts ("Conditional Access authentication context": an API asks for one
+/// with a claims challenge for `acrs`, and the token carries `acrs` once the policy is met).
 ///
 /// ```
 /// let mut config = dev_tenant::Config::quickstart();
@@ -401,19 +533,27 @@ impl UserConfig {
 ///     "0b0b0b0b-0000-4000-8000-000000000000",
 ///     ["https://graph.microsoft.com"],
 /// ));
+/// config.conditional_access.push(dev_tenant::ConditionalAccessPolicy::require_mfa_for_auth_context(
+///     "0c0c0c0c-0000-4000-8000-000000000000",
+///     ["c2"],
+/// ));
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConditionalAccessPolicy {
-    /// Policy id (named in the `claims` of the `interaction_required` error).
+    /// Policy id (named in `capolids` in the `claims` of the AADSTS50076 error).
     pub id: String,
     /// Display name.
     #[serde(default)]
     pub name: String,
     /// Resources (client id or identifier URI) the policy protects.
+    #[serde(default)]
     pub resources: Vec<String>,
+    /// Authentication context ids (`c1` … `c99`) the policy protects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authentication_contexts: Vec<String>,
     /// Require multifactor authentication.
     #[serde(default = "yes")]
     pub require_mfa: bool,
@@ -433,6 +573,21 @@ impl ConditionalAccessPolicy {
             id: id.into(),
             name: String::new(),
             resources: resources.into_iter().map(Into::into).collect(),
+            authentication_contexts: Vec::new(),
+            require_mfa: true,
+        }
+    }
+
+    /// A policy requiring MFA for the authentication contexts `contexts` (e.g. `c1`).
+    pub fn require_mfa_for_auth_context(
+        id: impl Into<String>,
+        contexts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: String::new(),
+            resources: Vec::new(),
+            authentication_contexts: contexts.into_iter().map(Into::into).collect(),
             require_mfa: true,
         }
     }
@@ -495,6 +650,12 @@ impl Config {
 
         let mut policy = ConditionalAccessPolicy::require_mfa(q::MFA_POLICY_ID, [q::API_CLIENT_ID]);
         policy.name = "Require MFA for EditProfileService".to_owned();
+        let mut context_policy = ConditionalAccessPolicy::require_mfa_for_auth_context(
+            q::AUTH_CONTEXT_POLICY_ID,
+            [q::AUTH_CONTEXT_ID],
+        );
+        context_policy.name =
+            "Require MFA for the profile-editing authentication context".to_owned();
 
         Self {
             tenant: TenantConfig {
@@ -505,9 +666,10 @@ impl Config {
             lifetimes: Lifetimes::default(),
             reject_multi_resource_scopes: false,
             reject_replayed_assertions: false,
+            auto_login: None,
             apps: vec![graph, web, api, daemon],
             users: vec![alice, bob],
-            conditional_access: vec![policy],
+            conditional_access: vec![policy, context_policy],
         }
     }
 
@@ -630,6 +792,40 @@ impl Config {
                 }
             }
         }
+        if let Some(a) = &self.auto_login
+            && !self
+                .users
+                .iter()
+                .any(|u| u.email.eq_ignore_ascii_case(a.user.trim()))
+        {
+            return bad(format!("auto_login: no user {:?}", a.user));
+        }
+        if self
+            .server
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.secret().trim().is_empty())
+        {
+            return bad("server.admin_token must not be empty".to_owned());
+        }
+        for a in &self.apps {
+            for (list, allowed, kind) in [
+                (&a.optional_claims.id_token, OptionalClaims::ID_TOKEN, "ID"),
+                (
+                    &a.optional_claims.access_token,
+                    OptionalClaims::ACCESS_TOKEN,
+                    "access",
+                ),
+            ] {
+                if let Some(c) = list.iter().find(|c| !allowed.contains(&c.as_str())) {
+                    return bad(format!(
+                        "app {}: {c:?} is not an optional claim of {kind} tokens here (known: {})",
+                        a.client_id,
+                        allowed.join(", ")
+                    ));
+                }
+            }
+        }
         for (i, u) in self.users.iter().enumerate() {
             if !u.email.contains('@') {
                 return bad(format!("user {:?}: email must contain '@'", u.email));
@@ -642,6 +838,12 @@ impl Config {
             }
         }
         for p in &self.conditional_access {
+            if p.resources.is_empty() && p.authentication_contexts.is_empty() {
+                return bad(format!(
+                    "policy {}: it names neither resources nor authentication contexts",
+                    p.id
+                ));
+            }
             for r in &p.resources {
                 if self.resource(r).is_none() {
                     return bad(format!("policy {}: unknown resource {r:?}", p.id));

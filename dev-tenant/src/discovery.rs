@@ -33,7 +33,7 @@ pub(crate) async fn openid_configuration(
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
+        "code_challenge_methods_supported": ["plain", "S256"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": t.issuer(),

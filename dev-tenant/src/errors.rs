@@ -89,12 +89,14 @@ impl EntraError {
         e
     }
 
-    /// AADSTS50076 with the `claims` naming the policies that demand MFA.
+    /// AADSTS50076 as Entra's token endpoint sends it today: `invalid_grant`, `suberror`
+    /// `basic_action`, and `claims` naming the Conditional Access policies in `capolids`
+    /// (Microsoft identity platform error codes: AADSTS50076; "Claims challenges, claims
+    /// requests and client capabilities"). The older `interaction_required` + `polids` shape
+    /// only survives in a docs example.
     pub(crate) fn mfa_required(resource: &str, policy_ids: &[String]) -> Self {
-        let claims = serde_json::json!({"access_token": {"polids": {"essential": true, "values": policy_ids}}});
-        let mut e = Self::new(
-            StatusCode::BAD_REQUEST,
-            "interaction_required",
+        let claims = serde_json::json!({"access_token": {"capolids": {"essential": true, "values": policy_ids}}});
+        let mut e = Self::invalid_grant(
             50076,
             format!(
                 "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."
@@ -206,13 +208,29 @@ impl GraphError {
         }
     }
 
-    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
+    /// Graph's 401: `InvalidAuthenticationToken`, and a `WWW-Authenticate` naming where to get
+    /// a token and for which resource, as Microsoft Graph sends it (`authorization_uri`,
+    /// `client_id` = Graph's app id; Microsoft Graph error responses), plus RFC 6750's
+    /// `error="invalid_token"` when a token was presented (section 3.1: not for a missing one).
+    pub(crate) fn unauthenticated(authorization_uri: &str, message: impl Into<String>) -> Self {
         let mut e = Self::new(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             message,
         );
-        e.www_authenticate = Some("Bearer realm=\"\", error=\"invalid_token\"".to_owned());
+        e.www_authenticate = Some(format!(
+            "Bearer realm=\"\", authorization_uri=\"{authorization_uri}\", client_id=\"{}\", error=\"invalid_token\"",
+            crate::quickstart::GRAPH_APP_ID
+        ));
+        e
+    }
+
+    /// [`GraphError::unauthenticated`] for a request with no token: no `error` parameter.
+    pub(crate) fn no_token(authorization_uri: &str) -> Self {
+        let mut e = Self::unauthenticated(authorization_uri, "Access token is empty.");
+        e.www_authenticate = e
+            .www_authenticate
+            .map(|h| h.replace(", error=\"invalid_token\"", ""));
         e
     }
 
@@ -265,13 +283,13 @@ mod tests {
     fn mfa_required_shape() {
         let e = EntraError::mfa_required("api", &["p1".to_owned()]);
         let body = serde_json::to_value(e.body(Some("corr-1"))).unwrap();
-        assert_eq!(body["error"], "interaction_required");
+        assert_eq!(body["error"], "invalid_grant");
         assert_eq!(body["error_codes"], serde_json::json!([50076]));
         assert_eq!(body["suberror"], "basic_action");
         assert_eq!(body["correlation_id"], "corr-1");
         assert_eq!(
             body["claims"],
-            r#"{"access_token":{"polids":{"essential":true,"values":["p1"]}}}"#
+            r#"{"access_token":{"capolids":{"essential":true,"values":["p1"]}}}"#
         );
         let d = body["error_description"].as_str().unwrap();
         assert!(d.starts_with("AADSTS50076: "));

@@ -19,6 +19,7 @@ const MAX_PROPERTY_LEN: usize = 256;
 
 /// Verifies the bearer token for Graph and returns its claims, or Graph's 401.
 fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
+    let authorize_uri = format!("{}oauth2/v2.0/authorize", t.authority());
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -28,15 +29,20 @@ fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
                 .map(|(_, t)| t.trim())
         })
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+        .ok_or_else(|| GraphError::no_token(&authorize_uri))?;
     let jwt = t.verify_own(token).map_err(|e| {
-        GraphError::unauthenticated(match e {
-            VerifyError::Malformed => "IDX14100: JWT is not well formed.",
-            VerifyError::Signature => "Access token validation failure: invalid signature.",
-            VerifyError::Issuer => "Access token validation failure: invalid issuer.",
-            VerifyError::Expired => "Lifetime validation failed, the token is expired.",
-            VerifyError::NotYetValid => "Lifetime validation failed, the token is not yet valid.",
-        })
+        GraphError::unauthenticated(
+            &authorize_uri,
+            match e {
+                VerifyError::Malformed => "IDX14100: JWT is not well formed.",
+                VerifyError::Signature => "Access token validation failure: invalid signature.",
+                VerifyError::Issuer => "Access token validation failure: invalid issuer.",
+                VerifyError::Expired => "Lifetime validation failed, the token is expired.",
+                VerifyError::NotYetValid => {
+                    "Lifetime validation failed, the token is not yet valid."
+                }
+            },
+        )
     })?;
     let graph = t.config.resource(crate::quickstart::GRAPH_RESOURCE);
     let aud = jwt.str_claim("aud").unwrap_or_default();
@@ -45,6 +51,7 @@ fn authenticate(t: &Tenant, headers: &HeaderMap) -> Result<Jwt, GraphError> {
         || graph.is_some_and(|g| g.client_id.eq_ignore_ascii_case(aud));
     if !aud_ok {
         return Err(GraphError::unauthenticated(
+            &authorize_uri,
             "Access token validation failure. Invalid audience.",
         ));
     }
@@ -127,11 +134,11 @@ fn profile_json(p: &crate::UserProfile) -> Value {
         "businessPhones": [],
         "displayName": p.display_name,
         "givenName": p.given_name,
-        "jobTitle": null,
+        "jobTitle": p.other.get("jobTitle"),
         "mail": p.mail,
         "mobilePhone": null,
         "officeLocation": null,
-        "preferredLanguage": null,
+        "preferredLanguage": p.other.get("preferredLanguage"),
         "surname": p.surname,
         "userPrincipalName": p.user_principal_name,
         "id": p.id,
@@ -161,16 +168,100 @@ pub(crate) async fn get_me(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> 
     }
 }
 
+/// GET or POST `/oidc/userinfo`, the discovery document's `userinfo_endpoint` (Microsoft
+/// identity platform: "UserInfo endpoint"; OpenID Connect Core section 5.3). Like Entra's, it is
+/// served by Graph: it takes a delegated Graph access token and answers `sub` (the ID token's,
+/// pairwise for the client), `name`, `given_name`, `family_name` and `email`.
+pub(crate) async fn userinfo(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> Response {
+    let jwt = match authenticate(&t, &headers) {
+        Ok(jwt) => jwt,
+        Err(e) => return e.into_response(),
+    };
+    let oid = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    if jwt.str_claim("scp").is_none() || oid.is_empty() {
+        return GraphError::unauthenticated(
+            &format!("{}oauth2/v2.0/authorize", t.authority()),
+            "The UserInfo endpoint needs a delegated (user) access token.",
+        )
+        .into_response();
+    }
+    if let Some(challenge) = cae_challenge(&t, &jwt, &oid) {
+        return challenge.into_response();
+    }
+    let azp = jwt.str_claim("azp").unwrap_or_default().to_owned();
+    let Some(user) = t.store().user_by_oid(&oid).cloned() else {
+        return GraphError::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            format!("Resource '{oid}' does not exist."),
+        )
+        .into_response();
+    };
+    let p = &user.profile;
+    let mut body = json!({
+        "sub": crate::tokens::pairwise_sub(&p.id, &azp),
+        "name": p.display_name,
+        "email": p.mail,
+    });
+    if let Some(g) = &p.given_name {
+        body["given_name"] = json!(g);
+    }
+    if let Some(f) = &p.surname {
+        body["family_name"] = json!(f);
+    }
+    (StatusCode::OK, json_headers(), body.to_string()).into_response()
+}
+
 /// The validated changes of a `PATCH /v1.0/me` body.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ProfilePatch {
     pub(crate) display_name: Option<String>,
     pub(crate) given_name: Option<Option<String>>,
     pub(crate) surname: Option<Option<String>>,
+    /// The other editable properties (Graph name, new value or `None` to clear).
+    pub(crate) other: Vec<(&'static str, Option<String>)>,
+}
+
+/// Properties of the Graph user resource a user of an external tenant may edit besides the
+/// names ("Update user"; the user resource's writable properties).
+const OTHER_EDITABLE: [&str; 7] = [
+    "jobTitle",
+    "preferredLanguage",
+    "city",
+    "country",
+    "streetAddress",
+    "postalCode",
+    "state",
+];
+
+/// Properties Graph refuses to change (read-only or not the user's to change).
+const READ_ONLY: [&str; 9] = [
+    "id",
+    "mail",
+    "userPrincipalName",
+    "identities",
+    "creationType",
+    "userType",
+    "createdDateTime",
+    "accountEnabled",
+    "otherMails",
+];
+
+/// `preferredLanguage` is an ISO 639-1 code, optionally with a region (`en`, `en-US`).
+fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let lang_ok = parts
+        .next()
+        .is_some_and(|l| l.len() == 2 && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    let region_ok = parts
+        .next()
+        .is_none_or(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()));
+    lang_ok && region_ok && parts.next().is_none()
 }
 
 /// Validates a PATCH body: a JSON object with only `displayName` (non-empty string),
-/// `givenName` and `surname` (string or null), each at most 256 characters.
+/// `givenName`, `surname` and [`OTHER_EDITABLE`] (string or null), each at most 256
+/// characters; a [`READ_ONLY`] property gets Graph's 400 saying so.
 pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format."))?;
@@ -203,7 +294,14 @@ pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
         }
     };
     for key in map.keys() {
-        if !matches!(key.as_str(), "displayName" | "givenName" | "surname") {
+        if READ_ONLY.contains(&key.as_str()) {
+            return Err(GraphError::bad_request(format!(
+                "Property '{key}' is read-only and cannot be set."
+            )));
+        }
+        if !matches!(key.as_str(), "displayName" | "givenName" | "surname")
+            && !OTHER_EDITABLE.contains(&key.as_str())
+        {
             return Err(GraphError::bad_request(format!(
                 "Property '{key}' does not exist as a declared property or extension property."
             )));
@@ -212,6 +310,16 @@ pub(crate) fn parse_patch(body: &[u8]) -> Result<ProfilePatch, GraphError> {
     patch.display_name = text(&map, "displayName", false)?.flatten();
     patch.given_name = text(&map, "givenName", true)?;
     patch.surname = text(&map, "surname", true)?;
+    for key in OTHER_EDITABLE {
+        if let Some(v) = text(&map, key, true)? {
+            if key == "preferredLanguage" && v.as_deref().is_some_and(|l| !is_language_tag(l)) {
+                return Err(GraphError::bad_request(format!(
+                    "Invalid value specified for property '{key}' of resource 'User'."
+                )));
+            }
+            patch.other.push((key, v));
+        }
+    }
     Ok(patch)
 }
 
@@ -251,6 +359,12 @@ pub(crate) async fn patch_me(
     if let Some(v) = patch.surname {
         user.profile.surname = v;
     }
+    for (key, v) in patch.other {
+        match v {
+            Some(v) => user.profile.other.insert(key.to_owned(), v),
+            None => user.profile.other.remove(key),
+        };
+    }
     tracing::info!(user = %user.profile.mail, "Graph profile updated");
     StatusCode::NO_CONTENT.into_response()
 }
@@ -269,6 +383,14 @@ mod tests {
         );
         assert_eq!(ok(r#"{"givenName":null}"#).given_name, Some(None));
         assert_eq!(ok("{}"), ProfilePatch::default());
+        assert_eq!(
+            ok(r#"{"jobTitle":"Chef","preferredLanguage":"en-GB","city":null}"#).other,
+            [
+                ("jobTitle", Some("Chef".to_owned())),
+                ("preferredLanguage", Some("en-GB".to_owned())),
+                ("city", None),
+            ]
+        );
         let long = "x".repeat(257);
         for body in [
             "",
@@ -279,7 +401,11 @@ mod tests {
             r#"{"displayName":null}"#,
             r#"{"displayName":5}"#,
             r#"{"surname":["a"]}"#,
-            r#"{"jobTitle":"x"}"#,
+            r#"{"mail":"x@y"}"#,
+            r#"{"id":"x"}"#,
+            r#"{"mobilePhone":"1"}"#,
+            r#"{"preferredLanguage":"english"}"#,
+            r#"{"city":7}"#,
             &format!(r#"{{"surname":"{long}"}}"#),
         ] {
             assert_eq!(bad(body), StatusCode::BAD_REQUEST, "{body}");

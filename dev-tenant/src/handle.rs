@@ -27,10 +27,14 @@ use crate::{Error, UserProfile};
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct TokenOptions {
-    /// The sign-in included MFA (`amr` gets `mfa`).
+    /// The sign-in included MFA. A v2.0 access token does not show it (no `amr`, as in Entra);
+    /// the on-behalf-of flow and the token's authentication contexts do.
     pub mfa: bool,
     /// Client capabilities put in `xms_cc` (e.g. `cp1`).
     pub client_capabilities: Vec<String>,
+    /// Authentication contexts the client asked for (`acrs`); those the sign-in satisfies (with
+    /// [`mfa`](Self::mfa), or under a policy that does not require MFA) appear in the token.
+    pub auth_contexts: Vec<String>,
     /// Token lifetime; the configured access token lifetime when `None`.
     pub lifetime: Option<Duration>,
 }
@@ -49,6 +53,12 @@ impl TokenOptions {
         caps: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         self.client_capabilities = caps.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the requested authentication contexts (`acrs`, e.g. `c1`).
+    #[must_use]
+    pub fn auth_contexts(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.auth_contexts = ids.into_iter().map(Into::into).collect();
         self
     }
     /// Sets the lifetime.
@@ -100,13 +110,15 @@ impl DevTenant {
             (None, IpAddr::V6(ip)) => format!("[{ip}]"),
             (None, IpAddr::V4(ip)) => ip.to_string(),
         };
-        let base_url = format!("{scheme}://{host}:{}", addr.port());
+        let base_url = base_url(scheme, &host, addr.port());
+        let mut cert_hosts: Vec<String> = config.server.public_host.iter().cloned().collect();
+        cert_hosts.extend(config.server.certificate_hosts.iter().cloned());
         let https_on = https.is_some();
         let port = addr.port();
         // Key generation is CPU-bound (RSA 2048): keep it off the async worker.
         let (tenant, tls) = tokio::task::spawn_blocking(move || {
             let tls = https
-                .map(|h| crate::https::setup(h.cert_out.as_deref()))
+                .map(|h| crate::https::setup(h.cert_out.as_deref(), &cert_hosts))
                 .transpose()?;
             let tenant = Tenant::new(config, base_url, https_on, port)?;
             Ok::<_, Error>((tenant, tls))
@@ -133,7 +145,8 @@ impl DevTenant {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (or `https://`), without a trailing slash.
+    /// `http://127.0.0.1:PORT` (or `https://`, and the host `public_host` when set), without a
+    /// trailing slash; a default port (443 for HTTPS, 80 for HTTP) is left out, as in Entra's URLs.
     pub fn base_url(&self) -> &str {
         &self.tenant.base_url
     }
@@ -354,45 +367,12 @@ impl DevTenant {
         scopes: impl IntoIterator<Item = impl AsRef<str>>,
         options: TokenOptions,
     ) -> Result<String, Error> {
-        let t = &self.tenant;
-        let oid = t
-            .store()
-            .user_by_email(user)
-            .map(|u| u.profile.id.clone())
-            .ok_or(Error::UnknownUser)?;
-        let client = t.app(client_id).ok_or(Error::UnknownClient)?;
         let scope = scopes
             .into_iter()
             .map(|s| s.as_ref().to_owned())
             .collect::<Vec<_>>()
             .join(" ");
-        let lifetime = options
-            .lifetime
-            .map_or(t.config.lifetimes.access_token_secs, |d| d.as_secs().max(1));
-        let body = issue_user_tokens(
-            t,
-            &UserIssue {
-                client,
-                client_auth: if client.is_confidential() {
-                    ClientAuth::Secret
-                } else {
-                    ClientAuth::Public
-                },
-                user_oid: &oid,
-                scope: &scope,
-                mfa: options.mfa,
-                auth_time: crate::time::now(),
-                xms_cc: options.client_capabilities,
-                nonce: None,
-                enforce_ca: false,
-                lifetime,
-            },
-        )
-        .map_err(|e| Error::Rejected(format!("AADSTS{}: {}", e.code, e.message)))?;
-        body["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::Rejected("no access token".to_owned()))
+        user_access_token_for(&self.tenant, user, client_id, &scope, options)
     }
 
     /// An app-only access token for `client_id` and a `{resource}/.default` scope, as the
@@ -425,6 +405,60 @@ impl DevTenant {
     }
 }
 
+/// [`DevTenant::access_token_for`] for the admin API too.
+pub(crate) fn user_access_token_for(
+    t: &Tenant,
+    user: &str,
+    client_id: &str,
+    scope: &str,
+    options: TokenOptions,
+) -> Result<String, Error> {
+    let oid = t
+        .store()
+        .user_by_email(user)
+        .map(|u| u.profile.id.clone())
+        .ok_or(Error::UnknownUser)?;
+    let client = t.app(client_id).ok_or(Error::UnknownClient)?;
+    let lifetime = options
+        .lifetime
+        .map_or(t.config.lifetimes.access_token_secs, |d| d.as_secs().max(1));
+    let body = issue_user_tokens(
+        t,
+        &UserIssue {
+            client,
+            client_auth: if client.is_confidential() {
+                ClientAuth::Secret
+            } else {
+                ClientAuth::Public
+            },
+            user_oid: &oid,
+            scope,
+            mfa: options.mfa,
+            auth_time: crate::time::now(),
+            xms_cc: options.client_capabilities,
+            acrs: crate::scopes::satisfied_contexts(&t.config, &options.auth_contexts, options.mfa),
+            sid: None,
+            nonce: None,
+            enforce_ca: false,
+            lifetime,
+        },
+    )
+    .map_err(|e| Error::Rejected(format!("AADSTS{}: {}", e.code, e.message)))?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Rejected("no access token".to_owned()))
+}
+
+/// `{scheme}://{host}[:{port}]`, without the port when it is the scheme's default (RFC 3986
+/// section 6.2.3), as Entra's URLs are written: `https://{tid}.ciamlogin.com/{tid}/v2.0`.
+pub(crate) fn base_url(scheme: &str, host: &str, port: u16) -> String {
+    match (scheme, port) {
+        ("https", 443) | ("http", 80) => format!("{scheme}://{host}"),
+        _ => format!("{scheme}://{host}:{port}"),
+    }
+}
+
 pub(crate) fn rotate(t: &Tenant, grace: Duration) -> Result<String, Error> {
     let next = SigningKey::generate(&t.issuer())?;
     let kid = next.kid().to_owned();
@@ -450,4 +484,21 @@ pub(crate) fn revoke(t: &Tenant, email: &str) -> Option<i64> {
         .retain(|_, s| !s.user_oid.eq_ignore_ascii_case(&oid));
     tracing::info!(user = %email, revoked_at = at, "user sessions revoked");
     Some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn default_ports_are_left_out() {
+        assert_eq!(
+            base_url("https", "a.ciamlogin.com", 443),
+            "https://a.ciamlogin.com"
+        );
+        assert_eq!(base_url("http", "localhost", 80), "http://localhost");
+        assert_eq!(base_url("https", "localhost", 80), "https://localhost:80");
+        assert_eq!(base_url("http", "127.0.0.1", 443), "http://127.0.0.1:443");
+        assert_eq!(base_url("http", "127.0.0.1", 8080), "http://127.0.0.1:8080");
+    }
 }

@@ -25,7 +25,9 @@ impl std::fmt::Debug for Tls {
 ///
 /// The CA is separate from the server certificate because some verifiers (webpki among them)
 /// refuse a self-signed end-entity certificate used as its own trust anchor.
-pub(crate) fn setup(cert_out: Option<&Path>) -> Result<Tls, Error> {
+/// The server certificate names `localhost`, `127.0.0.1`, `::1` and `hosts` (the configured
+/// `public_host` and `certificate_hosts`).
+pub(crate) fn setup(cert_out: Option<&Path>, hosts: &[String]) -> Result<Tls, Error> {
     let crypto = |e: rcgen::Error| Error::Crypto(e.to_string());
     let ca_key = rcgen::KeyPair::generate().map_err(crypto)?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(crypto)?;
@@ -41,12 +43,18 @@ pub(crate) fn setup(cert_out: Option<&Path>) -> Result<Tls, Error> {
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
 
     let key = rcgen::KeyPair::generate().map_err(crypto)?;
-    let mut params = rcgen::CertificateParams::new(vec![
+    let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
-    ])
-    .map_err(crypto)?;
+    ];
+    for h in hosts {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(h)) {
+            names.push(h.to_owned());
+        }
+    }
+    let mut params = rcgen::CertificateParams::new(names).map_err(crypto)?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "dev-tenant");

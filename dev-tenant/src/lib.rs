@@ -30,8 +30,9 @@ mod token;
 mod tokens;
 
 pub use config::{
-    AppRegistration, ApplicationPermission, ConditionalAccessPolicy, Config, DelegatedPermission,
-    HttpsConfig, Lifetimes, Secret, ServerConfig, TenantConfig, UserConfig,
+    AppRegistration, ApplicationPermission, AutoLogin, ConditionalAccessPolicy, Config,
+    DelegatedPermission, HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig,
+    TenantConfig, UserConfig,
 };
 pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};
 pub use handle::{DevTenant, TokenOptions};
@@ -63,6 +64,11 @@ pub struct UserProfile {
     pub given_name: Option<String>,
     /// Surname.
     pub surname: Option<String>,
+    /// The other properties a user of an external tenant may edit with `PATCH /me` (Graph
+    /// user resource: `jobTitle`, `preferredLanguage`, `city`, `country`, `streetAddress`,
+    /// `postalCode`, `state`), by Graph property name; absent ones are unset.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub other: std::collections::BTreeMap<String, String>,
 }
 
 /// Errors from configuring, starting or steering a dev tenant.

@@ -22,11 +22,25 @@ struct Args {
     #[arg(long, env = "DEV_TENANT_CONFIG")]
     config: Option<PathBuf>,
     /// Port to listen on (127.0.0.1); overrides `server.bind`. 0 picks a free port.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bind")]
     port: Option<u16>,
+    /// Address to listen on, e.g. `0.0.0.0:8443` in a container; overrides `server.bind`.
+    /// Set an admin token then: without one the admin API answers loopback clients only.
+    #[arg(long, env = "DEV_TENANT_BIND")]
+    bind: Option<SocketAddr>,
+    /// Guard the admin API with this bearer token instead of loopback-only (overrides
+    /// `server.admin_token`).
+    #[arg(long, env = "DEV_TENANT_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     /// Serve HTTPS and write the CA certificate (PEM) that clients must trust to this path.
     #[arg(long)]
     https_cert_out: Option<PathBuf>,
+    /// Sign this seeded user in without the login page (overrides `auto_login`).
+    #[arg(long, env = "DEV_TENANT_AUTO_LOGIN")]
+    auto_login: Option<String>,
+    /// With --auto-login: the sign-in counts as multifactor.
+    #[arg(long, requires = "auto_login")]
+    auto_login_mfa: bool,
     /// Print the quickstart configuration as TOML and exit.
     #[arg(long)]
     print_default_config: bool,
@@ -69,6 +83,16 @@ async fn run(args: Args) -> Result<(), dev_tenant::Error> {
     };
     if let Some(port) = args.port {
         config.server.bind = Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Some(bind) = args.bind {
+        config.server.bind = Some(bind);
+    }
+    if let Some(user) = args.auto_login {
+        config.auto_login = Some(dev_tenant::AutoLogin::new(user, args.auto_login_mfa));
+        config.validate()?;
+    }
+    if let Some(token) = args.admin_token {
+        config.server.admin_token = Some(dev_tenant::Secret::new(token));
     }
     if let Some(path) = args.https_cert_out {
         config.server.https = Some(HttpsConfig::new(Some(path)));

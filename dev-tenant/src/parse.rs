@@ -180,7 +180,8 @@ pub fn parse_basic_auth(header: &str) -> Option<(String, String)> {
 pub struct ClaimsRequest {
     /// `access_token.xms_cc.values`: the client's capabilities (e.g. `cp1`).
     pub xms_cc: Vec<String>,
-    /// `access_token.polids.values`: Conditional Access policies the client must satisfy.
+    /// `access_token.capolids.values` (or the older spelling `polids`): Conditional Access
+    /// policies the client must satisfy.
     pub polids: Vec<String>,
     /// `access_token.acrs` values (auth contexts).
     pub acrs: Vec<String>,
@@ -240,7 +241,9 @@ pub fn parse_claims(json: &str) -> Result<ClaimsRequest, ParseError> {
     };
     if let Some(at) = root.get("access_token").and_then(Value::as_object) {
         out.xms_cc = strings(at.get("xms_cc"));
-        out.polids = strings(at.get("polids"));
+        // Entra names the policies `capolids` today; an old docs example says `polids`.
+        out.polids = strings(at.get("capolids"));
+        out.polids.extend(strings(at.get("polids")));
         out.acrs = strings(at.get("acrs"));
         out.amr = strings(at.get("amr"));
         out.nbf = at
@@ -420,6 +423,9 @@ mod tests {
         let c = parse_claims(r#"{"access_token":{"polids":{"essential":true,"values":["p1"]}}}"#)
             .unwrap();
         assert!(c.demands_mfa());
+        let c = parse_claims(r#"{"access_token":{"capolids":{"essential":true,"values":["p2"]}}}"#)
+            .unwrap();
+        assert_eq!(c.polids, ["p2"]);
         let c = parse_claims(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#).unwrap();
         assert!(!c.demands_mfa());
         assert_eq!(

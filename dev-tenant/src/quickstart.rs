@@ -69,3 +69,7 @@ pub const BOB_DISPLAY_NAME: &str = "Bob Example";
 
 /// The Conditional Access policy that requires MFA for the EditProfileService API.
 pub const MFA_POLICY_ID: &str = "7c1d2e3f-4a5b-4c6d-9e8f-0a1b2c3d4e5f";
+/// The authentication context id an API can demand with a claims challenge (`acrs`).
+pub const AUTH_CONTEXT_ID: &str = "c1";
+/// The Conditional Access policy requiring MFA for [`AUTH_CONTEXT_ID`].
+pub const AUTH_CONTEXT_POLICY_ID: &str = "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b";

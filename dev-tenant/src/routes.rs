@@ -30,7 +30,8 @@ pub(crate) fn router(tenant: Arc<Tenant>) -> Router {
             get(logout::logout).post(logout::logout),
         )
         .route("/v1.0/me", get(graph::get_me).patch(graph::patch_me))
-        .nest("/_admin", admin::router())
+        .route("/oidc/userinfo", get(graph::userinfo).post(graph::userinfo))
+        .nest("/_admin", admin::guarded(Arc::clone(&tenant)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(tenant)

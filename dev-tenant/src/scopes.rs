@@ -212,31 +212,44 @@ pub(crate) fn delegated_grant(
         .ok_or_else(|| invalid_scope(&first.resource))?;
     let mut scp: Vec<String> = Vec::new();
     let mut response: Vec<String> = Vec::new();
-    if first.default {
-        let is_graph = app
-            .identifier_uris
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(crate::quickstart::GRAPH_RESOURCE));
-        let prefix = app
-            .identifier_uris
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("api://{}", app.client_id));
-        for g in granted_delegated(config, client, &app.client_id) {
-            if !scp.iter().any(|s| s.eq_ignore_ascii_case(g)) {
-                scp.push(g.to_owned());
-                response.push(if is_graph {
-                    g.to_owned()
-                } else {
-                    format!("{prefix}/{g}")
-                });
-            }
-        }
-    }
     for (canonical, written) in &first.scopes {
         if !scp.iter().any(|s| s.eq_ignore_ascii_case(canonical)) {
             scp.push(canonical.clone());
             response.push(written.clone());
+        }
+    }
+    // Entra lists every consented scope of the resource in `scp` and the response's `scope`,
+    // not only the requested ones ("Scopes and permissions": consent is per resource, and the
+    // token carries all of it), as for `/.default`.
+    let is_graph = app
+        .identifier_uris
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(crate::quickstart::GRAPH_RESOURCE));
+    let prefix = app
+        .identifier_uris
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("api://{}", app.client_id));
+    let written_prefix = first
+        .scopes
+        .first()
+        .and_then(|(_, w)| w.rfind('/').map(|i| w[..i].to_owned()))
+        .or_else(|| {
+            first
+                .default_form
+                .as_deref()
+                .filter(|_| !is_graph)
+                .and_then(|w| w.rfind('/').map(|i| w[..i].to_owned()))
+        });
+    for g in granted_delegated(config, client, &app.client_id) {
+        if !scp.iter().any(|s| s.eq_ignore_ascii_case(g)) {
+            scp.push(g.to_owned());
+            // Written as the client wrote the resource (Graph scopes may be bare).
+            response.push(match &written_prefix {
+                Some(p) => format!("{p}/{g}"),
+                None if is_graph => g.to_owned(),
+                None => format!("{prefix}/{g}"),
+            });
         }
     }
     response.extend(oidc.iter().map(|s| (*s).to_owned()));
@@ -323,6 +336,82 @@ pub(crate) fn mfa_policies_for_request(config: &Config, req: &RequestedScopes) -
         }
     }
     ids
+}
+
+/// The Conditional Access policies a `claims` request makes the sign-in meet with MFA, or
+/// `None` when it needs no MFA ("Conditional Access authentication context"; claims challenges).
+///
+/// `capolids`/`polids` and `amr: mfa` always need MFA. An `acrs` value needs it when a policy
+/// naming that authentication context requires MFA; a context no policy names is treated as
+/// needing MFA too (an unconfigured step-up still shows the MFA page, see the README's table of
+/// differences from Entra).
+pub(crate) fn claims_mfa_policies(
+    config: &Config,
+    claims: &crate::parse::ClaimsRequest,
+) -> Option<Vec<String>> {
+    let mut ids: Vec<String> = claims.polids.clone();
+    let mut needed =
+        !claims.polids.is_empty() || claims.amr.iter().any(|a| a.eq_ignore_ascii_case("mfa"));
+    for context in &claims.acrs {
+        let naming: Vec<_> = context_policies(config, context).collect();
+        if naming.is_empty() || naming.iter().any(|p| p.require_mfa) {
+            needed = true;
+        }
+        for p in naming.into_iter().filter(|p| p.require_mfa) {
+            if !ids.contains(&p.id) {
+                ids.push(p.id.clone());
+            }
+        }
+    }
+    if !needed {
+        return None;
+    }
+    if ids.is_empty() {
+        ids = config
+            .conditional_access
+            .iter()
+            .filter(|p| p.require_mfa)
+            .map(|p| p.id.clone())
+            .collect();
+    }
+    Some(ids)
+}
+
+fn context_policies<'a>(
+    config: &'a Config,
+    context: &'a str,
+) -> impl Iterator<Item = &'a crate::config::ConditionalAccessPolicy> {
+    config.conditional_access.iter().filter(move |p| {
+        p.authentication_contexts
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(context))
+    })
+}
+
+/// The requested authentication contexts a sign-in satisfies, for the token's `acrs`: each
+/// one whose policies are met (MFA done, or none of them requires it). Entra emits `acrs`
+/// only for contexts the client asked for in a claims request.
+pub(crate) fn satisfied_contexts(config: &Config, requested: &[String], mfa: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for context in requested {
+        let naming: Vec<_> = context_policies(config, context).collect();
+        let met = mfa || (!naming.is_empty() && naming.iter().all(|p| !p.require_mfa));
+        if met && !out.iter().any(|c| c.eq_ignore_ascii_case(context)) {
+            out.push(context.clone());
+        }
+    }
+    out
+}
+
+/// `a` followed by the values of `b` it lacks.
+pub(crate) fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut out = a.to_vec();
+    for v in b {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+            out.push(v.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -54,12 +54,17 @@ pub(crate) struct CodeRecord {
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) scope: String,
-    pub(crate) code_challenge: String,
+    /// The PKCE challenge of the authorize request, if it sent one.
+    pub(crate) pkce: Option<crate::authorize::Pkce>,
     pub(crate) nonce: Option<String>,
     pub(crate) user_oid: String,
     pub(crate) auth_time: i64,
     pub(crate) mfa: bool,
     pub(crate) xms_cc: Vec<String>,
+    /// Authentication contexts the sign-in satisfied.
+    pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid`.
+    pub(crate) sid: Option<String>,
     pub(crate) expires_at: i64,
 }
 
@@ -72,6 +77,10 @@ pub(crate) struct RefreshRecord {
     pub(crate) auth_time: i64,
     pub(crate) mfa: bool,
     pub(crate) xms_cc: Vec<String>,
+    /// Authentication contexts the sign-in satisfied; tokens from this refresh token keep them.
+    pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid`, for the ID tokens of refreshes.
+    pub(crate) sid: Option<String>,
     pub(crate) seq: u64,
     pub(crate) expires_at: i64,
 }
@@ -107,6 +116,14 @@ impl std::fmt::Debug for Store {
             .field("refresh_tokens", &self.refresh_tokens.len())
             .field("revocations", &self.revocations.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The session's `sid` claim: a GUID stable for the session ("ID token claims reference":
+    /// "Session ID, used for per-session user sign-out").
+    pub(crate) fn sid(&self) -> String {
+        derived_guid(&format!("sid:{}", self.session_state))
     }
 }
 
@@ -186,6 +203,7 @@ impl Tenant {
                     display_name: u.display_name.clone(),
                     given_name: u.given_name.clone(),
                     surname: u.surname.clone(),
+                    other: std::collections::BTreeMap::new(),
                 },
                 password: u.password.clone(),
             })

@@ -34,6 +34,9 @@ pub(crate) struct UserToken<'a> {
     pub(crate) resource: &'a str,
     pub(crate) scp: &'a [String],
     pub(crate) mfa: bool,
+    pub(crate) auth_time: i64,
+    /// Authentication contexts the sign-in satisfied (`acrs`).
+    pub(crate) acrs: &'a [String],
     pub(crate) xms_cc: &'a [String],
     pub(crate) lifetime: u64,
 }
@@ -54,8 +57,32 @@ pub(crate) fn seq_from_uti(uti: &str) -> Option<u64> {
 }
 
 /// Pairwise `sub`: stable per user and audience, as Entra's.
-fn pairwise_sub(oid: &str, audience: &str) -> String {
+pub(crate) fn pairwise_sub(oid: &str, audience: &str) -> String {
     sha256_b64(format!("{oid}|{}", audience.to_ascii_lowercase()).as_bytes())
+}
+
+/// The `aio` claim: opaque to clients ("An internal claim used by Microsoft Entra ID to record
+/// data for token reuse", access-token claims reference). This tenant records there what the
+/// on-behalf-of flow needs to know about the sign-in, the MFA state (first byte, bit 0), because
+/// a v2.0 access token has no `amr`.
+fn new_aio(mfa: bool) -> String {
+    let mut bytes = vec![u8::from(mfa)];
+    bytes.extend(
+        URL_SAFE_NO_PAD
+            .decode(random_string(30))
+            .unwrap_or_default(),
+    );
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The MFA state recorded in an `aio` this tenant minted (`None` for any other value).
+pub(crate) fn mfa_from_aio(aio: &str) -> Option<bool> {
+    let bytes = URL_SAFE_NO_PAD.decode(aio).ok()?;
+    match (bytes.len(), bytes.first()) {
+        (31, Some(0)) => Some(false),
+        (31, Some(1)) => Some(true),
+        _ => None,
+    }
 }
 
 fn amr(mfa: bool) -> Value {
@@ -66,7 +93,9 @@ fn amr(mfa: bool) -> Value {
     }
 }
 
-/// A v2.0 delegated access token.
+/// A v2.0 delegated access token. It has no `amr`: the access-token claims reference lists
+/// `amr` as "only present in v1.0 tokens", so an API that checks it must refuse Entra's v2.0
+/// tokens here too. The MFA state stays in the session, the refresh token's record and `aio`.
 pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     let now = crate::time::now();
     let seq = t.next_seq();
@@ -77,8 +106,7 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
         "iat": now,
         "nbf": now,
         "exp": crate::time::after(now, p.lifetime),
-        "aio": random_string(42),
-        "amr": amr(p.mfa),
+        "aio": new_aio(p.mfa),
         "azp": p.client_id,
         "azpacr": p.client_auth.azpacr(),
         "idtyp": "user",
@@ -95,7 +123,53 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     if !p.xms_cc.is_empty() {
         claims["xms_cc"] = json!(p.xms_cc);
     }
+    if !p.acrs.is_empty() {
+        claims["acrs"] = json!(p.acrs);
+    }
+    if let Some(app) = t.app(p.resource) {
+        add_optional(
+            &mut claims,
+            p.user,
+            p.auth_time,
+            |n| app.optional_claims.access_token_has(n),
+            None,
+        );
+    }
     t.sign(&t.jose_header(), &claims)
+}
+
+/// Adds the optional claims `wanted` says the app configured ("Provide optional claims to your
+/// app"; ID-token and access-token claims references).
+fn add_optional(
+    claims: &mut Value,
+    user: &UserRecord,
+    auth_time: i64,
+    wanted: impl Fn(&str) -> bool,
+    mfa: Option<bool>,
+) {
+    let profile = &user.profile;
+    if wanted("auth_time") {
+        claims["auth_time"] = json!(auth_time);
+    }
+    if wanted("email") {
+        claims["email"] = json!(profile.mail);
+    }
+    if let Some(mfa) = mfa.filter(|_| wanted("amr")) {
+        claims["amr"] = amr(mfa);
+    }
+    if wanted("upn") {
+        claims["upn"] = json!(profile.user_principal_name);
+    }
+    if wanted("acct") {
+        // 0: a member of the tenant (an external tenant's customers are its members).
+        claims["acct"] = json!(0);
+    }
+    if let Some(g) = profile.given_name.as_ref().filter(|_| wanted("given_name")) {
+        claims["given_name"] = json!(g);
+    }
+    if let Some(f) = profile.surname.as_ref().filter(|_| wanted("family_name")) {
+        claims["family_name"] = json!(f);
+    }
 }
 
 /// A v2.0 app-only access token (client credentials).
@@ -132,16 +206,30 @@ pub(crate) fn app_access_token(
     t.sign(&t.jose_header(), &claims)
 }
 
-/// A v2.0 ID token for `client_id`.
+/// What an ID token tells about the sign-in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignIn<'a> {
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) auth_time: i64,
+    pub(crate) mfa: bool,
+}
+
+/// A v2.0 ID token for `client_id`: `amr`, `auth_time` and `email` only when the app asks for
+/// them as optional claims (ID-token claims reference).
 pub(crate) fn id_token(
     t: &Tenant,
     user: &UserRecord,
     client_id: &str,
-    nonce: Option<&str>,
-    auth_time: i64,
-    mfa: bool,
+    sign_in: &SignIn<'_>,
     lifetime: u64,
 ) -> String {
+    let SignIn {
+        nonce,
+        sid,
+        auth_time,
+        mfa,
+    } = *sign_in;
     let now = crate::time::now();
     let profile = &user.profile;
     let mut claims = json!({
@@ -151,20 +239,29 @@ pub(crate) fn id_token(
         "nbf": now,
         "exp": crate::time::after(now, lifetime),
         "aio": random_string(42),
-        "amr": amr(mfa),
-        "auth_time": auth_time,
         "name": profile.display_name,
         "oid": profile.id,
         "preferred_username": profile.user_principal_name,
-        "email": profile.mail,
         "rh": format!("1.{}.", random_string(24)),
         "sub": pairwise_sub(&profile.id, client_id),
         "tid": t.tenant_id(),
         "uti": new_uti(t.next_seq()),
         "ver": "2.0",
     });
+    if let Some(app) = t.app(client_id) {
+        add_optional(
+            &mut claims,
+            user,
+            auth_time,
+            |n| app.optional_claims.id_token_has(n),
+            Some(mfa),
+        );
+    }
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
+    }
+    if let Some(sid) = sid {
+        claims["sid"] = json!(sid);
     }
     t.sign(&t.jose_header(), &claims)
 }
@@ -185,6 +282,15 @@ mod tests {
         }
         assert_eq!(seq_from_uti("short"), None);
         assert_eq!(seq_from_uti("!!"), None);
+    }
+
+    #[test]
+    fn aio_records_mfa() {
+        assert_eq!(mfa_from_aio(&new_aio(true)), Some(true));
+        assert_eq!(mfa_from_aio(&new_aio(false)), Some(false));
+        for other in ["", "!!", "AQ", &URL_SAFE_NO_PAD.encode([2u8; 31])] {
+            assert_eq!(mfa_from_aio(other), None, "{other}");
+        }
     }
 
     #[test]

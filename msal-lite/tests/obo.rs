@@ -321,16 +321,18 @@ async fn conditional_access_refusal_is_interaction_required_with_claims_until_mf
     assert!(err.is_interaction_required(), "{err:?}");
     assert_eq!(err.correlation_id(), Some(id));
     let server = err.server_error().expect("an OAuth error from the tenant");
-    assert_eq!(server.error(), "interaction_required");
+    // Entra's current AADSTS50076 shape (the dev tenant's before issue 19 was an old docs
+    // example's: interaction_required + polids).
+    assert_eq!(server.error(), "invalid_grant");
     assert_eq!(server.error_codes(), [50076]);
     assert_eq!(server.suberror(), Some("basic_action"));
     let claims: serde_json::Value =
         serde_json::from_str(err.claims().expect("the refusal carries claims")).unwrap();
     assert_eq!(
-        claims["access_token"]["polids"]["values"][0],
+        claims["access_token"]["capolids"]["values"][0],
         q::MFA_POLICY_ID
     );
-    // Nothing was cached by the refusal; after MFA (a new assertion with amr mfa) it works.
+    // Nothing was cached by the refusal; after MFA (a new assertion from an MFA sign-in) it works.
     let ok = client
         .acquire_token_on_behalf_of(incoming(&tenant, true), [GRAPH_SCOPE])
         .await

@@ -7,11 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+mod driver;
 mod peers;
 mod port_lock;
 mod redis_server;
 mod tools;
 
+pub use driver::run_driver;
 pub use peers::{msal_node_or_skip, msal_python_or_skip};
 pub use port_lock::{INTEROP_443_LOCK, PortLock};
 pub use redis_server::RedisServer;

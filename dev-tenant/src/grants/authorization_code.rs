@@ -1,4 +1,5 @@
-//! `grant_type=authorization_code` with PKCE (RFC 6749 section 4.1.3, RFC 7636 section 4.6).
+//! `grant_type=authorization_code` (RFC 6749 section 4.1.3), with PKCE when the authorize request
+//! used it (RFC 7636 section 4.6).
 
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -7,16 +8,13 @@ use super::{UserIssue, issue_user_tokens};
 use crate::client_auth::authenticate;
 use crate::errors::EntraError;
 use crate::parse::Params;
-use crate::state::{Tenant, sha256_b64};
+use crate::state::Tenant;
 
 pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
     let client = authenticate(t, headers, p)?;
     let code = p
         .non_empty("code")
         .ok_or_else(|| EntraError::missing("code"))?;
-    let verifier = p
-        .non_empty("code_verifier")
-        .ok_or_else(|| EntraError::missing("code_verifier"))?;
     let now = crate::time::now();
     let record = {
         let mut store = t.store();
@@ -60,21 +58,24 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
             "The reply address does not match the reply address provided when requesting the authorization code.",
         ));
     }
-    if !(43..=128).contains(&verifier.len())
-        || !verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-    {
-        return Err(EntraError::invalid_grant(
-            501491,
-            "Invalid size of Code_Verifier: it must be 43 to 128 unreserved characters.",
-        ));
-    }
-    if sha256_b64(verifier.as_bytes()) != record.code_challenge {
-        return Err(EntraError::invalid_grant(
-            50148,
-            "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
-        ));
+    // PKCE when the authorize request sent a challenge (RFC 7636 section 4.6); a verifier
+    // without a challenge is ignored, as by Entra.
+    if let Some(pkce) = &record.pkce {
+        let verifier = p
+            .non_empty("code_verifier")
+            .ok_or_else(|| EntraError::missing("code_verifier"))?;
+        if !crate::authorize::is_verifier_shaped(verifier) {
+            return Err(EntraError::invalid_grant(
+                501491,
+                "Invalid size of Code_Verifier: it must be 43 to 128 unreserved characters.",
+            ));
+        }
+        if !pkce.verifies(verifier) {
+            return Err(EntraError::invalid_grant(
+                50148,
+                "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
+            ));
+        }
     }
     let scope = p.non_empty("scope").unwrap_or(&record.scope);
     let claims = super::claims_param(p)?;
@@ -94,6 +95,11 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
             mfa: record.mfa,
             auth_time: record.auth_time,
             xms_cc,
+            acrs: crate::scopes::union(
+                &record.acrs,
+                &crate::scopes::satisfied_contexts(&t.config, &claims.acrs, record.mfa),
+            ),
+            sid: record.sid.clone(),
             nonce: record.nonce.as_deref(),
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

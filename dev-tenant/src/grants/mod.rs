@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::config::AppRegistration;
 use crate::errors::EntraError;
-use crate::scopes::{delegated_grant, mfa_policies, parse_scopes};
+use crate::scopes::{claims_mfa_policies, delegated_grant, mfa_policies_for_request, parse_scopes};
 use crate::state::{RefreshRecord, Tenant, random_string};
 use crate::tokens::{ClientAuth, UserToken, client_info, id_token, user_access_token};
 
@@ -23,8 +23,13 @@ pub(crate) struct UserIssue<'a> {
     pub(crate) mfa: bool,
     pub(crate) auth_time: i64,
     pub(crate) xms_cc: Vec<String>,
+    /// Authentication contexts the sign-in satisfied (the token's `acrs`).
+    pub(crate) acrs: Vec<String>,
+    /// The browser session's `sid` (ID tokens carry it).
+    pub(crate) sid: Option<String>,
     pub(crate) nonce: Option<&'a str>,
-    /// Refuse with AADSTS50076 when the resource needs MFA and the sign-in had none.
+    /// Refuse with AADSTS50076 when a resource the scopes name needs MFA and the sign-in had
+    /// none.
     pub(crate) enforce_ca: bool,
     pub(crate) lifetime: u64,
 }
@@ -34,9 +39,16 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
     let req = parse_scopes(&t.config, i.scope, true)?;
     let grant = delegated_grant(&t.config, i.client, &req)?;
     if i.enforce_ca && !i.mfa {
-        let policies = mfa_policies(&t.config, &grant.resource);
+        // Every resource the scopes name, as at the authorize endpoint: the token is for the
+        // first, but a policy on another one must not be skipped by listing it second.
+        let policies = mfa_policies_for_request(&t.config, &req);
         if !policies.is_empty() {
-            return Err(EntraError::mfa_required(&grant.resource, &policies));
+            let protected = req
+                .resources
+                .iter()
+                .find(|r| !crate::scopes::mfa_policies(&t.config, &r.resource).is_empty())
+                .map_or(grant.resource.as_str(), |r| r.resource.as_str());
+            return Err(EntraError::mfa_required(protected, &policies));
         }
     }
     let user = t.store().user_by_oid(i.user_oid).cloned().ok_or_else(|| {
@@ -51,6 +63,8 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
             resource: &grant.resource,
             scp: &grant.scp,
             mfa: i.mfa,
+            auth_time: i.auth_time,
+            acrs: &i.acrs,
             xms_cc: &i.xms_cc,
             lifetime: i.lifetime,
         },
@@ -74,6 +88,8 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
                 auth_time: i.auth_time,
                 mfa: i.mfa,
                 xms_cc: i.xms_cc.clone(),
+                acrs: i.acrs.clone(),
+                sid: i.sid.clone(),
                 seq: t.next_seq(),
                 expires_at: crate::time::after(crate::time::now(), lifetime),
             },
@@ -86,9 +102,12 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
             t,
             &user,
             &i.client.client_id,
-            i.nonce,
-            i.auth_time,
-            i.mfa,
+            &crate::tokens::SignIn {
+                nonce: i.nonce,
+                sid: i.sid.as_deref(),
+                auth_time: i.auth_time,
+                mfa: i.mfa,
+            },
             i.lifetime
         ));
     }
@@ -116,20 +135,11 @@ pub(crate) fn check_claims_demands(
     auth_time: i64,
     scope: &str,
 ) -> Result<(), EntraError> {
-    if claims.demands_mfa() && !mfa {
+    if !mfa && let Some(policies) = claims_mfa_policies(&t.config, claims) {
         let resource = parse_scopes(&t.config, scope, true)
             .ok()
             .and_then(|r| r.resources.first().map(|r| r.resource.clone()))
             .unwrap_or_default();
-        let mut policies = claims.polids.clone();
-        if policies.is_empty() {
-            policies = t
-                .config
-                .conditional_access
-                .iter()
-                .map(|p| p.id.clone())
-                .collect();
-        }
         return Err(EntraError::mfa_required(&resource, &policies));
     }
     if claims.nbf.is_some_and(|nbf| nbf > auth_time) {

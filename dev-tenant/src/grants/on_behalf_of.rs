@@ -11,7 +11,7 @@ use crate::client_auth::authenticate;
 use crate::errors::EntraError;
 use crate::parse::Params;
 use crate::state::{Tenant, VerifyError};
-use crate::tokens::{ClientAuth, seq_from_uti};
+use crate::tokens::{ClientAuth, mfa_from_aio, seq_from_uti};
 
 pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
     match p.non_empty("requested_token_use") {
@@ -82,11 +82,14 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
         e.suberror = Some("bad_token");
         return Err(e);
     }
-    let mfa = jwt
-        .claims
-        .get("amr")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("mfa")));
+    // A v2.0 access token has no `amr` (access-token claims reference); this tenant records
+    // the sign-in's MFA state in `aio`. `amr` still counts for v1.0-shaped or hand-minted tokens.
+    let mfa = jwt.str_claim("aio").and_then(mfa_from_aio).unwrap_or(false)
+        || jwt
+            .claims
+            .get("amr")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("mfa")));
     let auth_time = jwt.time_claim("iat").unwrap_or_else(crate::time::now);
     let scope = p
         .non_empty("scope")
@@ -103,6 +106,8 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
             mfa,
             auth_time,
             xms_cc: claims.xms_cc.clone(),
+            acrs: crate::scopes::satisfied_contexts(&t.config, &claims.acrs, mfa),
+            sid: None,
             nonce: None,
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

@@ -62,6 +62,11 @@ pub(crate) fn refresh(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Val
             mfa: record.mfa,
             auth_time: record.auth_time,
             xms_cc,
+            acrs: crate::scopes::union(
+                &record.acrs,
+                &crate::scopes::satisfied_contexts(&t.config, &claims.acrs, record.mfa),
+            ),
+            sid: record.sid.clone(),
             nonce: None,
             enforce_ca: true,
             lifetime: t.config.lifetimes.access_token_secs,

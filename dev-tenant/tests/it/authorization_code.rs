@@ -55,7 +55,8 @@ async fn login_form_post_and_redeem() {
     assert_eq!(at["preferred_username"], q::ALICE_EMAIL);
     assert_eq!(at["name"], q::ALICE_DISPLAY_NAME);
     assert_eq!(at["azp"], q::WEB_APP_CLIENT_ID);
-    assert_eq!(at["amr"], json!(["pwd"]));
+    // v2.0 access tokens carry no `amr` (access-token claims reference: "only present in v1.0 tokens").
+    assert!(at.get("amr").is_none(), "{at}");
     assert_eq!(at["ver"], "2.0");
     assert!(at.get("xms_cc").is_none());
     for k in [
@@ -68,8 +69,50 @@ async fn login_form_post_and_redeem() {
     assert_eq!(id["nonce"], "nonce-123");
     assert_eq!(id["oid"], q::ALICE_OBJECT_ID);
     assert_eq!(id["tid"], q::TENANT_ID);
-    assert!(id["auth_time"].is_i64());
+    // Optional claims are absent unless the app configures them (ID-token claims reference).
+    for k in ["auth_time", "email", "amr"] {
+        assert!(id.get(k).is_none(), "{k} in {id}");
+    }
     assert_eq!(id["iss"], tenant.issuer());
+}
+
+#[tokio::test]
+async fn configured_optional_claims_appear() {
+    let mut config = Config::quickstart();
+    config
+        .app_mut(q::WEB_APP_CLIENT_ID)
+        .unwrap()
+        .optional_claims
+        .id_token = ["auth_time", "email", "amr", "given_name"]
+        .map(String::from)
+        .to_vec();
+    config
+        .app_mut(q::GRAPH_APP_ID)
+        .unwrap()
+        .optional_claims
+        .access_token = vec!["email".to_owned()];
+    let tenant = start_with(config).await;
+    let mut browser = Browser::default();
+    let fields = sign_in(&tenant, &mut browser, GRAPH_SCOPES, "s", q::ALICE_EMAIL).await;
+    let (_, body) = redeem(&tenant, field(&fields, "code").unwrap(), GRAPH_SCOPES).await;
+    let id = claims(body["id_token"].as_str().unwrap());
+    assert!(id["auth_time"].is_i64(), "{id}");
+    assert_eq!(id["email"], q::ALICE_EMAIL);
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["given_name"], "Alice");
+    let at = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(at["email"], q::ALICE_EMAIL);
+    assert!(at.get("amr").is_none(), "{at}");
+
+    let mut bad = Config::quickstart();
+    bad.app_mut(q::GRAPH_APP_ID)
+        .unwrap()
+        .optional_claims
+        .access_token = vec!["amr".to_owned()];
+    assert!(
+        bad.validate().is_err(),
+        "v2.0 access tokens never carry amr"
+    );
 }
 
 #[tokio::test]
@@ -204,7 +247,8 @@ async fn api_scope_asks_for_mfa_and_token_carries_it() {
     let at = claims(body["access_token"].as_str().unwrap());
     assert_eq!(at["aud"], q::API_CLIENT_ID);
     assert_eq!(at["scp"], q::API_SCOPE);
-    assert_eq!(at["amr"], json!(["pwd", "mfa"]));
+    // No `amr` in a v2.0 access token even after MFA (the MFA state stays with the tenant).
+    assert!(at.get("amr").is_none(), "{at}");
 }
 
 #[tokio::test]
@@ -239,7 +283,8 @@ async fn claims_parameter_demanding_mfa_shows_the_mfa_page() {
     };
     let (_, body) = redeem(&tenant, field(&fields, "code").unwrap(), GRAPH_SCOPES).await;
     let at = claims(body["access_token"].as_str().unwrap());
-    assert_eq!(at["amr"], json!(["pwd", "mfa"]));
+    // No `amr` in a v2.0 access token even after MFA (the MFA state stays with the tenant).
+    assert!(at.get("amr").is_none(), "{at}");
     assert_eq!(at["xms_cc"], json!(["cp1"]));
 }
 
@@ -361,8 +406,8 @@ async fn authorize_validation() {
     assert!(matches!(page, Page::Login { .. }), "{page:?}");
     // After the redirect URI is known, errors go back to it.
     for (k, v, error) in [
-        ("code_challenge", "", "invalid_request"),
-        ("code_challenge_method", "plain", "invalid_request"),
+        ("code_challenge", "too-short", "invalid_request"),
+        ("code_challenge_method", "S512", "invalid_request"),
         ("response_type", "token", "unsupported_response_type"),
         ("scope", "Mail.Read", "invalid_scope"),
         ("scope", "User.ReadWrite openid", "consent_required"),

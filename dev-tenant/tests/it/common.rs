@@ -115,6 +115,8 @@ fn unescape(s: &str) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Browser {
     pub(crate) cookie: Option<String>,
+    /// The HTTP client (one trusting an HTTPS tenant's CA); [`http`] when `None`.
+    pub(crate) client: Option<reqwest::Client>,
 }
 
 /// What the authorize endpoint showed.
@@ -199,7 +201,7 @@ impl Browser {
     }
 
     pub(crate) async fn get(&mut self, url: &str) -> Page {
-        let mut req = http().get(url);
+        let mut req = self.client.clone().unwrap_or_else(http).get(url);
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -213,7 +215,10 @@ impl Browser {
         action: &str,
         form: &[(&str, &str)],
     ) -> Page {
-        let mut req = http()
+        let mut req = self
+            .client
+            .clone()
+            .unwrap_or_else(http)
             .post(format!("{}{action}", tenant.base_url()))
             .form(form);
         if let Some(c) = &self.cookie {
@@ -262,7 +267,21 @@ pub(crate) async fn sign_in(
     state: &str,
     email: &str,
 ) -> Vec<(String, String)> {
-    let mut page = browser.get(&authorize_url(tenant, scope, state, &[])).await;
+    sign_in_with(tenant, browser, scope, state, email, &[]).await
+}
+
+/// [`sign_in`] with extra authorize parameters (e.g. `claims`).
+pub(crate) async fn sign_in_with(
+    tenant: &DevTenant,
+    browser: &mut Browser,
+    scope: &str,
+    state: &str,
+    email: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut page = browser
+        .get(&authorize_url(tenant, scope, state, extra))
+        .await;
     for _ in 0..3 {
         page = match page {
             Page::Login { action, tx, .. } => {

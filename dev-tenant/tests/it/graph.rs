@@ -179,3 +179,58 @@ async fn patch_me_refusals() {
         "a failed PATCH changes nothing"
     );
 }
+
+/// Every property an external tenant's user may edit (Graph user resource), and Graph's 400 for
+/// a read-only one.
+#[tokio::test]
+async fn patch_me_edits_the_other_editable_properties_and_refuses_read_only_ones() {
+    let tenant = start().await;
+    let rw = tenant
+        .access_token_for(
+            q::BOB_EMAIL,
+            q::API_CLIENT_ID,
+            ["User.ReadWrite"],
+            TokenOptions::default(),
+        )
+        .unwrap();
+    let r = patch(
+        &tenant,
+        &rw,
+        r#"{"jobTitle":"Baker","preferredLanguage":"en-GB","city":"Leeds","country":"UK","streetAddress":"1 Loaf Lane","postalCode":"LS1 1AA","state":"West Yorkshire"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let me: Value = graph_me(&tenant, &rw).await.json().await.unwrap();
+    assert_eq!(me["jobTitle"], "Baker");
+    assert_eq!(me["preferredLanguage"], "en-GB");
+    let other = tenant.user(q::BOB_EMAIL).unwrap().other;
+    assert_eq!(other["city"], "Leeds");
+    assert_eq!(other["streetAddress"], "1 Loaf Lane");
+    assert_eq!(other["state"], "West Yorkshire");
+    // null clears a property.
+    assert_eq!(
+        patch(&tenant, &rw, r#"{"jobTitle":null}"#).await.status(),
+        204
+    );
+    let me: Value = graph_me(&tenant, &rw).await.json().await.unwrap();
+    assert!(me["jobTitle"].is_null(), "{me}");
+
+    for body in [
+        r#"{"mail":"bob@evil.example"}"#,
+        r#"{"userPrincipalName":"x@y"}"#,
+        r#"{"id":"x"}"#,
+    ] {
+        let r = patch(&tenant, &rw, body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let b: Value = r.json().await.unwrap();
+        assert_graph_error(&b, "Request_BadRequest");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("read-only"),
+            "{b}"
+        );
+    }
+    assert_eq!(tenant.user(q::BOB_EMAIL).unwrap().mail, q::BOB_EMAIL);
+}

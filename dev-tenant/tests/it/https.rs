@@ -41,3 +41,49 @@ async fn https_with_generated_certificate() {
     assert!(untrusting.get(tenant.discovery_url()).send().await.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The real External ID shape: the issuer's host is `{tenant-id}.ciamlogin.com` and apps name
+/// the tenant by subdomain (`contoso.ciamlogin.com`); both are in the certificate. Name
+/// resolution is pinned to the loopback listener, as a hosts-file entry would do.
+#[tokio::test]
+async fn ciamlogin_public_host_is_in_urls_and_certificate() {
+    use dev_tenant::quickstart as q;
+    let tid_host = format!("{}.ciamlogin.com", q::TENANT_ID);
+    let sub_host = format!("{}.ciamlogin.com", q::TENANT_SUBDOMAIN);
+    let mut config = Config::quickstart();
+    config.server.https = Some(HttpsConfig::new(None));
+    config.server.public_host = Some(tid_host.clone());
+    config.server.certificate_hosts = vec![sub_host.clone()];
+    let tenant = dev_tenant::DevTenant::start(config).await.unwrap();
+    let port = tenant.local_addr().port();
+    assert_eq!(
+        tenant.issuer(),
+        format!("https://{tid_host}:{port}/{}/v2.0", q::TENANT_ID)
+    );
+    let ca =
+        reqwest::Certificate::from_pem(tenant.ca_certificate_pem().unwrap().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve(&tid_host, tenant.local_addr())
+        .resolve(&sub_host, tenant.local_addr())
+        .build()
+        .unwrap();
+    let doc: Value = client
+        .get(format!(
+            "https://{sub_host}:{port}/{}.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+            q::TENANT_SUBDOMAIN
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], tenant.issuer());
+    let jwks = doc["jwks_uri"].as_str().unwrap();
+    assert!(
+        jwks.starts_with(&format!("https://{tid_host}:{port}/")),
+        "{jwks}"
+    );
+    assert_eq!(client.get(jwks).send().await.unwrap().status(), 200);
+}

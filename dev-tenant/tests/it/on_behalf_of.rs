@@ -48,10 +48,12 @@ async fn obo_exchanges_api_token_for_graph_token() {
     );
     let at = claims(b["access_token"].as_str().unwrap());
     assert_eq!(at["aud"], q::GRAPH_APP_ID);
-    assert_eq!(at["scp"], "User.ReadWrite");
+    // Every scope the API was consented on Graph, not only the requested one (as Entra).
+    assert_eq!(at["scp"], "User.ReadWrite User.Read");
     assert_eq!(at["oid"], q::ALICE_OBJECT_ID);
     assert_eq!(at["azp"], q::API_CLIENT_ID);
-    assert_eq!(at["amr"], json!(["pwd", "mfa"]));
+    // No `amr` in a v2.0 access token even after MFA (the MFA state stays with the tenant).
+    assert!(at.get("amr").is_none(), "{at}");
 
     let (s, b) = obo(
         &tenant,
@@ -64,7 +66,10 @@ async fn obo_exchanges_api_token_for_graph_token() {
         b.get("refresh_token").is_none(),
         "no offline_access: no refresh token"
     );
-    assert_eq!(b["scope"], "https://graph.microsoft.com/User.ReadWrite");
+    assert_eq!(
+        b["scope"],
+        "https://graph.microsoft.com/User.ReadWrite https://graph.microsoft.com/User.Read"
+    );
 }
 
 #[tokio::test]
@@ -154,11 +159,13 @@ async fn obo_honours_conditional_access_on_the_downstream_resource() {
         )
         .unwrap();
     let (s, b) = obo(&tenant, &no_mfa, "User.ReadWrite").await;
-    assert_entra_error(s, &b, 400, "interaction_required", 50076);
+    // Entra's current shape: invalid_grant, capolids (the interaction_required + polids shape
+    // is from an old docs example).
+    assert_entra_error(s, &b, 400, "invalid_grant", 50076);
     assert_eq!(b["correlation_id"], "obo-corr");
     assert_eq!(
         b["claims"],
-        r#"{"access_token":{"polids":{"essential":true,"values":["0b0b0b0b-0000-4000-8000-000000000000"]}}}"#
+        r#"{"access_token":{"capolids":{"essential":true,"values":["0b0b0b0b-0000-4000-8000-000000000000"]}}}"#
     );
     let with_mfa = tenant
         .access_token_for(

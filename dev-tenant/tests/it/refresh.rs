@@ -128,13 +128,13 @@ async fn conditional_access_refusal_then_success_after_mfa() {
         &[("client-request-id", "7f1a7c26-0000-4000-8000-000000000001")],
     )
     .await;
-    assert_entra_error(s, &b, 400, "interaction_required", 50076);
+    assert_entra_error(s, &b, 400, "invalid_grant", 50076);
     assert_eq!(b["suberror"], "basic_action");
     assert_eq!(b["correlation_id"], "7f1a7c26-0000-4000-8000-000000000001");
     assert_eq!(
         b["claims"],
         format!(
-            r#"{{"access_token":{{"polids":{{"essential":true,"values":["{}"]}}}}}}"#,
+            r#"{{"access_token":{{"capolids":{{"essential":true,"values":["{}"]}}}}}}"#,
             q::MFA_POLICY_ID
         )
     );
@@ -191,9 +191,11 @@ async fn conditional_access_refusal_then_success_after_mfa() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(
-        claims(b["access_token"].as_str().unwrap())["amr"],
-        json!(["pwd", "mfa"])
+    // The MFA state lives in the refresh token's record, not in a v2.0 `amr`.
+    assert!(
+        claims(b["access_token"].as_str().unwrap())
+            .get("amr")
+            .is_none()
     );
     // A multi-resource request yields a token for the first resource.
     let (s, b) = refresh(

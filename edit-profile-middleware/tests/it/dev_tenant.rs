@@ -409,11 +409,12 @@ fn mfa_app(dev: &Dev) -> axum::Router {
 async fn dev_tenant_mfa_missing_for_cp1_client_is_insufficient_claims() {
     let dev = Dev::start().await;
     let app = mfa_app(&dev);
-    let with_mfa = dev.token(
-        TokenOptions::default()
-            .mfa(true)
-            .client_capabilities(["cp1"]),
-    );
+    // The dev tenant's v2.0 tokens carry no `amr`, as Entra's; a v1.0-style token with
+    // `amr: mfa` (re-signed by the tenant) passes the amr check.
+    let with_mfa = dev.edited(|c| {
+        c["amr"] = json!(["pwd", "mfa"]);
+        c["xms_cc"] = json!(["cp1"]);
+    });
     assert_eq!(call_token(&app, &with_mfa).await.status, 200);
     let token = dev.token(TokenOptions::default().client_capabilities(["cp1"]));
     let answer = call_token(&app, &token).await;

@@ -38,8 +38,9 @@ use url::Url;
 pub enum MfaRequirement {
     /// The tenant enforces MFA before issuing tokens for this API (no claim check here).
     ConditionalAccess,
-    /// The token's `amr` must contain `mfa` (v1.0 tokens, other identity providers, the dev
-    /// tenant).
+    /// The token's `amr` must contain `mfa`: only for v1.0 tokens or other identity providers.
+    /// Entra's v2.0 access tokens (and the dev tenant's, which follow them) carry no `amr`, so
+    /// this mode refuses every one of them.
     Amr,
     /// The token's `acrs` must contain this authentication-context id (e.g. `c1`).
     AuthContext(String),

@@ -27,8 +27,9 @@ async fn fixture_with(tenant_config: TenantConfig) -> Fixture {
         ("CLIENT_ID", q::API_CLIENT_ID),
         ("CLIENT_SECRET", q::API_CLIENT_SECRET),
         ("GRAPH_API_ENDPOINT", graph.as_str()),
-        // The dev tenant puts `amr` in its tokens, so the API can check MFA itself.
-        ("MFA_POLICY", "amr"),
+        // Like Entra, the dev tenant puts no `amr` in v2.0 access tokens: the API checks MFA
+        // through the authentication context its Conditional Access policy protects (`acrs`).
+        ("MFA_POLICY", "auth-context:c1"),
     ];
     let config = api::Config::from_vars(|k| {
         vars.iter()
@@ -41,7 +42,10 @@ async fn fixture_with(tenant_config: TenantConfig) -> Fixture {
 }
 
 impl Fixture {
+    /// A token whose client asked for the auth context `c1`: it appears in `acrs` when the
+    /// options say the sign-in did MFA.
     fn token(&self, options: TokenOptions) -> String {
+        let options = options.auth_contexts([q::AUTH_CONTEXT_ID]);
         self.tenant
             .access_token_for(
                 q::ALICE_EMAIL,

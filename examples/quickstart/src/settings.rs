@@ -32,9 +32,10 @@ pub(crate) fn api_vars(tenant: &DevTenant, bind: SocketAddr, redis: Option<(&str
     vars.set("CLIENT_ID", q::API_CLIENT_ID);
     vars.set("CLIENT_SECRET", q::API_CLIENT_SECRET);
     vars.set("GRAPH_API_ENDPOINT", tenant.graph_url());
-    // The dev tenant's tokens carry `amr`, so the API checks MFA itself as well as relying on the
-    // tenant's Conditional Access policy (real v2.0 tokens do not: see docs/configuration.md).
-    vars.set("MFA_POLICY", "amr");
+    // The tenant's Conditional Access policy on the API enforces MFA, as in the Microsoft
+    // quickstart: v2.0 access tokens carry no `amr` (the dev tenant's neither), see
+    // docs/configuration.md.
+    vars.set("MFA_POLICY", "conditional-access");
     vars.set("BIND_ADDRESS", bind.to_string());
     if let Some((url, keys)) = redis {
         vars.set("REDIS_URL", url);

@@ -176,7 +176,9 @@ async fn proxied_stack_with_secret(web_secret: &str) -> (Stack, Proxy) {
         ("CLIENT_ID", q::API_CLIENT_ID.to_owned()),
         ("CLIENT_SECRET", q::API_CLIENT_SECRET.to_owned()),
         ("GRAPH_API_ENDPOINT", graph.clone()),
-        ("MFA_POLICY", "amr".to_owned()),
+        // The tenant's Conditional Access policy on the API enforces MFA (v2.0 tokens have no
+        // `amr` for the API to check).
+        ("MFA_POLICY", "conditional-access".to_owned()),
     ];
     let api_config = api::Config::from_vars(|k| lookup(&api_vars, k)).unwrap();
     let api_addr = serve(api::app(&api_config).await.unwrap()).await;
