@@ -572,11 +572,7 @@ pub(crate) fn partition_from_entries(
         .iter()
         .copied()
         .find(|t| mine(&t.client_id, &t.environment, t.home_account_id.as_deref()))
-        .map(|t| Arc::<str>::from(t.secret.secret()));
-    let claims = id_token
-        .as_deref()
-        .and_then(crate::id_token::unverified_claims)
-        .unwrap_or_default();
+        .map(|t| t.secret.shared());
     let account = doc
         .accounts
         .iter()
@@ -593,7 +589,8 @@ pub(crate) fn partition_from_entries(
                 local_account_id: a.local_account_id.as_deref().map(Arc::from),
                 username: a.username.as_deref().map(Arc::from),
                 name: a.name.as_deref().map(Arc::from),
-                claims: Arc::new(claims),
+                // Parsed when the app asks (`Account::id_token_claims`), not per user here.
+                claims: Arc::new(crate::account::Claims::of_id_token(id_token.clone())),
             })
         });
     // Several may match (written by different MSALs or under alias hosts): the newest wins, as
@@ -632,7 +629,8 @@ pub(crate) fn partition_from_entries(
         };
         let to_u64 = |t: UnixTime| u64::try_from(t.as_secs()).ok();
         let token = Arc::new(CachedToken {
-            access_token: AccessToken::new(at.secret.secret()),
+            // Shares the parsed entry's allocation (`CacheSecret`), no copy.
+            access_token: AccessToken::new(at.secret.shared()),
             token_type: super::token_type(at.token_type.as_deref().unwrap_or("Bearer")),
             expires_on: to_u64(at.expires_on).unwrap_or(0),
             ext_expires_on: at.extended_expiry().and_then(to_u64).into(),
