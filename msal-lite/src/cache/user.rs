@@ -562,6 +562,10 @@ pub(crate) fn partition_from_entries(
     home: &str,
     now: u64,
 ) -> Option<UserPartition> {
+    // Every user and token of a client names the same few environments and tenants: one shared
+    // copy each (bounded, see `TenantIds`) instead of one allocation per user and per token.
+    static SHARED: std::sync::LazyLock<super::tenant_ids::TenantIds> =
+        std::sync::LazyLock::new(super::tenant_ids::TenantIds::default);
     let mine = |client_id: &str, env: &str, h: Option<&str>| {
         client_id == owner.client_id
             && crate::cloud::known().same_cloud(env, owner.environment)
@@ -584,8 +588,8 @@ pub(crate) fn partition_from_entries(
         .map(|a| {
             Arc::new(Account {
                 home_account_id: a.home_account_id.as_str().into(),
-                environment: owner.environment.into(),
-                tenant_id: a.realm.as_str().into(),
+                environment: SHARED.intern(owner.environment),
+                tenant_id: SHARED.intern(&a.realm),
                 local_account_id: a.local_account_id.as_deref().map(Arc::from),
                 username: a.username.as_deref().map(Arc::from),
                 name: a.name.as_deref().map(Arc::from),
@@ -635,7 +639,7 @@ pub(crate) fn partition_from_entries(
             expires_on: to_u64(at.expires_on).unwrap_or(0),
             ext_expires_on: at.extended_expiry().and_then(to_u64).into(),
             refresh_on: at.refresh_on.and_then(to_u64).into(),
-            tenant_id: at.realm.as_deref().map(Arc::from),
+            tenant_id: at.realm.as_deref().map(|realm| SHARED.intern(realm)),
             scopes,
         });
         tokens.insert(Box::from(token.scopes.key()), token);
