@@ -1,7 +1,7 @@
 //! The signed-in user, as MSAL models it.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -32,7 +32,51 @@ pub struct Account {
     pub(crate) local_account_id: Option<Arc<str>>,
     pub(crate) username: Option<Arc<str>>,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) claims: Arc<Map<String, Value>>,
+    pub(crate) claims: Arc<Claims>,
+}
+
+/// An account's ID token claims, parsed on first use. An account read from a cache (an import
+/// of a whole MSAL document, a partition loaded from the store) keeps only the raw ID token,
+/// which its partition holds anyway: parsing every user's claims up front made an import of
+/// 100,000 users allocate a claims map per user that nothing reads unless the app asks.
+#[derive(Default)]
+pub(crate) struct Claims {
+    /// Parsed on first [`get`](Self::get); empty when it does not parse.
+    id_token: Option<Arc<str>>,
+    parsed: OnceLock<Map<String, Value>>,
+}
+
+impl Claims {
+    /// Claims parsed already (a token response's ID token).
+    pub(crate) fn parsed(claims: Map<String, Value>) -> Self {
+        Self {
+            id_token: None,
+            parsed: OnceLock::from(claims),
+        }
+    }
+
+    /// The claims of `id_token`, parsed when first asked for (none without an ID token).
+    pub(crate) fn of_id_token(id_token: Option<Arc<str>>) -> Self {
+        Self {
+            id_token,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> &Map<String, Value> {
+        self.parsed.get_or_init(|| {
+            self.id_token
+                .as_deref()
+                .and_then(crate::id_token::unverified_claims)
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl From<Map<String, Value>> for Claims {
+    fn from(claims: Map<String, Value>) -> Self {
+        Self::parsed(claims)
+    }
 }
 
 impl Account {
@@ -72,7 +116,7 @@ impl Account {
     /// platform: ID token claims reference"). Empty when the account was read from a cache
     /// store that held no ID token for it.
     pub fn id_token_claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims.get()
     }
 
     /// `username` as MSAL fills it: `preferred_username`, else `upn` (ADFS), else the first of
@@ -159,7 +203,7 @@ mod tests {
             local_account_id: None,
             username: Some("alice@contoso.com".into()),
             name: None,
-            claims: Arc::new(claims),
+            claims: Arc::new(claims.into()),
         };
         let debug = format!("{a:?}");
         assert!(
@@ -167,6 +211,23 @@ mod tests {
             "{debug}"
         );
         assert_eq!(a, a.clone());
+    }
+
+    /// Claims kept as the raw ID token are parsed on first use, once; without one, or when it
+    /// does not parse, they are empty.
+    #[test]
+    fn claims_from_an_id_token_are_parsed_on_first_use() {
+        // {"sub":"s","name":"Alice"}
+        let claims = Claims::of_id_token(Some("h.eyJzdWIiOiJzIiwibmFtZSI6IkFsaWNlIn0.s".into()));
+        assert!(claims.parsed.get().is_none(), "not parsed before use");
+        assert_eq!(claims.get()["name"], "Alice");
+        assert!(std::ptr::eq(claims.get(), claims.get()), "parsed once");
+        assert!(Claims::of_id_token(None).get().is_empty());
+        assert!(
+            Claims::of_id_token(Some("not a jwt".into()))
+                .get()
+                .is_empty()
+        );
     }
 
     /// Vectors: msal-common `AccountEntity.generateHomeAccountId` and MSAL Python
@@ -190,7 +251,7 @@ mod tests {
             local_account_id: None,
             username: None,
             name: None,
-            claims: Arc::new(Map::new()),
+            claims: Arc::default(),
         };
         assert_eq!(
             home_account_id_without_client_info(Some("sub-1"), Some(&previous)).as_deref(),

@@ -562,6 +562,10 @@ pub(crate) fn partition_from_entries(
     home: &str,
     now: u64,
 ) -> Option<UserPartition> {
+    // Every user and token of a client names the same few environments and tenants: one shared
+    // copy each (bounded, see `TenantIds`) instead of one allocation per user and per token.
+    static SHARED: std::sync::LazyLock<super::tenant_ids::TenantIds> =
+        std::sync::LazyLock::new(super::tenant_ids::TenantIds::default);
     let mine = |client_id: &str, env: &str, h: Option<&str>| {
         client_id == owner.client_id
             && crate::cloud::known().same_cloud(env, owner.environment)
@@ -572,11 +576,7 @@ pub(crate) fn partition_from_entries(
         .iter()
         .copied()
         .find(|t| mine(&t.client_id, &t.environment, t.home_account_id.as_deref()))
-        .map(|t| Arc::<str>::from(t.secret.secret()));
-    let claims = id_token
-        .as_deref()
-        .and_then(crate::id_token::unverified_claims)
-        .unwrap_or_default();
+        .map(|t| t.secret.shared());
     let account = doc
         .accounts
         .iter()
@@ -588,12 +588,13 @@ pub(crate) fn partition_from_entries(
         .map(|a| {
             Arc::new(Account {
                 home_account_id: a.home_account_id.as_str().into(),
-                environment: owner.environment.into(),
-                tenant_id: a.realm.as_str().into(),
+                environment: SHARED.intern(owner.environment),
+                tenant_id: SHARED.intern(&a.realm),
                 local_account_id: a.local_account_id.as_deref().map(Arc::from),
                 username: a.username.as_deref().map(Arc::from),
                 name: a.name.as_deref().map(Arc::from),
-                claims: Arc::new(claims),
+                // Parsed when the app asks (`Account::id_token_claims`), not per user here.
+                claims: Arc::new(crate::account::Claims::of_id_token(id_token.clone())),
             })
         });
     // Several may match (written by different MSALs or under alias hosts): the newest wins, as
@@ -632,12 +633,13 @@ pub(crate) fn partition_from_entries(
         };
         let to_u64 = |t: UnixTime| u64::try_from(t.as_secs()).ok();
         let token = Arc::new(CachedToken {
-            access_token: AccessToken::new(at.secret.secret()),
+            // Shares the parsed entry's allocation (`CacheSecret`), no copy.
+            access_token: AccessToken::new(at.secret.shared()),
             token_type: super::token_type(at.token_type.as_deref().unwrap_or("Bearer")),
             expires_on: to_u64(at.expires_on).unwrap_or(0),
             ext_expires_on: at.extended_expiry().and_then(to_u64).into(),
             refresh_on: at.refresh_on.and_then(to_u64).into(),
-            tenant_id: at.realm.as_deref().map(Arc::from),
+            tenant_id: at.realm.as_deref().map(|realm| SHARED.intern(realm)),
             scopes,
         });
         tokens.insert(Box::from(token.scopes.key()), token);

@@ -792,7 +792,7 @@ pub(super) async fn redeem_for(
                 username: Account::username_from_claims(&claims),
                 name: Account::claim_str(&claims, "name"),
                 home_account_id: home.as_str().into(),
-                claims: Arc::new(claims),
+                claims: Arc::new(claims.into()),
             })
         }
         (None, Some(previous)) => previous.clone(),

@@ -1,6 +1,7 @@
 //! The redacted newtype for token secrets held in cache entries.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The `secret` of a cached credential: an access token, refresh token or ID token.
 ///
@@ -14,8 +15,12 @@ use std::fmt;
 /// assert_eq!(format!("{s:?}"), "[redacted]");
 /// assert_eq!(s.secret(), "eyJ0eXAi...");
 /// ```
+///
+/// The value is shared: the in-memory cache an import builds holds the same allocation as the
+/// parsed entry (no second copy of every token, a few KB each), and cloning is a reference
+/// count.
 #[derive(Clone)]
-pub struct CacheSecret(String);
+pub struct CacheSecret(Arc<str>);
 
 impl CacheSecret {
     /// Wraps a token value.
@@ -26,7 +31,12 @@ impl CacheSecret {
     /// # let _ = s;
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(value.into().into())
+    }
+
+    /// The shared value, for the in-memory cache (no copy).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.0.clone()
     }
 
     /// The token itself.
@@ -67,5 +77,12 @@ mod tests {
         let s = CacheSecret::new("super-secret-token");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s:#?}"), "[redacted]");
+    }
+
+    #[test]
+    fn clones_and_the_shared_value_are_one_allocation() {
+        let s = CacheSecret::new(String::from("an access token"));
+        assert!(Arc::ptr_eq(&s.shared(), &s.clone().shared()));
+        assert_eq!(&*s.shared(), "an access token");
     }
 }
