@@ -136,31 +136,36 @@ impl Policy {
         self.set_scopes(scopes, true)
     }
 
-    fn set_scopes<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
-        self.set(values, all, "scopes")
-    }
-
-    fn set_roles<I: IntoIterator<Item = S>, S: Into<String>>(self, values: I, all: bool) -> Self {
-        self.set(values, all, "roles")
-    }
-
-    /// Sets the scope or role requirement, recording an empty list as invalid.
-    fn set<I: IntoIterator<Item = S>, S: Into<String>>(
+    fn set_scopes<I: IntoIterator<Item = S>, S: Into<String>>(
         mut self,
         values: I,
         all: bool,
-        which: &'static str,
     ) -> Self {
+        self.scopes = Some(self.requirement(values, all, "scopes"));
+        self
+    }
+
+    fn set_roles<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        values: I,
+        all: bool,
+    ) -> Self {
+        self.roles = Some(self.requirement(values, all, "roles"));
+        self
+    }
+
+    /// A scope or role requirement; an empty list is recorded as invalid (`which` names it).
+    fn requirement<I: IntoIterator<Item = S>, S: Into<String>>(
+        &mut self,
+        values: I,
+        all: bool,
+        which: &'static str,
+    ) -> Requirement {
         let requirement = Requirement::new(values, all);
         if requirement.values.is_empty() {
             self.invalidate(PolicyError::EmptyRequirement(which));
         }
-        if which == "scopes" {
-            self.scopes = Some(requirement);
-        } else {
-            self.roles = Some(requirement);
-        }
-        self
+        requirement
     }
 
     fn invalidate(&mut self, error: PolicyError) {
