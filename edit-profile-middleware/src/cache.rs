@@ -175,7 +175,7 @@ mod tests {
 
     fn claims() -> Arc<Claims> {
         Arc::new(
-            crate::claims::parse_claims(r#"{"iss":"i","aud":"a","exp":100}"#.to_owned()).unwrap(),
+            crate::parse::parse_claims(r#"{"iss":"i","aud":"a","exp":100}"#.to_owned()).unwrap(),
         )
     }
 

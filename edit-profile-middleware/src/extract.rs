@@ -92,7 +92,7 @@ mod tests {
     #[tokio::test]
     async fn extracts_claims_from_extensions() {
         let claims = Arc::new(
-            crate::claims::parse_claims(r#"{"iss":"i","aud":"a","exp":1,"oid":"o"}"#.to_owned())
+            crate::parse::parse_claims(r#"{"iss":"i","aud":"a","exp":1,"oid":"o"}"#.to_owned())
                 .unwrap(),
         );
         let (mut parts, ()) = http::Request::new(()).into_parts();

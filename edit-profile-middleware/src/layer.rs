@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use tower::Layer;
 
+use crate::error::ConfigError;
 use crate::policy::{MfaPolicy, Policy};
 use crate::rejection::DefaultRejection;
 use crate::service::BearerAuth;
-use crate::validate::{ConfigError, Validator};
+use crate::validate::Validator;
 
 /// Challenge parameters shared by every request through one layer.
 #[derive(Clone, Debug, Default)]

@@ -3,31 +3,44 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod algorithm;
+mod builder;
 mod cache;
 mod challenge;
 mod claims;
+mod clock;
+mod discovery;
+mod error;
 #[cfg(feature = "axum")]
 mod extract;
+mod fetch;
 mod future;
 mod jwks;
+mod keys;
 mod layer;
+mod parse;
 mod policy;
 mod rejection;
 mod service;
 mod validate;
 
+pub use algorithm::Algorithm;
+pub use builder::ValidatorBuilder;
 pub use challenge::claims_challenge;
 #[cfg(feature = "msal-lite")]
 pub use challenge::claims_challenge_from_msal;
 pub use claims::Claims;
+pub use discovery::ProviderMetadata;
+pub use error::{ConfigError, TokenError};
 #[cfg(feature = "axum")]
 pub use extract::{BearerClaims, MissingClaims};
-pub use future::ResponseFuture;
 #[cfg(feature = "reqwest")]
-pub use jwks::ReqwestFetch;
-pub use jwks::{Algorithm, FetchError, FetchFuture, HttpFetch, JwksCache, ProviderMetadata};
+pub use fetch::ReqwestFetch;
+pub use fetch::{FetchError, FetchFuture, HttpFetch};
+pub use future::ResponseFuture;
+pub use jwks::JwksCache;
 pub use layer::BearerAuthLayer;
 pub use policy::{MfaPolicy, Policy, PolicyError};
 pub use rejection::{BearerRejection, DefaultRejection, RejectionKind, RejectionResponse};
 pub use service::BearerAuth;
-pub use validate::{ConfigError, TokenError, Validator, ValidatorBuilder};
+pub use validate::Validator;

@@ -421,7 +421,7 @@ mod tests {
     use super::*;
 
     fn claims(extra: &str) -> Claims {
-        crate::claims::parse_claims(format!(r#"{{"iss":"i","aud":"a","exp":100{extra}}}"#)).unwrap()
+        crate::parse::parse_claims(format!(r#"{{"iss":"i","aud":"a","exp":100{extra}}}"#)).unwrap()
     }
 
     #[test]

@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::validate::TokenError;
+use crate::error::TokenError;
 
 /// The kind of a [`BearerRejection`].
 ///

@@ -6,512 +6,16 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
+use crate::algorithm::Algorithm;
+use crate::builder::ValidatorBuilder;
 use crate::cache::ValidationCache;
-use crate::claims::{self, Claims};
-use crate::jwks::{
-    self, Algorithm, FetchError, HttpFetch, JwksCache, KeyLookup, Lookup, Refreshed, TimeFn,
-};
-
-/// Why a token was rejected.
-///
-/// Messages are short, lowercase, never contain any part of the token, and are safe to send back
-/// as `error_description` (RFC 6750 §3 restricts it to printable ASCII without `"` and `\`).
-///
-/// ```
-/// use edit_profile_middleware::TokenError;
-/// assert_eq!(TokenError::Expired.to_string(), "the token is expired");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// The token is larger than the configured cap.
-    #[error("the token is too large")]
-    TooLarge,
-    /// Not a compact JWS (`header.payload.signature`), or a part is not base64url or JSON.
-    #[error("the token is malformed")]
-    Malformed,
-    /// A JWE (five parts, or an `enc` header): encrypted tokens are not accepted.
-    #[error("encrypted tokens are not accepted")]
-    Encrypted,
-    /// `alg` is not on the allow-list (this covers `none` and every `HS*`).
-    #[error("the signing algorithm is not allowed")]
-    AlgorithmNotAllowed,
-    /// A header member the validator refuses (`jwk`, `jku`, `x5u`, `x5c`, `crit`).
-    #[error("the header parameter {0} is not allowed")]
-    ForbiddenHeader(&'static str),
-    /// `typ` names something other than a JWT access token.
-    #[error("the token type is not accepted")]
-    WrongType,
-    /// A member name appears twice in the header or the claims.
-    #[error("the token has duplicate members")]
-    DuplicateMember,
-    /// A claim has the wrong JSON type (for example a string `exp`).
-    #[error("the {0} claim has the wrong type")]
-    InvalidClaimType(&'static str),
-    /// A required header member or claim is missing.
-    #[error("the {0} claim is missing")]
-    MissingClaim(&'static str),
-    /// No signing key with this `kid` is published, even after a refresh.
-    #[error("the signing key is unknown")]
-    UnknownKey,
-    /// The `kid` exists but the key does not allow the token's algorithm.
-    #[error("the signing key does not match the algorithm")]
-    KeyAlgorithmMismatch,
-    /// The signature does not verify.
-    #[error("the signature is invalid")]
-    BadSignature,
-    /// `exp` is in the past (beyond the clock skew).
-    #[error("the token is expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the clock skew).
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    /// `iat` is in the future, or the lifetime claims contradict each other.
-    #[error("the token lifetime is invalid")]
-    InvalidLifetime,
-    /// `iss` is not an accepted issuer.
-    #[error("the issuer is not accepted")]
-    WrongIssuer,
-    /// The signing key's published `issuer` names another tenant than the token.
-    #[error("the signing key belongs to another issuer")]
-    KeyIssuerMismatch,
-    /// Multi-tenant mode: the tenant is not on the allow-list.
-    #[error("the tenant is not allowed")]
-    TenantNotAllowed,
-    /// `aud` does not name this API.
-    #[error("the audience is not accepted")]
-    WrongAudience,
-    /// `ver` is not `1.0` or `2.0`.
-    #[error("the token version is not supported")]
-    UnsupportedVersion,
-    /// An ID token (has `nonce`) or a token with neither `scp` nor `roles`.
-    #[error("the token is not an access token")]
-    NotAnAccessToken,
-    /// No signing keys could be loaded (the JWKS endpoint failed and nothing is cached).
-    #[error("signing keys are unavailable")]
-    KeysUnavailable,
-}
-
-/// Why a [`ValidatorBuilder`] could not build.
-///
-/// ```
-/// use edit_profile_middleware::{ConfigError, Validator};
-///
-/// let error = Validator::builder().audience("a").build().unwrap_err();
-/// assert!(matches!(error, ConfigError::MissingIssuer));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Neither an issuer nor a tenant issuer template was configured.
-    #[error("no issuer configured")]
-    MissingIssuer,
-    /// No audience was configured.
-    #[error("no audience configured")]
-    MissingAudience,
-    /// Neither a JWKS URI nor a static JWKS was configured.
-    #[error("no jwks configured")]
-    MissingJwks,
-    /// An issuer template does not contain `{tenantid}` exactly once.
-    #[error("issuer template must contain {{tenantid}} exactly once")]
-    InvalidIssuerTemplate,
-    /// A tenant issuer template without an explicit tenant allow-list.
-    #[error("multi-tenant issuers need an explicit tenant allow-list")]
-    MissingTenantAllowList,
-    /// The clock skew is above the 10 minute bound.
-    #[error("clock skew must be at most 10 minutes")]
-    ClockSkewTooLarge,
-    /// The token size cap is outside 1 KiB ..= 64 KiB.
-    #[error("max token size must be between 1 KiB and 64 KiB")]
-    TokenSizeOutOfRange,
-    /// The algorithm allow-list is empty.
-    #[error("at least one algorithm must be allowed")]
-    NoAlgorithms,
-    /// A duration that must be positive is zero.
-    #[error("{0} must be positive")]
-    ZeroDuration(&'static str),
-    /// A JWKS URI is configured but there is no HTTP fetcher (the `reqwest` feature is off).
-    #[error("no http fetcher configured")]
-    MissingHttpFetch,
-    /// OIDC discovery failed.
-    #[error("openid configuration discovery failed")]
-    Discovery(#[source] FetchError),
-    /// A challenge parameter (realm, client id, URI) is not printable ASCII.
-    #[error("{0} must be printable ascii")]
-    InvalidHeaderText(&'static str),
-    /// A static JWKS document holds no usable key.
-    #[error("invalid jwks")]
-    InvalidJwks(#[source] FetchError),
-    /// A JWKS or discovery URL is not `https` and not loopback (see
-    /// [`ValidatorBuilder::insecure_allow_http`]): keys fetched in clear text can be replaced.
-    #[error("the {0} url must use https")]
-    InsecureUrl(&'static str),
-    /// The unknown-`kid` refresh cooldown is under one second: every forged `kid` would then
-    /// cost a fetch from the issuer.
-    #[error("the jwks refresh cooldown must be at least 1 second")]
-    CooldownTooShort,
-    /// The default HTTP client could not be built.
-    #[error("the http client could not be built")]
-    HttpClient(#[source] FetchError),
-}
-
-/// `https`, or `http` to a loopback host (the dev tenant, local tests).
-fn is_secure_url(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = lower.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return false;
-    }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-enum JwksConfig {
-    None,
-    Uri(String),
-    Static(Vec<u8>),
-}
-
-/// Builds a [`Validator`]. Every setter is infallible; [`build`](Self::build) checks the whole
-/// configuration and returns a [`ConfigError`] instead of panicking.
-///
-/// ```
-/// use edit_profile_middleware::Validator;
-///
-/// let validator = Validator::builder()
-///     .issuer("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/v2.0")
-///     .jwks_uri("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/discovery/v2.0/keys")
-///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
-///     .audience("api://4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
-/// #   .http_fetch(|_: String| async { Err(edit_profile_middleware::FetchError::Status(503)) })
-///     .build()?;
-/// # Ok::<_, edit_profile_middleware::ConfigError>(())
-/// ```
-#[must_use]
-pub struct ValidatorBuilder {
-    issuers: Vec<String>,
-    templates: Vec<String>,
-    tenants: Vec<String>,
-    audiences: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    clock_skew: Duration,
-    max_token_bytes: usize,
-    jwks: JwksConfig,
-    fetch: Option<Arc<dyn HttpFetch>>,
-    refresh_interval: Duration,
-    refresh_cooldown: Duration,
-    cache_capacity: usize,
-    cache_max_ttl: Duration,
-    time_fn: Option<TimeFn>,
-    authorization_endpoint: Option<String>,
-    insecure_http: bool,
-}
-
-impl fmt::Debug for ValidatorBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ValidatorBuilder")
-            .field("issuers", &self.issuers)
-            .field("templates", &self.templates)
-            .field("tenants", &self.tenants)
-            .field("audiences", &self.audiences)
-            .field("algorithms", &self.algorithms)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for ValidatorBuilder {
-    fn default() -> Self {
-        Self {
-            issuers: Vec::new(),
-            templates: Vec::new(),
-            tenants: Vec::new(),
-            audiences: Vec::new(),
-            algorithms: vec![Algorithm::Rs256],
-            clock_skew: Duration::from_secs(300),
-            max_token_bytes: 16 * 1024,
-            jwks: JwksConfig::None,
-            fetch: None,
-            refresh_interval: Duration::from_secs(24 * 60 * 60),
-            refresh_cooldown: Duration::from_secs(30),
-            cache_capacity: 10_000,
-            cache_max_ttl: Duration::from_secs(300),
-            time_fn: None,
-            authorization_endpoint: None,
-            insecure_http: false,
-        }
-    }
-}
-
-impl ValidatorBuilder {
-    /// Accept tokens whose `iss` equals `issuer` byte for byte. May be called more than once (for
-    /// example for the v1.0 `https://sts.windows.net/{tid}/` and v2.0 forms of one tenant).
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuers.push(issuer.into());
-        self
-    }
-
-    /// Multi-tenant: accept `iss` equal to `template` with `{tenantid}` replaced by the token's
-    /// `tid`, when that tenant is on the allow-list ([`allow_tenant`](Self::allow_tenant)).
-    ///
-    /// ```
-    /// let validator = edit_profile_middleware::Validator::builder()
-    ///     .tenant_issuer_template("https://login.microsoftonline.com/{tenantid}/v2.0")
-    ///     .tenant_issuer_template("https://sts.windows.net/{tenantid}/")
-    ///     .allow_tenant("b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c")
-    ///     .jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys")
-    ///     .audience("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
-    /// #   .http_fetch(|_: String| async { Err(edit_profile_middleware::FetchError::Status(503)) })
-    ///     .build()?;
-    /// # Ok::<_, edit_profile_middleware::ConfigError>(())
-    /// ```
-    pub fn tenant_issuer_template(mut self, template: impl Into<String>) -> Self {
-        self.templates.push(template.into());
-        self
-    }
-
-    /// Add a tenant id to the multi-tenant allow-list.
-    pub fn allow_tenant(mut self, tenant_id: impl Into<String>) -> Self {
-        self.tenants.push(tenant_id.into());
-        self
-    }
-
-    /// Accept tokens whose `aud` is `audience` (the API's client id, or its `api://` App ID URI).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
-        self
-    }
-
-    /// Where the signing keys are published.
-    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
-        self.jwks = JwksConfig::Uri(uri.into());
-        self
-    }
-
-    /// Use a fixed JWKS document instead of fetching one (tests, air-gapped deployments).
-    pub fn jwks_json(mut self, json: impl Into<Vec<u8>>) -> Self {
-        self.jwks = JwksConfig::Static(json.into());
-        self
-    }
-
-    /// Fill in `issuer`, `jwks_uri` and the authorization endpoint from the authority's OpenID
-    /// configuration (`{authority}/v2.0/.well-known/openid-configuration`, OpenID Connect
-    /// Discovery 1.0). An `issuer` containing `{tenantid}` (the `common` and `organizations`
-    /// endpoints) becomes a tenant template, which then needs an allow-list.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Discovery`] if the document cannot be fetched or parsed, and
-    /// [`ConfigError::MissingHttpFetch`] without a fetcher.
-    pub async fn discover(mut self, authority: &str) -> Result<Self, ConfigError> {
-        if !self.insecure_http && !is_secure_url(authority) {
-            return Err(ConfigError::InsecureUrl("discovery"));
-        }
-        let fetch = self.fetcher()?;
-        let metadata = jwks::discover(&*fetch, authority)
-            .await
-            .map_err(ConfigError::Discovery)?;
-        if metadata.issuer.contains("{tenantid}") {
-            self.templates.push(metadata.issuer);
-        } else {
-            self.issuers.push(metadata.issuer);
-        }
-        self.jwks = JwksConfig::Uri(metadata.jwks_uri);
-        self.authorization_endpoint = metadata.authorization_endpoint;
-        self.fetch = Some(fetch);
-        Ok(self)
-    }
-
-    /// Replace the algorithm allow-list (default: RS256 only). PS256 and ES256 are opt-in.
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().collect();
-        self
-    }
-
-    /// Tolerance for `exp`, `nbf` and `iat` (default 5 minutes, at most 10).
-    pub fn clock_skew(mut self, skew: Duration) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// Reject tokens longer than this many bytes before any parsing (default 16 KiB, allowed
-    /// 1 KiB ..= 64 KiB).
-    ///
-    /// The cap exists so that a request cannot make the validator decode, hash and parse
-    /// megabytes before the signature is known to be bad, nor fill the validation cache with
-    /// large keys. 16 KiB leaves room for real Entra tokens with a full `groups` claim (200 ids,
-    /// about 11–12 KB) while refusing anything far larger; HTTP servers commonly cap a header
-    /// line near there too.
-    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
-        self.max_token_bytes = bytes;
-        self
-    }
-
-    /// How often the JWKS is refreshed in the background (default 24 h, jittered down by ≤ 10 %).
-    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval;
-        self
-    }
-
-    /// The minimum time between two fetches caused by unknown `kid`s (default 30 s, at least
-    /// 1 s).
-    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
-        self.refresh_cooldown = cooldown;
-        self
-    }
-
-    /// The HTTP transport for discovery and JWKS (default: [`ReqwestFetch`](crate::ReqwestFetch)).
-    pub fn http_fetch(mut self, fetch: impl HttpFetch) -> Self {
-        self.fetch = Some(Arc::new(fetch));
-        self
-    }
-
-    /// How many validated tokens to remember (default 10,000; `0` disables the cache).
-    pub fn cache_capacity(mut self, entries: usize) -> Self {
-        self.cache_capacity = entries;
-        self
-    }
-
-    /// The longest a validated token is remembered (default 5 minutes; never past `exp`).
-    pub fn cache_max_ttl(mut self, ttl: Duration) -> Self {
-        self.cache_max_ttl = ttl;
-        self
-    }
-
-    /// Replace the clock (tests; default [`SystemTime::now`]).
-    pub fn time_fn(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.time_fn = Some(Arc::new(now));
-        self
-    }
-
-    /// Allow `http` JWKS and discovery URLs to hosts other than loopback.
-    ///
-    /// # Security Warning
-    ///
-    /// Keys fetched over clear text can be replaced by anyone on the path, who can then mint
-    /// tokens this validator accepts. Only for closed test networks.
-    pub fn insecure_allow_http(mut self) -> Self {
-        self.insecure_http = true;
-        self
-    }
-
-    fn fetcher(&self) -> Result<Arc<dyn HttpFetch>, ConfigError> {
-        if let Some(fetch) = &self.fetch {
-            return Ok(fetch.clone());
-        }
-        #[cfg(feature = "reqwest")]
-        {
-            Ok(Arc::new(
-                crate::jwks::ReqwestFetch::new().map_err(ConfigError::HttpClient)?,
-            ))
-        }
-        #[cfg(not(feature = "reqwest"))]
-        {
-            Err(ConfigError::MissingHttpFetch)
-        }
-    }
-
-    /// Check the configuration and build the validator. Keys are fetched on first use, or
-    /// explicitly with [`JwksCache::refresh`].
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the first problem found.
-    pub fn build(self) -> Result<Validator, ConfigError> {
-        if self.issuers.is_empty() && self.templates.is_empty() {
-            return Err(ConfigError::MissingIssuer);
-        }
-        if self.audiences.is_empty() {
-            return Err(ConfigError::MissingAudience);
-        }
-        let mut templates = Vec::new();
-        for template in &self.templates {
-            let mut parts = template.split("{tenantid}");
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(prefix), Some(suffix), None) => {
-                    templates.push((prefix.to_owned(), suffix.to_owned()));
-                }
-                _ => return Err(ConfigError::InvalidIssuerTemplate),
-            }
-        }
-        if !templates.is_empty() && self.tenants.is_empty() {
-            return Err(ConfigError::MissingTenantAllowList);
-        }
-        if self.clock_skew > Duration::from_secs(600) {
-            return Err(ConfigError::ClockSkewTooLarge);
-        }
-        if !(1024..=64 * 1024).contains(&self.max_token_bytes) {
-            return Err(ConfigError::TokenSizeOutOfRange);
-        }
-        if self.algorithms.is_empty() {
-            return Err(ConfigError::NoAlgorithms);
-        }
-        if self.refresh_interval.is_zero() {
-            return Err(ConfigError::ZeroDuration("jwks refresh interval"));
-        }
-        if self.refresh_cooldown.is_zero() {
-            return Err(ConfigError::ZeroDuration("jwks refresh cooldown"));
-        }
-        if self.refresh_cooldown < Duration::from_secs(1) {
-            return Err(ConfigError::CooldownTooShort);
-        }
-        if let JwksConfig::Uri(uri) = &self.jwks
-            && !self.insecure_http
-            && !is_secure_url(uri)
-        {
-            return Err(ConfigError::InsecureUrl("jwks"));
-        }
-        let mut algorithms = self.algorithms.clone();
-        algorithms.dedup();
-        let jwks = match &self.jwks {
-            JwksConfig::None => return Err(ConfigError::MissingJwks),
-            JwksConfig::Static(json) => {
-                JwksCache::fixed(json, algorithms.clone()).map_err(ConfigError::InvalidJwks)?
-            }
-            JwksConfig::Uri(uri) => JwksCache::remote(
-                uri.clone(),
-                self.fetcher()?,
-                algorithms.clone(),
-                self.refresh_interval,
-                self.refresh_cooldown,
-                self.time_fn.clone(),
-            ),
-        };
-        Ok(Validator {
-            inner: Arc::new(Inner {
-                issuers: self.issuers,
-                templates,
-                tenants: self.tenants,
-                audiences: self.audiences,
-                algorithms,
-                skew: self.clock_skew.as_secs(),
-                max_token_bytes: self.max_token_bytes,
-                jwks,
-                cache: ValidationCache::new(self.cache_capacity),
-                cache_max_ttl: self.cache_max_ttl.as_secs(),
-                time_fn: self.time_fn,
-                authorization_endpoint: self.authorization_endpoint,
-                #[cfg(feature = "__bench")]
-                noop: None,
-            }),
-        })
-    }
-}
+use crate::claims::Claims;
+use crate::clock::{self, TimeFn};
+use crate::error::TokenError;
+use crate::jwks::{JwksCache, Lookup, Refreshed};
+use crate::keys::KeyLookup;
+use crate::parse;
 
 /// Validates bearer tokens. Cheap to clone (an `Arc`); share one per issuer between layers.
 ///
@@ -525,24 +29,24 @@ impl ValidatorBuilder {
 /// ```
 #[derive(Clone)]
 pub struct Validator {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    issuers: Vec<String>,
-    templates: Vec<(String, String)>,
-    tenants: Vec<String>,
-    audiences: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    skew: u64,
-    max_token_bytes: usize,
-    jwks: JwksCache,
-    cache: ValidationCache,
-    cache_max_ttl: u64,
-    time_fn: Option<TimeFn>,
-    authorization_endpoint: Option<String>,
+pub(crate) struct Inner {
+    pub(crate) issuers: Vec<String>,
+    pub(crate) templates: Vec<(String, String)>,
+    pub(crate) tenants: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) skew: u64,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) jwks: JwksCache,
+    pub(crate) cache: ValidationCache,
+    pub(crate) cache_max_ttl: u64,
+    pub(crate) time_fn: Option<TimeFn>,
+    pub(crate) authorization_endpoint: Option<String>,
     #[cfg(feature = "__bench")]
-    noop: Option<Arc<Claims>>,
+    pub(crate) noop: Option<Arc<Claims>>,
 }
 
 impl fmt::Debug for Validator {
@@ -583,7 +87,7 @@ impl Validator {
     #[cfg(feature = "__bench")]
     #[doc(hidden)]
     pub fn __insecure_noop(template: &Validator, claims_json: &str) -> Option<Validator> {
-        let claims = claims::parse_claims(claims_json.to_owned()).ok()?;
+        let claims = parse::parse_claims(claims_json.to_owned()).ok()?;
         let t = &template.inner;
         Some(Validator {
             inner: Arc::new(Inner {
@@ -657,7 +161,7 @@ impl Validator {
     }
 
     pub(crate) fn now(&self) -> u64 {
-        jwks::unix_secs(self.inner.time_fn.as_ref())
+        clock::unix_secs(self.inner.time_fn.as_ref())
     }
 
     /// Everything that can be done without waiting for the network.
@@ -714,7 +218,7 @@ impl Validator {
 
         let mut header_buf = [0u8; 1024];
         let header_len = decode_into(header_b64, &mut header_buf)?;
-        let header = claims::parse_header(&header_buf[..header_len])?;
+        let header = parse::parse_header(&header_buf[..header_len])?;
         let Some(alg) = Algorithm::from_name(&header.alg).filter(|a| inner.algorithms.contains(a))
         else {
             return Err(TokenError::AlgorithmNotAllowed);
@@ -761,7 +265,7 @@ impl Validator {
             .decode_to_vec(payload_b64)
             .map_err(|_| TokenError::Malformed)?;
         let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
-        let claims = claims::parse_claims(payload)?;
+        let claims = parse::parse_claims(payload)?;
         self.check_claims(&claims, now)?;
         if let Some(key_issuer) = key_issuer {
             self.check_key_issuer(&claims, &key_issuer)?;
@@ -908,7 +412,10 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::error::ConfigError;
 
     const TENANT: &str = "f645ad92-e38d-4d1a-b510-d1b09a74a8ca";
 
@@ -933,7 +440,7 @@ mod tests {
 
     fn claims(iss: &str, tid: Option<&str>) -> Claims {
         let tid = tid.map_or(String::new(), |t| format!(r#","tid":"{t}""#));
-        claims::parse_claims(format!(r#"{{"iss":"{iss}","aud":"a","exp":10{tid}}}"#)).unwrap()
+        parse::parse_claims(format!(r#"{{"iss":"{iss}","aud":"a","exp":10{tid}}}"#)).unwrap()
     }
 
     /// Microsoft.IdentityModel `AadIssuerValidator` vectors (templated issuer, tid, iss, expected).
@@ -1002,7 +509,7 @@ mod tests {
             .build()
             .unwrap();
         let c = |extra: &str| {
-            claims::parse_claims(format!(r#"{{"iss":"i","aud":"a","scp":"s"{extra}}}"#)).unwrap()
+            parse::parse_claims(format!(r#"{{"iss":"i","aud":"a","scp":"s"{extra}}}"#)).unwrap()
         };
         assert!(v.check_claims(&c(r#","exp":1000"#), 1059).is_ok());
         assert_eq!(
