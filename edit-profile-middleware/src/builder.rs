@@ -153,6 +153,25 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Accept both audiences Entra puts in access tokens for the API registered as `client_id`:
+    /// the client id itself (v2.0 tokens) and `api://{client_id}` (v1.0 tokens, and the default
+    /// Application ID URI). Same as calling [`audience`](Self::audience) with each. An API whose
+    /// Application ID URI is something else adds that with `audience`.
+    ///
+    /// ```
+    /// let validator = edit_profile_middleware::Validator::builder()
+    ///     .issuer("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/v2.0")
+    ///     .jwks_uri("https://login.microsoftonline.com/b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c/discovery/v2.0/keys")
+    /// #   .http_fetch(|_: String| async { Err(edit_profile_middleware::FetchError::Status(503)) })
+    ///     .app_audiences("4d2e6f8a-1b3c-4d5e-8f9a-0b1c2d3e4f5a")
+    ///     .build()?;
+    /// # Ok::<_, edit_profile_middleware::ConfigError>(())
+    /// ```
+    pub fn app_audiences(self, client_id: &str) -> Self {
+        let uri = format!("api://{client_id}");
+        self.audience(client_id).audience(uri)
+    }
+
     /// Where the signing keys are published.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks = JwksConfig::Uri(uri.into());

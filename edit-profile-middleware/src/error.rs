@@ -82,7 +82,7 @@ pub enum TokenError {
     KeysUnavailable,
 }
 
-/// Why a [`ValidatorBuilder`] could not build.
+/// Why a [`ValidatorBuilder`](crate::ValidatorBuilder) could not build.
 ///
 /// ```
 /// use edit_profile_middleware::{ConfigError, Validator};
@@ -126,14 +126,11 @@ pub enum ConfigError {
     /// OIDC discovery failed.
     #[error("openid configuration discovery failed")]
     Discovery(#[source] FetchError),
-    /// A challenge parameter (realm, client id, URI) is not printable ASCII.
-    #[error("{0} must be printable ascii")]
-    InvalidHeaderText(&'static str),
     /// A static JWKS document holds no usable key.
     #[error("invalid jwks")]
     InvalidJwks(#[source] FetchError),
     /// A JWKS or discovery URL is not `https` and not loopback (see
-    /// [`ValidatorBuilder::insecure_allow_http`]): keys fetched in clear text can be replaced.
+    /// [`ValidatorBuilder::insecure_allow_http`](crate::ValidatorBuilder::insecure_allow_http)): keys fetched in clear text can be replaced.
     #[error("the {0} url must use https")]
     InsecureUrl(&'static str),
     /// The unknown-`kid` refresh cooldown is under one second: every forged `kid` would then

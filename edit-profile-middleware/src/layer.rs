@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use crate::error::ConfigError;
 use crate::policy::{MfaPolicy, Policy};
 use crate::rejection::DefaultRejection;
 use crate::service::BearerAuth;
@@ -17,6 +16,9 @@ pub(crate) struct Challenge {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) authorization_uri: Option<Arc<str>>,
     pub(crate) client_id: Option<Arc<str>>,
+    /// The first challenge parameter that was not printable ASCII (left unset; reported by
+    /// [`BearerAuthLayer::validate`]).
+    pub(crate) invalid: Option<&'static str>,
 }
 
 /// Validates bearer tokens and applies a [`Policy`]; see the [crate docs](crate) for an example.
@@ -27,12 +29,13 @@ pub(crate) struct Challenge {
 /// ```
 /// use edit_profile_middleware::{BearerAuthLayer, MfaPolicy, Validator};
 ///
-/// # fn f(validator: Validator) -> Result<(), edit_profile_middleware::ConfigError> {
+/// # fn f(validator: Validator) -> Result<(), edit_profile_middleware::PolicyError> {
 /// let read = BearerAuthLayer::new(validator.clone()).require_scopes(["Profile.Read"]);
 /// let write = BearerAuthLayer::new(validator)
 ///     .require_scopes(["EditProfileService.ReadWrite"])
 ///     .require_mfa(MfaPolicy::new().amr_mfa().auth_context("c1"))
-///     .realm("EditProfileService")?;
+///     .realm("EditProfileService")
+///     .validate()?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -68,6 +71,7 @@ impl BearerAuthLayer {
             realm: None,
             authorization_uri: validator.authorization_endpoint().map(Arc::from),
             client_id: validator.default_client_id().map(Arc::from),
+            invalid: None,
         };
         Self {
             validator,
@@ -121,12 +125,15 @@ impl<R> BearerAuthLayer<R> {
         self.map_policy(|p| p.require_recent_authentication(max_age))
     }
 
-    /// Check the policy (see [`Policy::validate`]); call it where the routes are built so that
-    /// `require_scopes([])` or an [`MfaPolicy`] with no proof fails at start-up.
+    /// Check the policy (see [`Policy::validate`]) and the challenge parameters; call it where
+    /// the routes are built so that `require_scopes([])`, an [`MfaPolicy`] with no proof or a
+    /// `realm` with a line break fails at start-up. The setters themselves never fail, so a
+    /// chain reads top to bottom and ends here.
     ///
     /// # Errors
     ///
-    /// The [`PolicyError`](crate::PolicyError) of an invalid policy.
+    /// The [`PolicyError`](crate::PolicyError) of an invalid policy, or
+    /// [`PolicyError::InvalidChallengeText`](crate::PolicyError::InvalidChallengeText).
     ///
     /// ```
     /// # fn f(validator: edit_profile_middleware::Validator) -> Result<(), edit_profile_middleware::PolicyError> {
@@ -137,6 +144,9 @@ impl<R> BearerAuthLayer<R> {
     /// ```
     pub fn validate(self) -> Result<Self, crate::PolicyError> {
         self.policy.validate()?;
+        if let Some(what) = self.challenge.invalid {
+            return Err(crate::PolicyError::InvalidChallengeText(what));
+        }
         Ok(self)
     }
 
@@ -147,33 +157,38 @@ impl<R> BearerAuthLayer<R> {
 
     /// The `realm` auth-param of every challenge (default: none).
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::InvalidHeaderText`] unless `realm` is printable ASCII.
-    pub fn realm(mut self, realm: &str) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.challenge).realm = Some(header_text(realm, "realm")?);
-        Ok(self)
+    /// It must be printable ASCII; anything else is left out of the challenges and reported by
+    /// [`validate`](Self::validate).
+    pub fn realm(self, realm: &str) -> Self {
+        self.challenge_text(realm, "realm", |c, v| c.realm = v)
     }
 
-    /// The `authorization_uri` of `insufficient_claims` challenges.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::InvalidHeaderText`] unless `uri` is printable ASCII.
-    pub fn authorization_uri(mut self, uri: &str) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.challenge).authorization_uri =
-            Some(header_text(uri, "authorization_uri")?);
-        Ok(self)
+    /// The `authorization_uri` of `insufficient_claims` challenges (default: the validator's
+    /// discovered authorization endpoint). Printable ASCII, as for [`realm`](Self::realm).
+    pub fn authorization_uri(self, uri: &str) -> Self {
+        self.challenge_text(uri, "authorization_uri", |c, v| c.authorization_uri = v)
     }
 
-    /// The `client_id` of `insufficient_claims` challenges.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::InvalidHeaderText`] unless `client_id` is printable ASCII.
-    pub fn challenge_client_id(mut self, client_id: &str) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.challenge).client_id = Some(header_text(client_id, "client_id")?);
-        Ok(self)
+    /// The `client_id` of `insufficient_claims` challenges (default: the validator's first
+    /// audience that is not an `api://` URI). Printable ASCII, as for [`realm`](Self::realm).
+    pub fn challenge_client_id(self, client_id: &str) -> Self {
+        self.challenge_text(client_id, "client_id", |c, v| c.client_id = v)
+    }
+
+    fn challenge_text(
+        mut self,
+        value: &str,
+        what: &'static str,
+        set: impl FnOnce(&mut Challenge, Option<Arc<str>>),
+    ) -> Self {
+        let challenge = Arc::make_mut(&mut self.challenge);
+        if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            set(challenge, Some(Arc::from(value)));
+        } else {
+            set(challenge, None);
+            challenge.invalid.get_or_insert(what);
+        }
+        self
     }
 
     /// Replace how rejections are turned into responses (a [`RejectionResponse`] or a closure).
@@ -194,18 +209,16 @@ impl<R> BearerAuthLayer<R> {
     }
 }
 
-fn header_text(value: &str, what: &'static str) -> Result<Arc<str>, ConfigError> {
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        Ok(Arc::from(value))
-    } else {
-        Err(ConfigError::InvalidHeaderText(what))
-    }
-}
-
 impl<S, R: Clone> Layer<S> for BearerAuthLayer<R> {
     type Service = BearerAuth<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        if let Some(what) = self.challenge.invalid {
+            tracing::error!(
+                parameter = what,
+                "a challenge parameter is not printable ascii and is left out; call validate() at start-up"
+            );
+        }
         BearerAuth::from_layer(inner, self)
     }
 }

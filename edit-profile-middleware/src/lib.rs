@@ -22,6 +22,7 @@ mod parse;
 mod policy;
 mod rejection;
 mod service;
+mod token;
 mod validate;
 
 pub use algorithm::Algorithm;
@@ -43,4 +44,5 @@ pub use layer::BearerAuthLayer;
 pub use policy::{MfaPolicy, Policy, PolicyError};
 pub use rejection::{BearerRejection, DefaultRejection, RejectionKind, RejectionResponse};
 pub use service::BearerAuth;
+pub use token::BearerToken;
 pub use validate::Validator;

@@ -70,6 +70,10 @@ pub enum PolicyError {
     /// `require_recent_authentication` with a zero `max_age`.
     #[error("the recent-authentication max age must be positive")]
     ZeroMaxAge,
+    /// A challenge parameter of the layer (`realm`, `authorization_uri`, `client_id`) is not
+    /// printable ASCII, so it cannot go into `WWW-Authenticate` (RFC 9110 §11.6.1).
+    #[error("the {0} challenge parameter must be printable ascii")]
+    InvalidChallengeText(&'static str),
 }
 
 #[derive(Clone, Debug)]

@@ -1,10 +1,11 @@
 //! [`BearerAuth`]: the middleware service.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request, Response, header};
+use http::{HeaderMap, HeaderValue, Request, Response, header};
 use tower::Service;
 
 use crate::claims::Claims;
@@ -12,6 +13,7 @@ use crate::future::ResponseFuture;
 use crate::layer::{BearerAuthLayer, Challenge};
 use crate::policy::{Denial, Policy, PolicyId};
 use crate::rejection::{BearerRejection, DefaultRejection, RejectionResponse};
+use crate::token::BearerToken;
 use crate::validate::{Step, Validator};
 
 /// Middleware that validates the bearer token of each request and applies a [`Policy`].
@@ -104,9 +106,10 @@ impl<S, R> BearerAuth<S, R> {
     }
 }
 
-/// Finds the bearer token, or says why there is none (RFC 6750 §2.1, §3.1).
+/// Finds the bearer token, or says why there is none (RFC 6750 §2.1, §3.1): the header value
+/// and where in it the token is.
 #[inline]
-fn bearer_token(headers: &HeaderMap) -> Result<&[u8], BearerRejection> {
+fn bearer_token(headers: &HeaderMap) -> Result<(&HeaderValue, Range<usize>), BearerRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(BearerRejection::missing_credentials());
@@ -127,13 +130,20 @@ fn bearer_token(headers: &HeaderMap) -> Result<&[u8], BearerRejection> {
     }
     // Bytes, not `&str`: a cache hit then costs no UTF-8 scan of the 1–2 KB value, and anything
     // that is not base64url (spaces, non-ASCII) fails validation as `invalid_token` anyway.
-    let token = bytes[6..].trim_ascii();
-    if token.is_empty() {
+    let rest = &bytes[6..];
+    let start = 6 + rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let end = bytes.len()
+        - rest
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    if start >= end {
         return Err(BearerRejection::invalid_request(
             "the authorization header has no bearer token",
         ));
     }
-    Ok(token)
+    Ok((value, start..end))
 }
 
 impl Shared {
@@ -141,16 +151,19 @@ impl Shared {
         rejection.with_realm(self.challenge.realm.as_ref())
     }
 
-    /// Applies the policy; on success the claims go into the request extensions.
+    /// Applies the policy; on success the claims and the token go into the request extensions.
     fn authorize<B>(
         &self,
         claims: Arc<Claims>,
+        token: (HeaderValue, Range<usize>),
         req: &mut Request<B>,
         now: u64,
     ) -> Result<(), BearerRejection> {
         match self.policy.evaluate_as(&claims, now, self.policy_id) {
             Ok(()) => {
-                req.extensions_mut().insert(claims);
+                let extensions = req.extensions_mut();
+                extensions.insert(claims);
+                extensions.insert(BearerToken::new(token.0, token.1, self.challenge.clone()));
                 Ok(())
             }
             Err(Denial::Scope(scope)) => Err(BearerRejection::insufficient_scope(
@@ -226,21 +239,22 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        let token = match bearer_token(req.headers()) {
-            Ok(token) => token,
+        let (value, range) = match bearer_token(req.headers()) {
+            // A reference count, not a copy: the route gets the token through `BearerToken`.
+            Ok((value, range)) => (value.clone(), range),
             Err(rejection) => {
                 let rejection = shared.reject_for(rejection);
                 return ResponseFuture::ready(Ok(render(&mut self.rejection, rejection)));
             }
         };
+        let token = &value.as_bytes()[range.clone()];
         // One clock read per request: it costs more than the rest of a cache hit's bookkeeping.
         let now = shared.validator.now();
         let outcome = match shared.validator.validate_now(token, now) {
-            Step::Done(Ok(claims)) => shared.authorize(claims, &mut req, now),
+            Step::Done(Ok(claims)) => shared.authorize(claims, (value, range), &mut req, now),
             Step::Done(Err(error)) => Err(BearerRejection::invalid_token(error)),
             Step::NeedKeys(generation) => {
-                let token = token.to_vec();
-                return self.wait_for_keys(req, token, generation);
+                return self.wait_for_keys(req, (value, range), generation);
             }
         };
         match outcome {
@@ -259,7 +273,7 @@ impl<S, R> BearerAuth<S, R> {
     fn wait_for_keys<ReqBody, ResBody>(
         &mut self,
         mut req: Request<ReqBody>,
-        token: Vec<u8>,
+        token: (HeaderValue, Range<usize>),
         generation: u64,
     ) -> ResponseFuture<S::Future>
     where
@@ -277,12 +291,12 @@ impl<S, R> BearerAuth<S, R> {
         ResponseFuture::waiting(Box::pin(async move {
             let outcome = match shared
                 .validator
-                .validate_after_refresh(&token, generation)
+                .validate_after_refresh(&token.0.as_bytes()[token.1.clone()], generation)
                 .await
             {
                 Ok(claims) => {
                     let now = shared.validator.now();
-                    shared.authorize(claims, &mut req, now)
+                    shared.authorize(claims, token, &mut req, now)
                 }
                 Err(error) => Err(BearerRejection::invalid_token(error)),
             };
@@ -310,13 +324,20 @@ mod tests {
         map
     }
 
+    fn token_of(values: &[&[u8]]) -> Vec<u8> {
+        let map = headers(values);
+        let (value, range) = bearer_token(&map).unwrap();
+        value.as_bytes()[range].to_vec()
+    }
+
     #[test]
     fn bearer_token_extraction() {
-        assert_eq!(bearer_token(&headers(&[b"Bearer abc"])).unwrap(), b"abc");
-        assert_eq!(bearer_token(&headers(&[b"bearer  abc "])).unwrap(), b"abc");
+        assert_eq!(token_of(&[b"Bearer abc"]), b"abc");
+        assert_eq!(token_of(&[b"bearer  abc "]), b"abc");
+        assert_eq!(token_of(&[b"Bearer \tabc"]), b"abc");
         // Left to validation (401 invalid_token): not a single base64url token.
-        assert_eq!(bearer_token(&headers(&[b"Bearer a b"])).unwrap(), b"a b");
-        assert_eq!(bearer_token(&headers(&[b"Bearer \xff"])).unwrap(), b"\xff");
+        assert_eq!(token_of(&[b"Bearer a b"]), b"a b");
+        assert_eq!(token_of(&[b"Bearer \xff"]), b"\xff");
         let kind = |v: &[&[u8]]| bearer_token(&headers(v)).unwrap_err().kind();
         use crate::RejectionKind::*;
         assert_eq!(kind(&[]), MissingCredentials);

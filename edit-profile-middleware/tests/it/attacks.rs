@@ -379,7 +379,7 @@ async fn graph_access_token_replayed_to_the_api_is_rejected() {
 #[tokio::test]
 async fn missing_credentials_get_a_challenge_without_error() {
     let fixture = Fixture::start().await;
-    let app = app(fixture.layer().realm("EditProfileService").unwrap());
+    let app = app(fixture.layer().realm("EditProfileService"));
     for authorization in [None, Some("Basic dXNlcjpwYXNz")] {
         let answer = call(&app, authorization).await;
         assert_eq!(answer.status, 401);

@@ -500,3 +500,103 @@ async fn dev_tenant_obo_interaction_required_becomes_a_claims_challenge() {
     );
     assert_eq!(rejection.www_authenticate().unwrap(), expected);
 }
+
+/// The route gets the caller's token from the layer (no second parse of `Authorization`), uses it
+/// as the on-behalf-of assertion, and turns the OBO failure into the layer's own 401 with one
+/// call: the challenge carries the realm, the discovered authorization endpoint and the API's
+/// client id without the route passing them again.
+#[cfg(feature = "msal-lite")]
+#[tokio::test]
+async fn dev_tenant_route_does_obo_with_the_layers_token_and_answers_with_its_challenge() {
+    use axum::response::IntoResponse;
+    use edit_profile_middleware::BearerToken;
+
+    let mut config = Config::quickstart();
+    config
+        .conditional_access
+        .push(dev_tenant::ConditionalAccessPolicy::require_mfa(
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            [GRAPH_APP_ID],
+        ));
+    let tenant = DevTenant::start(config).await.unwrap();
+    let validator = Validator::builder()
+        .audience(API_CLIENT_ID)
+        .discover(&tenant.authority())
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
+    let authorization_uri = validator.authorization_endpoint().unwrap().to_owned();
+    let client = msal_lite::ConfidentialClient::builder(
+        API_CLIENT_ID,
+        tenant.authority().as_str(),
+        msal_lite::ClientCredential::secret("dev-api-secret"),
+    )
+    .build()
+    .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen_in_route = seen.clone();
+    let layer = BearerAuthLayer::new(validator)
+        .require_scopes([SCOPE])
+        .realm("EditProfileService")
+        .validate()
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/me",
+            axum::routing::get(move |token: BearerToken| {
+                let client = client.clone();
+                let seen = seen_in_route.clone();
+                async move {
+                    seen.lock().unwrap().push_str(token.as_str());
+                    let request = msal_lite::OboRequest::new(
+                        (&token).into(),
+                        ["https://graph.microsoft.com/User.ReadWrite"],
+                    );
+                    match client.acquire_token_on_behalf_of_with(request).await {
+                        Ok(_) => axum::http::StatusCode::OK.into_response(),
+                        Err(error) => match token.challenge_for(&error) {
+                            Some(challenge) => challenge.into_response(),
+                            None => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+                        },
+                    }
+                }
+            }),
+        )
+        .route_layer(layer);
+    let assertion = tenant
+        .access_token_for(
+            ALICE,
+            WEB_APP_CLIENT_ID,
+            [API_SCOPE_URI],
+            TokenOptions::default().client_capabilities(["cp1"]),
+        )
+        .unwrap();
+    let answer = call(&app, Some(&format!("Bearer  {assertion} "))).await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        assertion,
+        "the token, without scheme or spaces"
+    );
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    let rejection = answer.rejection.expect("the rejection in the extensions");
+    assert_eq!(rejection.kind(), RejectionKind::InsufficientClaims);
+    let challenge = answer.challenge.unwrap();
+    let claims = rejection.claims().unwrap();
+    assert!(
+        claims.contains("capolids") || claims.contains("acrs"),
+        "{claims}"
+    );
+    assert!(
+        challenge.starts_with(r#"Bearer realm="EditProfileService", "#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(&format!(r#"authorization_uri="{authorization_uri}""#)),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(&format!(r#"client_id="{API_CLIENT_ID}""#)),
+        "{challenge}"
+    );
+}

@@ -363,9 +363,21 @@ async fn builder_errors_instead_of_panics() {
         base().jwks_json("{}").build(),
         Err(ConfigError::InvalidJwks(_))
     ));
+    // Challenge parameters go into `WWW-Authenticate`: a line break is refused at start-up,
+    // and a layer used without `validate()` leaves the bad value out rather than sending it.
     let layer = BearerAuthLayer::new(base().build().unwrap());
-    assert!(matches!(
-        layer.realm("bad\nrealm"),
-        Err(ConfigError::InvalidHeaderText("realm"))
-    ));
+    assert_eq!(
+        layer.clone().realm("bad\nrealm").validate().unwrap_err(),
+        edit_profile_middleware::PolicyError::InvalidChallengeText("realm")
+    );
+    assert_eq!(
+        layer
+            .clone()
+            .realm("ok")
+            .challenge_client_id("caf\u{e9}")
+            .validate()
+            .unwrap_err(),
+        edit_profile_middleware::PolicyError::InvalidChallengeText("client_id")
+    );
+    assert!(layer.realm("EditProfileService").validate().is_ok());
 }

@@ -66,6 +66,7 @@ fn mfa_layer(fixture: &Fixture) -> edit_profile_middleware::BearerAuthLayer {
             "{}/{TENANT_ID}/oauth2/v2.0/authorize",
             fixture.server.base
         ))
+        .validate()
         .unwrap()
 }
 

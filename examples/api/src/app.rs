@@ -53,8 +53,6 @@ pub enum StartError {
 pub struct AppState {
     pub(crate) msal: msal_lite::ConfidentialClient,
     pub(crate) graph: GraphClient,
-    pub(crate) client_id: String,
-    pub(crate) authorization_uri: Option<String>,
     /// Re-sends cache partitions that could not reach Redis (stops when the state is dropped).
     pub(crate) _cache_flush: Option<msal_lite::persistence::FlushTask>,
 }
@@ -145,11 +143,9 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
         .discover(authority.as_str())
         .await
         .map_err(StartError::Validator)?
-        .audience(config.client_id.clone())
-        .audience(format!("api://{}", config.client_id))
+        .app_audiences(&config.client_id)
         .build()
         .map_err(StartError::Validator)?;
-    let authorization_uri = validator.authorization_endpoint().map(str::to_owned);
 
     let mut bearer = BearerAuthLayer::new(validator).require_scopes([config.scope.clone()]);
     match &config.mfa {
@@ -163,14 +159,8 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
             bearer = bearer.require_mfa(MfaPolicy::new().auth_context(id.clone()));
         }
     }
-    bearer = bearer
-        .challenge_client_id(&config.client_id)
-        .map_err(StartError::Validator)?;
-    if let Some(uri) = &authorization_uri {
-        bearer = bearer
-            .authorization_uri(uri)
-            .map_err(StartError::Validator)?;
-    }
+    // Claims challenges name the API's client id and the discovered authorization endpoint:
+    // the layer's defaults (its first non-`api://` audience and the validator's discovery).
     // Refuse to start with a policy that would let every token through (for example an empty
     // SCOPE): the layer would fail closed, but a start-up error says why.
     let bearer = bearer.validate().map_err(StartError::Policy)?;
@@ -201,8 +191,6 @@ pub async fn app(config: &Config) -> Result<Router, StartError> {
     let state = Arc::new(AppState {
         msal,
         graph: GraphClient::new(&config.graph_endpoint).map_err(StartError::Graph)?,
-        client_id: config.client_id.clone(),
-        authorization_uri,
         _cache_flush: cache_flush,
     });
     Ok(router(state, bearer))

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use edit_profile_middleware::{BearerClaims, BearerRejection, DefaultRejection, RejectionResponse};
+use edit_profile_middleware::{BearerClaims, BearerToken};
 use http::{HeaderMap, StatusCode, header};
-use msal_lite::UserAssertion;
 use serde_json::json;
 
 use crate::AppState;
@@ -29,7 +28,7 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 pub(crate) async fn update_user_info(
     State(state): State<Arc<AppState>>,
     BearerClaims(claims): BearerClaims,
-    headers: HeaderMap,
+    token: BearerToken,
     body: Bytes,
 ) -> Response {
     let update = match ProfileUpdate::parse(&body) {
@@ -46,27 +45,17 @@ pub(crate) async fn update_user_info(
             );
         }
     };
-    let Some(assertion) = bearer(&headers) else {
-        // The middleware let the request through, so this cannot happen; answer as it would.
-        return problem(StatusCode::UNAUTHORIZED, "invalid_token", "no bearer token");
-    };
     tracing::info!(oid = claims.oid().unwrap_or(""), "updating profile");
 
     // One retry with the claims Graph asks for (continuous access evaluation), as
     // Microsoft.Identity.Web's downstream API helper does; a second challenge goes to the caller.
     let mut claims_request: Option<String> = None;
     for attempt in 0..2 {
-        let token = match state
-            .obo(
-                UserAssertion::new(assertion.to_owned()),
-                claims_request.as_deref(),
-            )
-            .await
-        {
-            Ok(token) => token,
+        let graph_token = match state.obo(&token, claims_request.as_deref()).await {
+            Ok(graph_token) => graph_token,
             Err(response) => return response,
         };
-        match state.graph.update_me(token.secret(), &update).await {
+        match state.graph.update_me(graph_token.secret(), &update).await {
             Ok(()) => return StatusCode::NO_CONTENT.into_response(),
             Err(GraphError::ClaimsChallenge { www_authenticate }) => {
                 let mut challenge_headers = HeaderMap::new();
@@ -80,7 +69,9 @@ pub(crate) async fn update_user_info(
                         claims_request = Some(challenge.claims().to_owned());
                     }
                     Some(challenge) => {
-                        return state.claims_challenge_response(challenge.claims());
+                        return token
+                            .insufficient_claims(challenge.claims())
+                            .into_response();
                     }
                     None => {
                         return problem(
@@ -105,13 +96,13 @@ pub(crate) async fn update_user_info(
 }
 
 impl AppState {
-    /// On-behalf-of for Graph; a failure is already the response to send.
+    /// On-behalf-of for Graph with the caller's token; a failure is already the response to send.
     async fn obo(
         &self,
-        assertion: UserAssertion,
+        caller: &BearerToken,
         claims: Option<&str>,
     ) -> Result<msal_lite::AccessToken, Response> {
-        let mut request = msal_lite::OboRequest::new(assertion, [GRAPH_SCOPE]);
+        let mut request = msal_lite::OboRequest::new(caller.into(), [GRAPH_SCOPE]);
         if let Some(claims) = claims {
             request = request.claims(claims);
         }
@@ -119,11 +110,14 @@ impl AppState {
             Ok(result) => Ok(result.access_token().clone()),
             Err(e) if e.is_interaction_required() => {
                 // Conditional Access, consent or revocation. With claims (Conditional Access):
-                // pass them on, else the ones Graph asked for (Microsoft identity platform,
-                // "On-Behalf-Of flow": reply 401 with the claims challenge).
+                // the layer's own 401 with them, else with the ones Graph asked for (Microsoft
+                // identity platform, "On-Behalf-Of flow": reply 401 with the claims challenge).
                 tracing::info!(error = %e, "on-behalf-of needs user interaction");
-                if let Some(claims) = e.claims().or(claims) {
-                    return Err(self.claims_challenge_response(claims));
+                if let Some(challenge) = caller.challenge_for(&e) {
+                    return Err(challenge.into_response());
+                }
+                if let Some(claims) = claims {
+                    return Err(caller.insufficient_claims(claims).into_response());
                 }
                 Err(interaction_without_claims(&e))
             }
@@ -137,20 +131,6 @@ impl AppState {
             }
         }
     }
-
-    fn claims_challenge_response(&self, claims: &str) -> Response {
-        rejection_response(edit_profile_middleware::claims_challenge(
-            claims,
-            self.authorization_uri.as_deref(),
-            Some(&self.client_id),
-        ))
-    }
-}
-
-fn rejection_response(rejection: BearerRejection) -> Response {
-    let mut response: Response<Body> = DefaultRejection::default().response(&rejection);
-    response.extensions_mut().insert(rejection);
-    response
 }
 
 /// An on-behalf-of failure that needs the user but names no claims.
@@ -218,14 +198,6 @@ fn graph_failure(error: &GraphError) -> Response {
             "Microsoft Graph could not be reached",
         ),
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
 }
 
 /// A small JSON error body: `{"error": code, "message": message}`.
