@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 /// Why fetching OIDC metadata or a JWKS document failed.
 ///
@@ -96,8 +95,8 @@ impl ReqwestFetch {
     pub fn new() -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|e| FetchError::Transport(Box::new(e)))?;
         Ok(Self { client })

@@ -30,6 +30,9 @@ pub(crate) fn bench_report() -> Result<(), String> {
         ));
     }
     std::fs::write(&figures, md).map_err(|e| format!("write {}: {e}", figures.display()))?;
-    println!("xtask: wrote docs/plots/*.svg and docs/plots/figures.md");
+    let changed = crate::doc_figures::rewrite(&root)?;
+    println!(
+        "xtask: wrote docs/plots/*.svg and docs/plots/figures.md; {changed} figures quoted in the docs updated"
+    );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The cargo subcommands `cargo xtask test` runs (cargo-fuzz for the fuzz smoke, cargo-deny for
-//! the supply-chain check), installed at pinned versions with `cargo install --locked` when the
+//! the supply-chain check, cargo-hack for the each-feature build), installed at pinned versions with `cargo install --locked` when the
 //! pinned version is not already on the machine. Without them a fresh machine (and so CI) would
 //! skip both checks.
 //!
@@ -27,6 +27,10 @@ const CARGO_TOOLS: &[CargoTool] = &[
     CargoTool {
         krate: "cargo-deny",
         version: "0.20.2",
+    },
+    CargoTool {
+        krate: "cargo-hack",
+        version: "0.6.46",
     },
 ];
 
@@ -114,11 +118,11 @@ mod tests {
     }
 
     #[test]
-    fn both_tools_are_pinned_to_exact_versions() {
+    fn every_tool_is_pinned_to_an_exact_version() {
         for tool in CARGO_TOOLS {
             assert_eq!(tool.version.split('.').count(), 3, "{}", tool.krate);
         }
         let names: Vec<&str> = CARGO_TOOLS.iter().map(|t| t.krate).collect();
-        assert_eq!(names, ["cargo-fuzz", "cargo-deny"]);
+        assert_eq!(names, ["cargo-fuzz", "cargo-deny", "cargo-hack"]);
     }
 }

@@ -10,6 +10,7 @@
 
 mod bench_report;
 mod cargo_tools;
+mod doc_figures;
 mod fuzz;
 mod install;
 mod load;
@@ -23,9 +24,16 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test     install what the tests need (redis-server, chromium, chromium-driver, and pinned
-           MSAL Python and MSAL Node in target/interop-peers/), then run
-           fmt, clippy, every test (unit, integration, doc), rustdoc and a smoke run of the benches
+  test     install what the tests need (redis-server, chromium, chromium-driver with apt-get
+           when run as root; pinned MSAL Python and MSAL Node in target/interop-peers/; pinned
+           cargo-fuzz, cargo-deny and cargo-hack with `cargo install`), then run the doc-figure
+           check, fmt, clippy, clippy per library feature, every test (unit, integration, doc),
+           the bench smoke run, rustdoc, packaging, the fuzz smoke run and cargo deny.
+           `test --no-install`: install nothing; checks whose tool is missing are skipped
+           with a message, tests whose tool is missing fail (REQUIRE_TEST_TOOLS=1).
+           Not root: install the Debian packages yourself (the exact apt-get command is
+           printed), or run with --no-install and set REDIS_SERVER, CHROMIUM and CHROMEDRIVER
+  figures  check that figures quoted in the docs equal docs/plots/figures.md
   install  only install what the tests need
   docs     build the API docs, and the book in docs/ when mdbook is installed
   load     the middleware and a bare handler under wrk on loopback (installs wrk as root);
@@ -36,7 +44,8 @@ commands:
   fuzz     `fuzz [seconds]`: run every cargo-fuzz target for the given time (default 60 s) and
            print executions and crashes (needs cargo-fuzz)
   bench-report
-           plots (docs/plots/*.svg) and a table from the last `cargo bench -p benches`
+           plots (docs/plots/*.svg) and a table from the last `cargo bench -p benches`, and
+           every figure the docs quote from it rewritten
   help     this text
 ";
 
@@ -50,6 +59,9 @@ fn main() -> ExitCode {
         Some("docs") => steps::docs(),
         Some("load") => load::load(&args[1..]),
         Some("bench-report") => bench_report::bench_report(),
+        Some("figures") => load::workspace_root()
+            .and_then(|root| doc_figures::check(&root))
+            .map(|n| println!("xtask: {n} marked figures match docs/plots/figures.md")),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

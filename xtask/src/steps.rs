@@ -30,6 +30,19 @@ impl Step {
     }
 }
 
+/// The published libraries, built by clippy once per feature (cargo-hack), warnings denied.
+fn each_feature() -> Step {
+    let mut args = vec!["hack", "clippy", "--each-feature"];
+    for krate in LIBRARIES {
+        args.extend(["-p", krate]);
+    }
+    args.extend(["--", "-D", "warnings"]);
+    Step::cargo("each feature", &args)
+}
+
+/// The crates published to crates.io.
+pub(crate) const LIBRARIES: &[&str] = &["msal-lite", "edit-profile-middleware", "dev-tenant"];
+
 /// `cargo xtask test [--no-install]`.
 pub(crate) fn test(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
@@ -88,6 +101,15 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
             ],
         ),
     ];
+    // Each library feature on its own (and none, and all), right after clippy: `--all-features`
+    // can hide an import or an item that only one feature set uses.
+    if install::which("cargo-hack").is_some() {
+        steps.insert(2, each_feature());
+    } else {
+        println!(
+            "xtask: cargo-hack is not installed (`cargo install cargo-hack`); each-feature check skipped"
+        );
+    }
     for step in &mut steps {
         step.envs.push(("REQUIRE_TEST_TOOLS".into(), "1".into()));
         for (key, path) in &tools {
@@ -97,6 +119,11 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
     }
 
     let mut timings = Vec::new();
+    // Figures quoted in the docs must equal their generated source (docs/plots/figures.md).
+    let figures_started = Instant::now();
+    let figures = crate::doc_figures::check(&root)?;
+    println!("xtask: doc figures: {figures} marked figures match docs/plots/figures.md");
+    timings.push(("doc figures", figures_started.elapsed()));
     for step in &steps {
         let took = run(step)?;
         timings.push((step.name, took));
