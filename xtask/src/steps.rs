@@ -41,7 +41,12 @@ fn each_feature() -> Step {
 }
 
 /// The crates published to crates.io.
-pub(crate) const LIBRARIES: &[&str] = &["msal-lite", "edit-profile-middleware", "dev-tenant"];
+pub(crate) const LIBRARIES: &[&str] = &[
+    "msal-lite",
+    "edit-profile-middleware",
+    "entra-bearer",
+    "dev-tenant",
+];
 
 /// `cargo xtask test [--no-install]`.
 pub(crate) fn test(args: &[String]) -> Result<(), String> {
@@ -93,6 +98,8 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
                 "msal-lite",
                 "-p",
                 "edit-profile-middleware",
+                "-p",
+                "entra-bearer",
                 "-p",
                 "dev-tenant",
                 "--no-verify",
