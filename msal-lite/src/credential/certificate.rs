@@ -8,6 +8,7 @@ use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rustls_pki_types::pem::{PemObject, SectionKind};
 use serde_json::json;
 
 use super::assertion::{SigningAlgorithm, sign_jwt};
@@ -72,9 +73,9 @@ impl Certificate {
     /// Loads a certificate and its private key from PEM text. Both arguments may be the same
     /// text when one file holds both. Encrypted keys are not supported.
     pub fn from_pem(certificate_pem: &str, private_key_pem: &str) -> Result<Self, Error> {
-        let chain: Vec<Vec<u8>> = pem_blocks(certificate_pem)?
+        let chain: Vec<Vec<u8>> = pem_sections(certificate_pem)?
             .into_iter()
-            .filter(|(label, _)| label == "CERTIFICATE")
+            .filter(|(kind, _)| *kind == SectionKind::Certificate)
             .map(|(_, der)| der)
             .collect();
         if chain.is_empty() {
@@ -82,22 +83,18 @@ impl Certificate {
                 "no CERTIFICATE block in the certificate PEM",
             ));
         }
-        let mut key = None;
-        for (label, der) in pem_blocks(private_key_pem)? {
-            match label.as_str() {
-                "PRIVATE KEY" | "RSA PRIVATE KEY" => {
-                    key = Some(der);
-                    break;
-                }
-                "ENCRYPTED PRIVATE KEY" => {
-                    return Err(Error::credential(
-                        "encrypted private keys are not supported",
-                    ));
-                }
-                _ => {}
-            }
+        // The PEM reader skips labels it does not know, so an encrypted key would read as "no
+        // key"; say what it is instead.
+        if private_key_pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            return Err(Error::credential(
+                "encrypted private keys are not supported",
+            ));
         }
-        let key = key.ok_or_else(|| Error::credential("no PRIVATE KEY block in the key PEM"))?;
+        let key = pem_sections(private_key_pem)?
+            .into_iter()
+            .find(|(kind, _)| matches!(kind, SectionKind::PrivateKey | SectionKind::RsaPrivateKey))
+            .map(|(_, der)| der)
+            .ok_or_else(|| Error::credential("no PRIVATE KEY block in the key PEM"))?;
         Self::from_der_chain(chain, &key)
     }
 
@@ -352,32 +349,23 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
     (era * 146_097 + doe).checked_sub(719_468)
 }
 
-/// Splits PEM text into `(label, der)` blocks (RFC 7468), ignoring text between blocks.
-fn pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    let mut blocks = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let label_end = after
-            .find("-----")
-            .ok_or_else(|| Error::credential("malformed PEM header"))?;
-        let label = &after[..label_end];
-        let body_start = &after[label_end + "-----".len()..];
-        let end_marker = format!("-----END {label}-----");
-        let body_end = body_start
-            .find(&end_marker)
-            .ok_or_else(|| Error::credential("PEM block has no END line"))?;
-        let body: String = body_start[..body_end]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let der = STANDARD
-            .decode(body)
-            .map_err(|_| Error::credential("PEM body is not base64"))?;
-        blocks.push((label.to_owned(), der));
-        rest = &body_start[body_end + end_marker.len()..];
+/// The PEM sections of `pem` (RFC 7468) with their DER bodies, read by rustls-pki-types;
+/// text between sections and sections of other kinds are skipped.
+fn pem_sections(pem: &str) -> Result<Vec<(SectionKind, Vec<u8>)>, Error> {
+    <(SectionKind, Vec<u8>)>::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Error::credential(pem_error(&error)))
+}
+
+/// A message for a PEM syntax error that names no part of the input (it may hold a key).
+fn pem_error(error: &rustls_pki_types::pem::Error) -> &'static str {
+    use rustls_pki_types::pem::Error as Pem;
+    match error {
+        Pem::MissingSectionEnd { .. } => "PEM block has no END line",
+        Pem::IllegalSectionStart { .. } => "malformed PEM header",
+        Pem::Base64Decode(_) => "PEM body is not base64",
+        _ => "malformed PEM",
     }
-    Ok(blocks)
 }
 
 #[cfg(test)]
@@ -408,7 +396,7 @@ pub(crate) mod tests {
     fn assertion_shape_signature_and_reuse() {
         let (cert_pem, key_pem) = test_certificate();
         let cert = Certificate::from_pem(&cert_pem, &key_pem).unwrap();
-        let der = pem_blocks(&cert_pem).unwrap().remove(0).1;
+        let der = pem_sections(&cert_pem).unwrap().remove(0).1;
         assert_eq!(
             cert.thumbprint_sha256(),
             URL_SAFE_NO_PAD.encode(digest(&SHA256, &der))
