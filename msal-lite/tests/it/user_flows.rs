@@ -2,7 +2,7 @@
 //! an ephemeral loopback port, driving its login and MFA pages over plain HTTP.
 #![cfg(feature = "reqwest")]
 
-mod user_support;
+use crate::user_support;
 
 use std::sync::Arc;
 use std::time::Duration;

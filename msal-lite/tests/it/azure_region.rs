@@ -192,7 +192,10 @@ async fn auto_detect_reads_region_name_else_global() {
             assert_eq!(post.uri().host(), Some("login.microsoftonline.com"));
             assert_eq!(telemetry(&post), "5|771,2,,1,5|,");
             let child = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "auto_detect_reads_region_name_else_global"])
+                .args([
+                    "--exact",
+                    "azure_region::auto_detect_reads_region_name_else_global",
+                ])
                 .env("REGION_NAME", "East US")
                 .output()
                 .unwrap();

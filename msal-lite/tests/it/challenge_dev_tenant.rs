@@ -4,6 +4,8 @@
 //! The HTTP exchange is plain HTTP/1.1 over a loopback socket, so these tests depend on no
 //! transport of this crate.
 
+#![cfg(feature = "reqwest")]
+
 use dev_tenant::{Config, DevTenant, TokenOptions, quickstart as q};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use msal_lite::challenge::{ClaimsChallenge, StepUp, parse_www_authenticate_headers};

@@ -3,7 +3,7 @@
 //! error, and a failed call never loses the tokens the in-memory (L1) cache already holds.
 #![cfg(feature = "reqwest")]
 
-mod user_support;
+use crate::user_support;
 
 use std::time::Duration;
 

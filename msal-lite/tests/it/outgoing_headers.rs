@@ -5,7 +5,7 @@
 //! `extra_scopes_to_consent`.
 #![cfg(feature = "reqwest")]
 
-mod user_support;
+use crate::user_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

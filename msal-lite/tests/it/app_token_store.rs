@@ -2,6 +2,8 @@
 //! OBO partitions (as Microsoft.Identity.Web's distributed cache keeps app tokens in its L2),
 //! so a fleet of daemons shares them. Against a real dev tenant on a loopback port.
 
+#![cfg(feature = "reqwest")]
+
 use std::sync::Arc;
 
 use dev_tenant::{Config, DevTenant, Endpoint, quickstart as q};

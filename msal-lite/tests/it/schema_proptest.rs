@@ -4,7 +4,7 @@
 use msal_lite::schema::{CacheDocument, ClientInfo};
 use proptest::prelude::*;
 
-const NODE: &str = include_str!("data/msal-node-cache.json");
+const NODE: &str = include_str!("../data/msal-node-cache.json");
 
 /// Arbitrary JSON values, biased towards the schema's shapes.
 fn json_value() -> impl Strategy<Value = serde_json::Value> {

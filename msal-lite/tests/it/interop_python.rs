@@ -5,8 +5,7 @@
 //! requests to the dev tenant.
 #![cfg(feature = "reqwest")]
 
-mod interop_support;
-mod user_support;
+use crate::interop_support;
 
 use interop_support::Peer;
 

@@ -2,7 +2,7 @@
 //! ephemeral loopback port: empty claims are no claims, and a missing `expires_in` defaults.
 #![cfg(feature = "reqwest")]
 
-mod user_support;
+use crate::user_support;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,8 @@
 //! Client credentials against a real dev tenant on an ephemeral loopback port: credentials,
 //! server errors, retries, timeouts, transport failures, the app-token cache and single-flight.
 
+#![cfg(feature = "reqwest")]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};

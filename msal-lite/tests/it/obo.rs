@@ -2,6 +2,8 @@
 //! EditProfileService API exchanging Alice's token for Graph `User.ReadWrite`), plus the exact
 //! outgoing request captured by a closure transport.
 
+#![cfg(feature = "reqwest")]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

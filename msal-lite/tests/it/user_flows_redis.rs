@@ -5,7 +5,7 @@
 //! unless `REQUIRE_TEST_TOOLS` is set.
 #![cfg(all(feature = "redis", feature = "reqwest"))]
 
-mod user_support;
+use crate::user_support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,9 +7,9 @@ use msal_lite::schema::{
 };
 use serde_json::Value;
 
-const NODE: &str = include_str!("data/msal-node-cache.json");
-const NET: &str = include_str!("data/msal-net-obo-excerpt.json");
-const NET_FRAGMENTS: &str = include_str!("data/msal-net-obo-excerpt.fragments.txt");
+const NODE: &str = include_str!("../data/msal-node-cache.json");
+const NET: &str = include_str!("../data/msal-net-obo-excerpt.json");
+const NET_FRAGMENTS: &str = include_str!("../data/msal-net-obo-excerpt.fragments.txt");
 
 fn value(json: &str) -> Value {
     serde_json::from_str(json).expect("fixture is JSON")

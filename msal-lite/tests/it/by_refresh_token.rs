@@ -5,7 +5,7 @@
 //! `acquire_token_by_refresh_token`.
 #![cfg(feature = "reqwest")]
 
-mod user_support;
+use crate::user_support;
 
 use std::sync::Arc;
 
