@@ -6,7 +6,7 @@
 //! flight while the one request is in flight (a fault of the dev tenant, not a sleep here).
 
 // The scripted browser for the dev tenant's login pages lives with msal-lite's own tests.
-#[path = "../../msal-lite/tests/user_support/mod.rs"]
+#[path = "../../msal-lite/tests/it/user_support/mod.rs"]
 mod user_support;
 
 use std::collections::HashSet;
