@@ -449,11 +449,11 @@ async fn dev_tenant_mfa_missing_for_other_clients_is_insufficient_user_authentic
     );
 }
 
-/// An on-behalf-of `interaction_required` (Conditional Access on Graph) becomes the same 401
-/// `insufficient_claims` challenge the middleware sends, carrying Entra's claims unchanged.
+/// A dev tenant whose Conditional Access requires MFA for Graph, the API's token client, and a
+/// `cp1` caller token for the API obtained without MFA: on-behalf-of for Graph then fails with
+/// `interaction_required` and claims.
 #[cfg(feature = "msal-lite")]
-#[tokio::test]
-async fn dev_tenant_obo_interaction_required_becomes_a_claims_challenge() {
+async fn graph_behind_mfa() -> (DevTenant, msal_lite::ConfidentialClient, String) {
     let mut config = Config::quickstart();
     config
         .conditional_access
@@ -477,6 +477,15 @@ async fn dev_tenant_obo_interaction_required_becomes_a_claims_challenge() {
     )
     .build()
     .unwrap();
+    (tenant, client, assertion)
+}
+
+/// An on-behalf-of `interaction_required` (Conditional Access on Graph) becomes the same 401
+/// `insufficient_claims` challenge the middleware sends, carrying Entra's claims unchanged.
+#[cfg(feature = "msal-lite")]
+#[tokio::test]
+async fn dev_tenant_obo_interaction_required_becomes_a_claims_challenge() {
+    let (_tenant, client, assertion) = graph_behind_mfa().await;
     let error = client
         .acquire_token_on_behalf_of(
             msal_lite::UserAssertion::new(assertion),
@@ -511,14 +520,7 @@ async fn dev_tenant_route_does_obo_with_the_layers_token_and_answers_with_its_ch
     use axum::response::IntoResponse;
     use edit_profile_middleware::BearerToken;
 
-    let mut config = Config::quickstart();
-    config
-        .conditional_access
-        .push(dev_tenant::ConditionalAccessPolicy::require_mfa(
-            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-            [GRAPH_APP_ID],
-        ));
-    let tenant = DevTenant::start(config).await.unwrap();
+    let (tenant, client, assertion) = graph_behind_mfa().await;
     let validator = Validator::builder()
         .audience(API_CLIENT_ID)
         .discover(&tenant.authority())
@@ -527,13 +529,6 @@ async fn dev_tenant_route_does_obo_with_the_layers_token_and_answers_with_its_ch
         .build()
         .unwrap();
     let authorization_uri = validator.authorization_endpoint().unwrap().to_owned();
-    let client = msal_lite::ConfidentialClient::builder(
-        API_CLIENT_ID,
-        tenant.authority().as_str(),
-        msal_lite::ClientCredential::secret("dev-api-secret"),
-    )
-    .build()
-    .unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let seen_in_route = seen.clone();
     let layer = BearerAuthLayer::new(validator)
@@ -564,14 +559,6 @@ async fn dev_tenant_route_does_obo_with_the_layers_token_and_answers_with_its_ch
             }),
         )
         .route_layer(layer);
-    let assertion = tenant
-        .access_token_for(
-            ALICE,
-            WEB_APP_CLIENT_ID,
-            [API_SCOPE_URI],
-            TokenOptions::default().client_capabilities(["cp1"]),
-        )
-        .unwrap();
     let answer = call(&app, Some(&format!("Bearer  {assertion} "))).await;
     assert_eq!(
         *seen.lock().unwrap(),
