@@ -17,6 +17,10 @@
 //!
 //! ```text
 //! bench-server uui-bare [--workers N]      # the handler alone
+//! bench-server uui-bare-verify [--workers N]
+//!                                          # the handler after one bare pre-parsed RS256 verify
+//!                                          # per request (no layer): the verify-bound limit
+//!                                          # measured under the same load, not computed
 //! bench-server uui-warm [--workers N]      # behind the layer, validation cache on
 //! bench-server uui-nocache [--workers N]   # behind the layer, cache_capacity(0)
 //! bench-server verify-time                 # µs of a bare pre-parsed aws-lc RS256 verify: wall, CPU
@@ -72,6 +76,18 @@ fn update_user_info_app(mode: &str) -> Result<Router, String> {
         });
     let validator = match mode {
         "uui-bare" => return Ok(bare),
+        "uui-bare-verify" => {
+            // The fixture lives as long as the server: the verify borrows its key and token.
+            let fixture: &'static Fixture = Box::leak(Box::new(Fixture::new()));
+            let baseline: &'static benches::Baseline<'static> =
+                Box::leak(Box::new(fixture.baseline()));
+            return Ok(bare.route_layer(tower::util::MapRequestLayer::new(
+                move |request: axum::extract::Request| {
+                    baseline.verify();
+                    request
+                },
+            )));
+        }
         "uui-warm" => builder.build(),
         "uui-nocache" => builder.cache_capacity(0).build(),
         other => return Err(format!("unknown mode {other:?}")),
