@@ -198,11 +198,13 @@ struct MintBody {
     auth_contexts: Vec<String>,
     #[serde(default)]
     client_capabilities: Vec<String>,
+    /// Issued mode: the issuing tenant (home when absent).
+    tenant: Option<String>,
 }
 
 /// POST `/_admin/tokens`: `{"claims": {...}, "header"?: {...}}` signs exactly those claims (as
 /// `DevTenant::mint_token`); `{"user", "client_id", "scopes", "mfa"?, "auth_contexts"?,
-/// "client_capabilities"?}` issues a token as `DevTenant::access_token_for` does. Answers
+/// "client_capabilities"?, "tenant"?}` issues a token as `DevTenant::access_token_for` does. Answers
 /// `{"access_token": "..."}`.
 async fn mint(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
     let b: MintBody = match json_body(&body) {
@@ -215,10 +217,13 @@ async fn mint(State(t): State<Arc<Tenant>>, body: Bytes) -> Response {
             t.sign(&header, claims)
         }
         (None, Some(user), Some(client_id)) => {
-            let options = crate::TokenOptions::default()
+            let mut options = crate::TokenOptions::default()
                 .mfa(b.mfa)
                 .auth_contexts(b.auth_contexts.clone())
                 .client_capabilities(b.client_capabilities.clone());
+            if let Some(tenant) = &b.tenant {
+                options = options.tenant(tenant.clone());
+            }
             match crate::handle::user_access_token_for(
                 &t,
                 user,

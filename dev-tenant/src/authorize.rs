@@ -42,6 +42,8 @@ pub(crate) struct AuthRequest {
     pub(crate) claims: ClaimsRequest,
     pub(crate) mfa_policies: Vec<String>,
     pub(crate) tenant_segment: String,
+    /// The id of the tenant `tenant_segment` names (home or additional).
+    pub(crate) tenant_id: String,
 }
 
 /// A PKCE `code_challenge` and its method (RFC 7636 section 4.3).
@@ -450,6 +452,7 @@ fn validate(t: &Tenant, tenant: &str, p: &Params) -> Result<AuthRequest, Box<Rej
         mfa_policies: mfa_policies_for_request(&t.config, &scopes),
         claims,
         tenant_segment: tenant.to_owned(),
+        tenant_id: t.resolve_tenant(tenant).unwrap_or(t.tenant_id()).to_owned(),
     })
 }
 
@@ -528,6 +531,7 @@ pub(crate) fn complete(
             code.clone(),
             CodeRecord {
                 client_id: request.client_id.clone(),
+                tenant_id: request.tenant_id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 scope: request.scope.clone(),
                 pkce: request.pkce.clone(),

@@ -145,12 +145,49 @@ pub struct TenantConfig {
     pub subdomain: String,
     /// The tenant id (a GUID).
     pub tenant_id: String,
+    /// Other tenants the users belong to as guests (Entra B2B) and the apps are provisioned in
+    /// (multi-tenant registrations): each answers at `/{its id or subdomain}/...`, its tokens
+    /// carry its `tid` and issuer, and the home tenant stays the accounts' home (`client_info`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_tenants: Vec<AdditionalTenant>,
 }
 
 impl TenantConfig {
     /// `{subdomain}.onmicrosoft.com`.
     pub fn domain(&self) -> String {
         format!("{}.onmicrosoft.com", self.subdomain)
+    }
+}
+
+/// A second directory sharing the home tenant's users (as guests) and app registrations.
+///
+/// ```
+/// let mut config = dev_tenant::Config::quickstart();
+/// config.tenant.additional_tenants.push(dev_tenant::AdditionalTenant::new(
+///     "5a7c6b1e-0d2f-4e8a-9b3c-2f1e0d9c8b7a",
+///     Some("fabrikam".into()),
+/// ));
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdditionalTenant {
+    /// The tenant id (a GUID).
+    pub tenant_id: String,
+    /// The subdomain, so that `/{subdomain}/` and `/{subdomain}.onmicrosoft.com/` address it
+    /// too; absent: addressed by id only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+}
+
+impl AdditionalTenant {
+    /// A tenant with this id and, optionally, a subdomain.
+    pub fn new(tenant_id: impl Into<String>, subdomain: Option<String>) -> Self {
+        Self {
+            tenant_id: tenant_id.into(),
+            subdomain,
+        }
     }
 }
 
@@ -661,6 +698,7 @@ impl Config {
             tenant: TenantConfig {
                 subdomain: q::TENANT_SUBDOMAIN.to_owned(),
                 tenant_id: q::TENANT_ID.to_owned(),
+                additional_tenants: Vec::new(),
             },
             server: ServerConfig::default(),
             lifetimes: Lifetimes::default(),
@@ -741,6 +779,43 @@ impl Config {
         }
         if uuid::Uuid::parse_str(&self.tenant.tenant_id).is_err() {
             return bad("tenant.tenant_id must be a GUID".to_owned());
+        }
+        for (i, extra) in self.tenant.additional_tenants.iter().enumerate() {
+            if uuid::Uuid::parse_str(&extra.tenant_id).is_err() {
+                return bad("tenant.additional_tenants: tenant_id must be a GUID".to_owned());
+            }
+            if extra
+                .subdomain
+                .as_ref()
+                .is_some_and(|s| s.is_empty() || s.contains(['/', '.', ' ']))
+            {
+                return bad(
+                    "tenant.additional_tenants: subdomain must be a single DNS label".to_owned(),
+                );
+            }
+            let earlier = || {
+                std::iter::once((
+                    self.tenant.tenant_id.as_str(),
+                    Some(self.tenant.subdomain.as_str()),
+                ))
+                .chain(
+                    self.tenant.additional_tenants[..i]
+                        .iter()
+                        .map(|t| (t.tenant_id.as_str(), t.subdomain.as_deref())),
+                )
+            };
+            if earlier().any(|(id, sub)| {
+                id.eq_ignore_ascii_case(&extra.tenant_id)
+                    || extra
+                        .subdomain
+                        .as_deref()
+                        .is_some_and(|s| sub.is_some_and(|o| o.eq_ignore_ascii_case(s)))
+            }) {
+                return bad(format!(
+                    "tenant.additional_tenants: {} repeats a tenant id or subdomain",
+                    extra.tenant_id
+                ));
+            }
         }
         if self.lifetimes.access_token_secs == 0 || self.lifetimes.refresh_token_secs == 0 {
             return bad("token lifetimes must be positive".to_owned());

@@ -21,10 +21,10 @@ pub(crate) async fn openid_configuration(
     State(t): State<Arc<Tenant>>,
     Path(tenant): Path<String>,
 ) -> Response {
-    if !t.tenant_matches(&tenant) {
+    let Some(tid) = t.resolve_tenant(&tenant) else {
         return unknown_tenant(&tenant);
-    }
-    let base = format!("{}/{}", t.base_url, t.tenant_id());
+    };
+    let base = format!("{}/{tid}", t.base_url);
     let doc = json!({
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -36,7 +36,7 @@ pub(crate) async fn openid_configuration(
         "code_challenge_methods_supported": ["plain", "S256"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": t.issuer(),
+        "issuer": t.issuer_of(tid),
         "request_uri_parameter_supported": false,
         "userinfo_endpoint": format!("{}/oidc/userinfo", t.base_url),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),

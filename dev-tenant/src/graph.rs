@@ -101,8 +101,21 @@ fn cae_challenge(t: &Tenant, jwt: &Jwt, oid: &str) -> Option<GraphError> {
     Some(e)
 }
 
-/// Checks a delegated token with one of `scopes` and returns the user's object id.
-fn authorize(t: &Tenant, headers: &HeaderMap, scopes: &[&str]) -> Result<String, GraphError> {
+/// The home object id of the token's user: a guest's token (from an additional tenant) names
+/// the guest object, Graph in that tenant answers for the same person.
+fn home_oid(t: &Tenant, jwt: &Jwt) -> String {
+    let oid = jwt.str_claim("oid").unwrap_or_default();
+    let tid = jwt.str_claim("tid").unwrap_or(t.tenant_id());
+    t.home_oid(tid, oid).unwrap_or_else(|| oid.to_owned())
+}
+
+/// Checks a delegated token with one of `scopes` and returns the user's (home) object id and
+/// the token's `oid` (the user object in the token's tenant: a guest's differs).
+fn authorize(
+    t: &Tenant,
+    headers: &HeaderMap,
+    scopes: &[&str],
+) -> Result<(String, String), GraphError> {
     let jwt = authenticate(t, headers)?;
     let scp = jwt.str_claim("scp");
     let Some(scp) = scp else {
@@ -115,7 +128,7 @@ fn authorize(t: &Tenant, headers: &HeaderMap, scopes: &[&str]) -> Result<String,
         }
         return Err(GraphError::forbidden());
     };
-    let oid = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    let oid = home_oid(t, &jwt);
     if let Some(challenge) = cae_challenge(t, &jwt, &oid) {
         return Err(challenge);
     }
@@ -125,7 +138,8 @@ fn authorize(t: &Tenant, headers: &HeaderMap, scopes: &[&str]) -> Result<String,
     {
         return Err(GraphError::forbidden());
     }
-    Ok(oid)
+    let local = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    Ok((oid, local))
 }
 
 fn profile_json(p: &crate::UserProfile) -> Value {
@@ -147,7 +161,7 @@ fn profile_json(p: &crate::UserProfile) -> Value {
 
 /// GET `/v1.0/me`.
 pub(crate) async fn get_me(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> Response {
-    let oid = match authorize(
+    let (oid, local) = match authorize(
         &t,
         &headers,
         &[
@@ -157,12 +171,16 @@ pub(crate) async fn get_me(State(t): State<Arc<Tenant>>, headers: HeaderMap) -> 
             "User.Read.All",
         ],
     ) {
-        Ok(oid) => oid,
+        Ok(oids) => oids,
         Err(e) => return e.into_response(),
     };
     let profile = t.store().user_by_oid(&oid).map(|u| u.profile.clone());
     match profile {
-        Some(p) => (StatusCode::OK, json_headers(), profile_json(&p).to_string()).into_response(),
+        Some(mut p) => {
+            // Graph in a guest's tenant shows the guest object.
+            p.id = local;
+            (StatusCode::OK, json_headers(), profile_json(&p).to_string()).into_response()
+        }
         None => GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource '{oid}' does not exist or one of its queried reference-property objects are not present."))
             .into_response(),
     }
@@ -177,7 +195,7 @@ pub(crate) async fn userinfo(State(t): State<Arc<Tenant>>, headers: HeaderMap) -
         Ok(jwt) => jwt,
         Err(e) => return e.into_response(),
     };
-    let oid = jwt.str_claim("oid").unwrap_or_default().to_owned();
+    let oid = home_oid(&t, &jwt);
     if jwt.str_claim("scp").is_none() || oid.is_empty() {
         return GraphError::unauthenticated(
             &format!("{}oauth2/v2.0/authorize", t.authority()),
@@ -199,7 +217,7 @@ pub(crate) async fn userinfo(State(t): State<Arc<Tenant>>, headers: HeaderMap) -
     };
     let p = &user.profile;
     let mut body = json!({
-        "sub": crate::tokens::pairwise_sub(&p.id, &azp),
+        "sub": crate::tokens::pairwise_sub(jwt.str_claim("oid").unwrap_or(&p.id), &azp),
         "name": p.display_name,
         "email": p.mail,
     });
@@ -329,8 +347,9 @@ pub(crate) async fn patch_me(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // A guest's profile is the home user's here (one record; see the known differences).
     let oid = match authorize(&t, &headers, &["User.ReadWrite", "User.ReadWrite.All"]) {
-        Ok(oid) => oid,
+        Ok((oid, _)) => oid,
         Err(e) => return e.into_response(),
     };
     let patch = match parse_patch(&body) {

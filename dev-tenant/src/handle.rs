@@ -37,6 +37,9 @@ pub struct TokenOptions {
     pub auth_contexts: Vec<String>,
     /// Token lifetime; the configured access token lifetime when `None`.
     pub lifetime: Option<Duration>,
+    /// The issuing tenant (an id or subdomain of the home or an additional tenant); the home
+    /// tenant when `None`.
+    pub tenant: Option<String>,
 }
 
 impl TokenOptions {
@@ -65,6 +68,13 @@ impl TokenOptions {
     #[must_use]
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
+        self
+    }
+    /// Issues the token in another configured tenant (`tid` and `iss` of that tenant, the
+    /// user's guest object id there), e.g. [`quickstart::GUEST_TENANT_ID`](crate::quickstart::GUEST_TENANT_ID).
+    #[must_use]
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
         self
     }
 }
@@ -169,6 +179,62 @@ impl DevTenant {
     /// `{base}/{tenant-id}/v2.0`, the discovery document's `issuer` and the tokens' `iss`.
     pub fn issuer(&self) -> String {
         self.tenant.issuer()
+    }
+
+    /// The ids of the configured additional (guest) tenants, in configuration order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// use dev_tenant::{AdditionalTenant, Config, DevTenant, quickstart};
+    /// let mut config = Config::quickstart();
+    /// config.tenant.additional_tenants.push(AdditionalTenant::new(quickstart::GUEST_TENANT_ID, None));
+    /// let tenant = DevTenant::start(config).await?;
+    /// assert_eq!(tenant.additional_tenant_ids(), [quickstart::GUEST_TENANT_ID]);
+    /// assert_eq!(
+    ///     tenant.issuer_for(quickstart::GUEST_TENANT_ID),
+    ///     format!("{}/{}/v2.0", tenant.base_url(), quickstart::GUEST_TENANT_ID)
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn additional_tenant_ids(&self) -> Vec<String> {
+        self.tenant
+            .additional_tenant_ids()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `{base}/{tenant}/`: the authority of any tenant served here, addressed by `tenant` as
+    /// given (an id or subdomain).
+    pub fn authority_for(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/", self.tenant.base_url)
+    }
+
+    /// `{base}/{tenant-id}/v2.0`: the issuer of the tenant `tenant_id` (home or additional).
+    pub fn issuer_for(&self, tenant_id: &str) -> String {
+        self.tenant.issuer_of(tenant_id)
+    }
+
+    /// The user's object id (`oid`) in tenant `tenant_id`: the home object id in the home
+    /// tenant, the guest object's id in an additional one. `None` for an unknown user or tenant.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), dev_tenant::Error> {
+    /// use dev_tenant::{AdditionalTenant, Config, DevTenant, quickstart};
+    /// let mut config = Config::quickstart();
+    /// config.tenant.additional_tenants.push(AdditionalTenant::new(quickstart::GUEST_TENANT_ID, None));
+    /// let tenant = DevTenant::start(config).await?;
+    /// let home = tenant.object_id_in(quickstart::ALICE_EMAIL, quickstart::TENANT_ID).unwrap();
+    /// let guest = tenant.object_id_in(quickstart::ALICE_EMAIL, quickstart::GUEST_TENANT_ID).unwrap();
+    /// assert_ne!(home, guest);
+    /// # Ok(()) }
+    /// ```
+    pub fn object_id_in(&self, user: &str, tenant_id: &str) -> Option<String> {
+        let t = &self.tenant;
+        let tid = t.resolve_tenant(tenant_id)?.to_owned();
+        let home = t.store().user_by_email(user)?.profile.id.clone();
+        Some(t.local_oid(&tid, &home))
     }
 
     /// `{base}/{tenant-id}/discovery/v2.0/keys`.
@@ -396,6 +462,7 @@ impl DevTenant {
             .map_err(|e| Error::Rejected(format!("AADSTS{}: {}", e.code, e.message)))?;
         Ok(app_access_token(
             t,
+            t.tenant_id(),
             &client.client_id,
             ClientAuth::Secret,
             &grant.resource,
@@ -419,12 +486,19 @@ pub(crate) fn user_access_token_for(
         .map(|u| u.profile.id.clone())
         .ok_or(Error::UnknownUser)?;
     let client = t.app(client_id).ok_or(Error::UnknownClient)?;
+    let tid = match options.tenant.as_deref() {
+        None => t.tenant_id(),
+        Some(name) => t
+            .resolve_tenant(name)
+            .ok_or_else(|| Error::Rejected(format!("AADSTS90002: Tenant '{name}' not found.")))?,
+    };
     let lifetime = options
         .lifetime
         .map_or(t.config.lifetimes.access_token_secs, |d| d.as_secs().max(1));
     let body = issue_user_tokens(
         t,
         &UserIssue {
+            tenant_id: tid,
             client,
             client_auth: if client.is_confidential() {
                 ClientAuth::Secret

@@ -30,8 +30,8 @@ mod token;
 mod tokens;
 
 pub use config::{
-    AppRegistration, ApplicationPermission, AutoLogin, ConditionalAccessPolicy, Config,
-    DelegatedPermission, HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig,
+    AdditionalTenant, AppRegistration, ApplicationPermission, AutoLogin, ConditionalAccessPolicy,
+    Config, DelegatedPermission, HttpsConfig, Lifetimes, OptionalClaims, Secret, ServerConfig,
     TenantConfig, UserConfig,
 };
 pub use faults::{Endpoint, Fault, FaultKind, UnknownEndpoint};

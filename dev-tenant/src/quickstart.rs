@@ -13,6 +13,12 @@ pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
 /// The tenant id (`tid`), the other accepted tenant path segment.
 pub const TENANT_ID: &str = "b3c2a1f0-5d4e-4f6a-9b8c-7d6e5f4a3b2c";
 
+/// A suggested id for a second (guest) tenant in tests: not part of [`Config::quickstart`](crate::Config::quickstart)
+/// (add it with [`AdditionalTenant::new`](crate::AdditionalTenant::new)).
+pub const GUEST_TENANT_ID: &str = "5a7c6b1e-0d2f-4e8a-9b3c-2f1e0d9c8b7a";
+/// A suggested subdomain for the guest tenant of [`GUEST_TENANT_ID`].
+pub const GUEST_TENANT_SUBDOMAIN: &str = "fabrikam";
+
 /// The web app's client id (a confidential client).
 pub const WEB_APP_CLIENT_ID: &str = "8a1f4c2e-6b3d-4e5f-9a7b-1c2d3e4f5a6b";
 /// The web app's client secret.

@@ -52,6 +52,8 @@ pub(crate) struct Session {
 #[derive(Debug, Clone)]
 pub(crate) struct CodeRecord {
     pub(crate) client_id: String,
+    /// The tenant the authorize request addressed; the code is redeemable there only.
+    pub(crate) tenant_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) scope: String,
     /// The PKCE challenge of the authorize request, if it sent one.
@@ -242,31 +244,113 @@ impl Tenant {
     }
 
     pub(crate) fn issuer(&self) -> String {
-        format!("{}/{}/v2.0", self.base_url, self.tenant_id())
+        self.issuer_of(self.tenant_id())
+    }
+
+    /// The issuer of the tenant `tid` (home or additional): `{base}/{tid}/v2.0`.
+    pub(crate) fn issuer_of(&self, tid: &str) -> String {
+        format!("{}/{tid}/v2.0", self.base_url)
+    }
+
+    /// The ids of the tenants configured besides the home tenant.
+    pub(crate) fn additional_tenant_ids(&self) -> impl Iterator<Item = &str> {
+        self.config
+            .tenant
+            .additional_tenants
+            .iter()
+            .map(|t| t.tenant_id.as_str())
+    }
+
+    /// Whether `tid` is the home tenant (the users' home; `client_info` names it).
+    pub(crate) fn is_home(&self, tid: &str) -> bool {
+        tid.eq_ignore_ascii_case(self.tenant_id())
+    }
+
+    /// The tenant id a `{tenant}` path segment names: the home tenant or an additional one,
+    /// by id, subdomain or `{subdomain}.onmicrosoft.com` (any case).
+    pub(crate) fn resolve_tenant(&self, segment: &str) -> Option<&str> {
+        let names = |id: &str, sub: Option<&str>| {
+            segment.eq_ignore_ascii_case(id)
+                || sub.is_some_and(|sub| {
+                    segment.eq_ignore_ascii_case(sub)
+                        || segment.eq_ignore_ascii_case(&format!("{sub}.onmicrosoft.com"))
+                })
+        };
+        let home = &self.config.tenant;
+        if names(&home.tenant_id, Some(&home.subdomain)) {
+            return Some(&home.tenant_id);
+        }
+        home.additional_tenants
+            .iter()
+            .find(|t| names(&t.tenant_id, t.subdomain.as_deref()))
+            .map(|t| t.tenant_id.as_str())
+    }
+
+    /// The user's object id in tenant `tid`: the home object id at home; in another tenant the
+    /// guest account's own object id (Entra B2B: a guest is a separate user object in the
+    /// resource tenant), derived stably from both.
+    pub(crate) fn local_oid(&self, tid: &str, home_oid: &str) -> String {
+        if self.is_home(tid) {
+            home_oid.to_owned()
+        } else {
+            derived_guid(&format!(
+                "guest:{}:{}",
+                tid.to_ascii_lowercase(),
+                home_oid.to_ascii_lowercase()
+            ))
+        }
+    }
+
+    /// The home object id of the user whose object id in tenant `tid` is `oid`.
+    pub(crate) fn home_oid(&self, tid: &str, oid: &str) -> Option<String> {
+        if self.is_home(tid) {
+            return Some(oid.to_owned());
+        }
+        if !self
+            .additional_tenant_ids()
+            .any(|t| t.eq_ignore_ascii_case(tid))
+        {
+            return None;
+        }
+        self.store()
+            .users
+            .iter()
+            .map(|u| &u.profile.id)
+            .find(|home| self.local_oid(tid, home).eq_ignore_ascii_case(oid))
+            .cloned()
     }
 
     pub(crate) fn authority(&self) -> String {
         format!("{}/{}/", self.base_url, self.domain())
     }
 
-    /// Whether a `{tenant}` path segment names this tenant (domain, subdomain or id, any case).
+    /// Whether a `{tenant}` path segment names a tenant served here (see [`Self::resolve_tenant`]).
     pub(crate) fn tenant_matches(&self, segment: &str) -> bool {
-        segment.eq_ignore_ascii_case(&self.domain())
-            || segment.eq_ignore_ascii_case(self.tenant_id())
-            || segment.eq_ignore_ascii_case(&self.config.tenant.subdomain)
+        self.resolve_tenant(segment).is_some()
     }
 
-    /// Token endpoint URLs accepted as a client assertion's `aud`.
+    /// Token endpoint URLs accepted as a client assertion's `aud`: every name of every tenant
+    /// served here, and the issuers.
     pub(crate) fn assertion_audiences(&self) -> Vec<String> {
         let mut v = Vec::new();
-        for t in [
-            self.domain(),
-            self.tenant_id().to_owned(),
-            self.config.tenant.subdomain.clone(),
-        ] {
-            v.push(format!("{}/{t}/oauth2/v2.0/token", self.base_url));
+        let home = &self.config.tenant;
+        let tenants = std::iter::once((home.tenant_id.as_str(), Some(home.subdomain.as_str())))
+            .chain(
+                home.additional_tenants
+                    .iter()
+                    .map(|t| (t.tenant_id.as_str(), t.subdomain.as_deref())),
+            );
+        for (id, sub) in tenants {
+            let mut names = vec![id.to_owned()];
+            if let Some(sub) = sub {
+                names.push(sub.to_owned());
+                names.push(format!("{sub}.onmicrosoft.com"));
+            }
+            for n in names {
+                v.push(format!("{}/{n}/oauth2/v2.0/token", self.base_url));
+            }
+            v.push(self.issuer_of(id));
         }
-        v.push(self.issuer());
         v
     }
 
@@ -329,7 +413,18 @@ impl Tenant {
         if !ok {
             return Err(VerifyError::Signature);
         }
-        if jwt.str_claim("iss") != Some(self.issuer().as_str()) {
+        // Any tenant served here, and the `tid` must be the issuer's.
+        let iss_ok = jwt.str_claim("iss").is_some_and(|iss| {
+            std::iter::once(self.tenant_id())
+                .chain(self.additional_tenant_ids())
+                .any(|tid| {
+                    iss == self.issuer_of(tid)
+                        && jwt
+                            .str_claim("tid")
+                            .is_none_or(|claim| claim.eq_ignore_ascii_case(tid))
+                })
+        });
+        if !iss_ok {
             return Err(VerifyError::Issuer);
         }
         let now = crate::time::now();

@@ -38,16 +38,18 @@ pub(crate) async fn token(
         }
     };
     let corr = correlation_id(&headers, params.get("client-request-id")).map(str::to_owned);
-    if !t.tenant_matches(&tenant) {
+    let Some(tid) = t.resolve_tenant(&tenant) else {
         return EntraError::invalid_request(90002, format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."))
             .into_response_for(corr.as_deref());
-    }
+    };
     let result = match params.non_empty("grant_type") {
-        Some("authorization_code") => grants::authorization_code::redeem(&t, &headers, &params),
-        Some("refresh_token") => grants::refresh_token::refresh(&t, &headers, &params),
-        Some("client_credentials") => grants::client_credentials::issue(&t, &headers, &params),
+        Some("authorization_code") => {
+            grants::authorization_code::redeem(&t, tid, &headers, &params)
+        }
+        Some("refresh_token") => grants::refresh_token::refresh(&t, tid, &headers, &params),
+        Some("client_credentials") => grants::client_credentials::issue(&t, tid, &headers, &params),
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
-            grants::on_behalf_of::exchange(&t, &headers, &params)
+            grants::on_behalf_of::exchange(&t, tid, &headers, &params)
         }
         Some(other) => Err(EntraError::new(
             StatusCode::BAD_REQUEST,

@@ -28,6 +28,8 @@ impl ClientAuth {
 /// Everything that goes into a delegated (user) access token.
 #[derive(Debug, Clone)]
 pub(crate) struct UserToken<'a> {
+    /// The issuing tenant (`tid`, `iss`; the user's object id there).
+    pub(crate) tenant_id: &'a str,
     pub(crate) user: &'a UserRecord,
     pub(crate) client_id: &'a str,
     pub(crate) client_auth: ClientAuth,
@@ -100,9 +102,10 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     let now = crate::time::now();
     let seq = t.next_seq();
     let profile = &p.user.profile;
+    let oid = t.local_oid(p.tenant_id, &profile.id);
     let mut claims = json!({
         "aud": p.resource,
-        "iss": t.issuer(),
+        "iss": t.issuer_of(p.tenant_id),
         "iat": now,
         "nbf": now,
         "exp": crate::time::after(now, p.lifetime),
@@ -111,12 +114,12 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
         "azpacr": p.client_auth.azpacr(),
         "idtyp": "user",
         "name": profile.display_name,
-        "oid": profile.id,
+        "oid": oid,
         "preferred_username": profile.user_principal_name,
         "rh": format!("1.{}.", random_string(24)),
         "scp": p.scp.join(" "),
-        "sub": pairwise_sub(&profile.id, p.resource),
-        "tid": t.tenant_id(),
+        "sub": pairwise_sub(&oid, p.resource),
+        "tid": p.tenant_id,
         "uti": new_uti(seq),
         "ver": "2.0",
     });
@@ -126,6 +129,7 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
     if !p.acrs.is_empty() {
         claims["acrs"] = json!(p.acrs);
     }
+    add_guest(t, &mut claims, p.tenant_id);
     if let Some(app) = t.app(p.resource) {
         add_optional(
             &mut claims,
@@ -134,8 +138,20 @@ pub(crate) fn user_access_token(t: &Tenant, p: &UserToken<'_>) -> String {
             |n| app.optional_claims.access_token_has(n),
             None,
         );
+        if app.optional_claims.access_token_has("acct") && !t.is_home(p.tenant_id) {
+            claims["acct"] = json!(1);
+        }
     }
     t.sign(&t.jose_header(), &claims)
+}
+
+/// A guest's tokens name the home tenant's issuer in `idp` (access-token and ID-token claims
+/// references: `idp` "records the identity provider that authenticated the subject", the
+/// home tenant's issuer for a guest, absent for a member).
+fn add_guest(t: &Tenant, claims: &mut Value, tid: &str) {
+    if !t.is_home(tid) {
+        claims["idp"] = json!(format!("https://sts.windows.net/{}/", t.tenant_id()));
+    }
 }
 
 /// Adds the optional claims `wanted` says the app configured ("Provide optional claims to your
@@ -175,6 +191,7 @@ fn add_optional(
 /// A v2.0 app-only access token (client credentials).
 pub(crate) fn app_access_token(
     t: &Tenant,
+    tid: &str,
     client_id: &str,
     client_auth: ClientAuth,
     resource: &str,
@@ -182,10 +199,11 @@ pub(crate) fn app_access_token(
     lifetime: u64,
 ) -> String {
     let now = crate::time::now();
-    let sp = derived_guid(&format!("service-principal:{}:{client_id}", t.tenant_id()));
+    // The app's service principal in that tenant: one object per tenant the app is in.
+    let sp = derived_guid(&format!("service-principal:{tid}:{client_id}"));
     let mut claims = json!({
         "aud": resource,
-        "iss": t.issuer(),
+        "iss": t.issuer_of(tid),
         "iat": now,
         "nbf": now,
         "exp": crate::time::after(now, lifetime),
@@ -196,7 +214,7 @@ pub(crate) fn app_access_token(
         "oid": sp,
         "rh": format!("1.{}.", random_string(24)),
         "sub": sp,
-        "tid": t.tenant_id(),
+        "tid": tid,
         "uti": new_uti(t.next_seq()),
         "ver": "2.0",
     });
@@ -209,6 +227,8 @@ pub(crate) fn app_access_token(
 /// What an ID token tells about the sign-in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SignIn<'a> {
+    /// The issuing tenant.
+    pub(crate) tenant_id: &'a str,
     pub(crate) nonce: Option<&'a str>,
     pub(crate) sid: Option<&'a str>,
     pub(crate) auth_time: i64,
@@ -225,6 +245,7 @@ pub(crate) fn id_token(
     lifetime: u64,
 ) -> String {
     let SignIn {
+        tenant_id,
         nonce,
         sid,
         auth_time,
@@ -232,22 +253,24 @@ pub(crate) fn id_token(
     } = *sign_in;
     let now = crate::time::now();
     let profile = &user.profile;
+    let oid = t.local_oid(tenant_id, &profile.id);
     let mut claims = json!({
         "aud": client_id,
-        "iss": t.issuer(),
+        "iss": t.issuer_of(tenant_id),
         "iat": now,
         "nbf": now,
         "exp": crate::time::after(now, lifetime),
         "aio": random_string(42),
         "name": profile.display_name,
-        "oid": profile.id,
+        "oid": oid,
         "preferred_username": profile.user_principal_name,
         "rh": format!("1.{}.", random_string(24)),
-        "sub": pairwise_sub(&profile.id, client_id),
-        "tid": t.tenant_id(),
+        "sub": pairwise_sub(&oid, client_id),
+        "tid": tenant_id,
         "uti": new_uti(t.next_seq()),
         "ver": "2.0",
     });
+    add_guest(t, &mut claims, tenant_id);
     if let Some(app) = t.app(client_id) {
         add_optional(
             &mut claims,
@@ -256,6 +279,9 @@ pub(crate) fn id_token(
             |n| app.optional_claims.id_token_has(n),
             Some(mfa),
         );
+        if app.optional_claims.id_token_has("acct") && !t.is_home(tenant_id) {
+            claims["acct"] = json!(1);
+        }
     }
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
@@ -266,7 +292,8 @@ pub(crate) fn id_token(
     t.sign(&t.jose_header(), &claims)
 }
 
-/// `client_info`: base64url of `{"uid": oid, "utid": tenant id}`.
+/// `client_info`: base64url of `{"uid": oid, "utid": tenant id}`, always the home tenant's
+/// (MSAL's `home_account_id` is `uid.utid`, the same for a user in every tenant).
 pub(crate) fn client_info(t: &Tenant, user: &UserRecord) -> String {
     URL_SAFE_NO_PAD.encode(json!({"uid": user.profile.id, "utid": t.tenant_id()}).to_string())
 }

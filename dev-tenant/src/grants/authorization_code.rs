@@ -10,7 +10,12 @@ use crate::errors::EntraError;
 use crate::parse::Params;
 use crate::state::Tenant;
 
-pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
+pub(crate) fn redeem(
+    t: &Tenant,
+    tid: &str,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Value, EntraError> {
     let client = authenticate(t, headers, p)?;
     let code = p
         .non_empty("code")
@@ -48,6 +53,14 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
         return Err(EntraError::invalid_grant(
             70000,
             "Provided grant is invalid or malformed: the code was issued to another client.",
+        ));
+    }
+    // A code belongs to the tenant its authorize request addressed (the same tenant by another
+    // name is fine: both resolve to one id).
+    if !record.tenant_id.eq_ignore_ascii_case(tid) {
+        return Err(EntraError::invalid_grant(
+            70000,
+            "Provided grant is invalid or malformed: the code was issued for another tenant.",
         ));
     }
     if p.get("redirect_uri")
@@ -88,6 +101,7 @@ pub(crate) fn redeem(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Valu
     issue_user_tokens(
         t,
         &UserIssue {
+            tenant_id: tid,
             client: client.app,
             client_auth: client.auth,
             user_oid: &record.user_oid,

@@ -11,7 +11,12 @@ use crate::scopes::app_grant;
 use crate::state::Tenant;
 use crate::tokens::{ClientAuth, app_access_token};
 
-pub(crate) fn issue(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
+pub(crate) fn issue(
+    t: &Tenant,
+    tid: &str,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Value, EntraError> {
     let client = authenticate(t, headers, p)?;
     if client.auth == ClientAuth::Public {
         return Err(EntraError::invalid_client(
@@ -26,6 +31,7 @@ pub(crate) fn issue(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value
     let lifetime = t.config.lifetimes.access_token_secs;
     let token = app_access_token(
         t,
+        tid,
         &client.app.client_id,
         client.auth,
         &grant.resource,

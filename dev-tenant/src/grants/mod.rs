@@ -16,6 +16,8 @@ use crate::tokens::{ClientAuth, UserToken, client_info, id_token, user_access_to
 /// The inputs of a delegated (user) token response.
 #[derive(Debug)]
 pub(crate) struct UserIssue<'a> {
+    /// The tenant the token endpoint was addressed at: the tokens' `tid` and `iss`.
+    pub(crate) tenant_id: &'a str,
     pub(crate) client: &'a AppRegistration,
     pub(crate) client_auth: ClientAuth,
     pub(crate) user_oid: &'a str,
@@ -57,6 +59,7 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
     let access_token = user_access_token(
         t,
         &UserToken {
+            tenant_id: i.tenant_id,
             user: &user,
             client_id: &i.client.client_id,
             client_auth: i.client_auth,
@@ -103,6 +106,7 @@ pub(crate) fn issue_user_tokens(t: &Tenant, i: &UserIssue<'_>) -> Result<Value, 
             &user,
             &i.client.client_id,
             &crate::tokens::SignIn {
+                tenant_id: i.tenant_id,
                 nonce: i.nonce,
                 sid: i.sid.as_deref(),
                 auth_time: i.auth_time,

@@ -13,7 +13,12 @@ use crate::parse::Params;
 use crate::state::{Tenant, VerifyError};
 use crate::tokens::{ClientAuth, mfa_from_aio, seq_from_uti};
 
-pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
+pub(crate) fn exchange(
+    t: &Tenant,
+    tid: &str,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Value, EntraError> {
     match p.non_empty("requested_token_use") {
         Some("on_behalf_of") => {}
         Some(other) => {
@@ -72,6 +77,10 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
             "Assertion is not a user token: the on-behalf-of flow needs a delegated (user) access token.",
         ));
     }
+    // The assertion's `oid` is the user's object id in the tenant that issued it (a guest's
+    // own in another tenant); the records here are keyed by the home object id.
+    let assertion_tid = jwt.str_claim("tid").unwrap_or(t.tenant_id());
+    let oid = t.home_oid(assertion_tid, &oid).unwrap_or(oid);
     if let Some(seq) = jwt.str_claim("uti").and_then(seq_from_uti)
         && t.store().revoked(&oid, seq).is_some()
     {
@@ -99,6 +108,7 @@ pub(crate) fn exchange(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Va
     issue_user_tokens(
         t,
         &UserIssue {
+            tenant_id: tid,
             client: app,
             client_auth: client.auth,
             user_oid: &oid,

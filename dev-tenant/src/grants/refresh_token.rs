@@ -1,6 +1,8 @@
 //! `grant_type=refresh_token` (RFC 6749 section 6). Each response carries a new refresh token;
 //! like Entra, the old one stays valid until it expires or the user's sessions are revoked.
 //! The refresh token remembers the sign-in's MFA state, consent and client capabilities.
+//! It is redeemable at any tenant the user belongs to (home or guest), as Entra's refresh
+//! tokens are for the same user and client; the new tokens carry that tenant's `tid` and `iss`.
 
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -11,7 +13,12 @@ use crate::errors::EntraError;
 use crate::parse::Params;
 use crate::state::Tenant;
 
-pub(crate) fn refresh(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Value, EntraError> {
+pub(crate) fn refresh(
+    t: &Tenant,
+    tid: &str,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Value, EntraError> {
     let client = authenticate(t, headers, p)?;
     let rt = p
         .non_empty("refresh_token")
@@ -55,6 +62,7 @@ pub(crate) fn refresh(t: &Tenant, headers: &HeaderMap, p: &Params) -> Result<Val
     issue_user_tokens(
         t,
         &UserIssue {
+            tenant_id: tid,
             client: client.app,
             client_auth: client.auth,
             user_oid: &record.user_oid,

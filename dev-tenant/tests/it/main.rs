@@ -11,6 +11,7 @@ mod entra_endpoints;
 mod entra_shapes;
 mod faults;
 mod graph;
+mod guest_tenant;
 mod https;
 mod keys;
 mod msal_peers;
