@@ -42,9 +42,16 @@ pub fn claims_challenge_from_msal(
     authorization_uri: Option<&str>,
     client_id: Option<&str>,
 ) -> Option<BearerRejection> {
+    msal_claims(error).map(|claims| claims_challenge(claims, authorization_uri, client_id))
+}
+
+/// The claims request of an msal-lite error that needs the user and names claims
+/// (`interaction_required` with non-empty `claims`), the only errors a new token with those
+/// claims can fix.
+#[cfg(feature = "msal-lite")]
+pub(crate) fn msal_claims(error: &msal_lite::Error) -> Option<&str> {
     if !error.is_interaction_required() {
         return None;
     }
-    let claims = error.claims().filter(|c| !c.is_empty())?;
-    Some(claims_challenge(claims, authorization_uri, client_id))
+    error.claims().filter(|c| !c.is_empty())
 }

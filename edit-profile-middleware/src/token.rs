@@ -110,11 +110,7 @@ impl BearerToken {
     /// ```
     #[cfg(feature = "msal-lite")]
     pub fn challenge_for(&self, error: &msal_lite::Error) -> Option<BearerRejection> {
-        if !error.is_interaction_required() {
-            return None;
-        }
-        let claims = error.claims().filter(|c| !c.is_empty())?;
-        Some(self.insufficient_claims(claims))
+        crate::challenge::msal_claims(error).map(|claims| self.insufficient_claims(claims))
     }
 }
 

@@ -104,13 +104,18 @@ fn expected(rows: &BTreeMap<String, Row>, marker: &Marker<'_>) -> Result<String,
     }
 }
 
-/// The page with every marked figure replaced by its current value, and the figures that
-/// differed (`bench`, `kind`, quoted, current).
-fn sync_page(page: &str, rows: &BTreeMap<String, Row>) -> Result<(String, Vec<String>), String> {
+/// The page with every marked figure replaced by its current value, the figures that differed
+/// (`bench`, `kind`, quoted, current), and how many figures the page marks.
+fn sync_page(
+    page: &str,
+    rows: &BTreeMap<String, Row>,
+) -> Result<(String, Vec<String>, usize), String> {
     let mut out = String::with_capacity(page.len());
     let mut stale = Vec::new();
     let mut copied = 0;
-    for marker in markers(page)? {
+    let found = markers(page)?;
+    let count = found.len();
+    for marker in found {
         let want = expected(rows, &marker)?;
         let have = &page[marker.value.clone()];
         if have != want {
@@ -124,7 +129,7 @@ fn sync_page(page: &str, rows: &BTreeMap<String, Row>) -> Result<(String, Vec<St
         copied = marker.value.end;
     }
     out.push_str(&page[copied..]);
-    Ok((out, stale))
+    Ok((out, stale, count))
 }
 
 /// The Markdown pages that may quote figures: `docs/*.md` and every crate README.
@@ -140,12 +145,7 @@ fn pages(root: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    for krate in [
-        "msal-lite",
-        "edit-profile-middleware",
-        "dev-tenant",
-        "benches",
-    ] {
+    for krate in crate::steps::LIBRARIES.iter().chain(&["benches"]) {
         pages.push(root.join(krate).join("README.md"));
     }
     pages.retain(|p| p.is_file() && !p.ends_with("docs/plots/figures.md"));
@@ -167,10 +167,9 @@ pub(crate) fn check(root: &Path) -> Result<usize, String> {
     for page in pages(root) {
         let text =
             std::fs::read_to_string(&page).map_err(|e| format!("read {}: {e}", page.display()))?;
-        count += markers(&text)
-            .map_err(|e| format!("{}: {e}", page.display()))?
-            .len();
-        let (_, stale) = sync_page(&text, &rows).map_err(|e| format!("{}: {e}", page.display()))?;
+        let (_, stale, marked) =
+            sync_page(&text, &rows).map_err(|e| format!("{}: {e}", page.display()))?;
+        count += marked;
         for s in stale {
             problems.push(format!("{}: {s}", page.display()));
         }
@@ -192,7 +191,7 @@ pub(crate) fn rewrite(root: &Path) -> Result<usize, String> {
     for page in pages(root) {
         let text =
             std::fs::read_to_string(&page).map_err(|e| format!("read {}: {e}", page.display()))?;
-        let (new, stale) =
+        let (new, stale, _) =
             sync_page(&text, &rows).map_err(|e| format!("{}: {e}", page.display()))?;
         if !stale.is_empty() {
             std::fs::write(&page, new).map_err(|e| format!("write {}: {e}", page.display()))?;
@@ -231,7 +230,8 @@ mod tests {
         let rows = parse_figures(FIGURES);
         let page = "hit <!-- fig:median obo/cache_hit_100k_partitions -->1.07 µs<!-- /fig --> \
                     (<!-- fig:ratio obo/cache_hit_100k_partitions -->1.137 ×<!-- /fig -->)";
-        let (new, stale) = sync_page(page, &rows).unwrap();
+        let (new, stale, marked) = sync_page(page, &rows).unwrap();
+        assert_eq!(marked, 2);
         assert_eq!(stale.len(), 1, "{stale:?}");
         assert!(stale[0].contains("`1.07 µs`"), "{}", stale[0]);
         assert_eq!(
@@ -239,7 +239,7 @@ mod tests {
             "hit <!-- fig:median obo/cache_hit_100k_partitions -->1.05 µs<!-- /fig --> \
              (<!-- fig:ratio obo/cache_hit_100k_partitions -->1.137 ×<!-- /fig -->)"
         );
-        let (again, none) = sync_page(&new, &rows).unwrap();
+        let (again, none, _) = sync_page(&new, &rows).unwrap();
         assert!(none.is_empty());
         assert_eq!(again, new);
     }
@@ -263,6 +263,6 @@ mod tests {
             )
             .is_err()
         );
-        assert_eq!(sync_page("no markers", &rows).unwrap().1.len(), 0);
+        assert_eq!(sync_page("no markers", &rows).unwrap().2, 0);
     }
 }

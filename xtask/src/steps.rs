@@ -40,6 +40,17 @@ fn each_feature() -> Step {
     Step::cargo("each feature", &args)
 }
 
+/// The published crates package together (their path dependencies resolve to each other).
+/// `--no-verify`: the steps before already compiled and tested exactly these sources.
+fn package() -> Step {
+    let mut args = vec!["package"];
+    for krate in LIBRARIES {
+        args.extend(["-p", krate]);
+    }
+    args.extend(["--no-verify", "--allow-dirty", "--quiet"]);
+    Step::cargo("package", &args)
+}
+
 /// The crates published to crates.io.
 pub(crate) const LIBRARIES: &[&str] = &[
     "msal-lite",
@@ -88,25 +99,7 @@ pub(crate) fn test(args: &[String]) -> Result<(), String> {
         )
         // Without `--cfg docsrs`: that cfg turns on nightly-only `doc_cfg` (docs.rs builds with it).
         .env("RUSTDOCFLAGS", "-D warnings"),
-        // The published crates package together (their path dependencies resolve to each other).
-        // `--no-verify`: the steps above already compiled and tested exactly these sources.
-        Step::cargo(
-            "package",
-            &[
-                "package",
-                "-p",
-                "msal-lite",
-                "-p",
-                "edit-profile-middleware",
-                "-p",
-                "entra-bearer",
-                "-p",
-                "dev-tenant",
-                "--no-verify",
-                "--allow-dirty",
-                "--quiet",
-            ],
-        ),
+        package(),
     ];
     // Each library feature on its own (and none, and all), right after clippy: `--all-features`
     // can hide an import or an item that only one feature set uses.
